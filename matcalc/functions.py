@@ -1,0 +1,108 @@
+"""The function table: which names are functions, how they are spelled, what
+shape they map to, and how numpy computes them.
+
+This is machinery, not mathematics: derivatives and identities live in
+``rules/``.  A rule file can add an elementwise function by defining it
+(``swish(u) = u ∘ σ(u)``); ``register_elementwise`` records it here.
+
+``signature`` is one of:
+
+* ``elementwise``   f(A) has the shape of A
+* ``same``          f(A) has the shape of A, but is not elementwise (softmax)
+* ``square-scalar`` A square, f(A) a scalar (tr, det, logdet)
+* ``scalar``        f(A) a scalar for any A (sum, norm)
+* ``pair-scalar``   f(A, B), A and B of one shape, a scalar (CE)
+* ``diag``          vector -> diagonal matrix; square matrix -> column of its diagonal
+* ``vec``           (m, n) -> (m*n, 1), stacking columns
+* ``kron``          (m, n), (p, q) -> (m*p, n*q)
+* ``rowwise-scalar`` vector -> scalar; (N, C) matrix -> (N, 1) (logsumexp)
+* ``commutation``   commutation(m, n): an (m*n, m*n) matrix of dimension arguments
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    arity: int
+    signature: str
+    numpy: str  # an expression over the argument names a0, a1 (2-D arrays)
+    unicode: str | None = None  # spelling in the unicode printer, if different
+
+
+def _f(name, arity, signature, numpy, unicode=None):
+    return Function(name, arity, signature, numpy, unicode)
+
+
+# numpy spellings operate on 2-D arrays (vectors are 1×n or n×1; scalars 1×1)
+# and on the helpers defined in matcalc.runtime (softmax, logsumexp, ...).
+FUNCTIONS: dict[str, Function] = {
+    f.name: f
+    for f in [
+        _f("exp", 1, "elementwise", "np.exp(a0)"),
+        _f("log", 1, "elementwise", "np.log(a0)"),
+        _f("sqrt", 1, "elementwise", "np.sqrt(a0)"),
+        _f("sin", 1, "elementwise", "np.sin(a0)"),
+        _f("cos", 1, "elementwise", "np.cos(a0)"),
+        _f("tanh", 1, "elementwise", "np.tanh(a0)"),
+        _f("sigmoid", 1, "elementwise", "sigmoid(a0)", unicode="σ"),
+        _f("relu", 1, "elementwise", "np.maximum(a0, 0.0)"),
+        _f("softplus", 1, "elementwise", "np.logaddexp(0.0, a0)"),
+        _f("abs", 1, "elementwise", "np.abs(a0)"),
+        _f("sgn", 1, "elementwise", "np.sign(a0)"),
+        _f("step", 1, "elementwise", "(a0 > 0).astype(float)"),
+        _f("tr", 1, "square-scalar", "np.trace(a0)"),
+        _f("det", 1, "square-scalar", "np.linalg.det(a0)"),
+        _f("logdet", 1, "square-scalar", "np.linalg.slogdet(a0)[1]"),
+        _f("sum", 1, "scalar", "np.sum(a0)"),
+        _f("norm", 1, "scalar", "np.linalg.norm(a0)"),
+        _f("diag", 1, "diag", "diag(a0)"),
+        _f("vec", 1, "vec", "vec(a0)"),
+        _f("kron", 2, "kron", "np.kron(a0, a1)"),
+        _f("softmax", 1, "same", "softmax(a0)"),
+        _f("log_softmax", 1, "same", "log_softmax(a0)"),
+        _f("logsumexp", 1, "rowwise-scalar", "logsumexp(a0)"),
+        _f("CE", 2, "pair-scalar", "-np.sum(a0 * np.log(a1))"),
+        _f("commutation", 2, "commutation", "commutation(a0, a1)"),
+    ]
+}
+
+# Other spellings of the same function (the printer uses the canonical name,
+# or ``unicode`` in the unicode spelling).
+ALIASES = {
+    "σ": "sigmoid",
+    "trace": "tr",
+    "sign": "sgn",
+    "inverse": "inv",
+    "lse": "logsumexp",
+}
+
+# ``inv`` is a core operator (``A⁻¹``) that can also be called as a function.
+CALLABLE_OPERATORS = {"inv": ("inv", 1)}
+
+
+def canonical_function(name: str) -> str | None:
+    """The canonical name of a function spelled ``name``, or None."""
+    name = ALIASES.get(name, name)
+    if name in FUNCTIONS or name in CALLABLE_OPERATORS:
+        return name
+    return None
+
+
+def function_names() -> set[str]:
+    """Every spelling that names a function (for the parser and suggestions)."""
+    return set(FUNCTIONS) | set(ALIASES) | set(CALLABLE_OPERATORS)
+
+
+def is_elementwise(name: str) -> bool:
+    f = FUNCTIONS.get(name)
+    return f is not None and f.signature == "elementwise"
+
+
+def register_function(name: str, arity: int, signature: str, numpy: str) -> Function:
+    """Add a function (a rule file's definition does this).  Returns it."""
+    f = Function(name, arity, signature, numpy)
+    FUNCTIONS[name] = f
+    return f
