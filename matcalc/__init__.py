@@ -1,0 +1,34 @@
+"""matcalc: symbolic matrix calculus that writes gradients the way the CS224n
+notes do (δ terms, shapes, identities) and proves each one numerically.
+
+>>> import matcalc as mc
+>>> r = mc.derive("CE(y, softmax(relu(x W + b1) U + b2))", wrt="W")
+>>> r.gradients["W"]        # xᵀ δ2
+
+Importing matcalc is cheap: numpy, sympy and the parser load on first use.
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .errors import (CheckFailedError, LimitError, MatcalcError,  # noqa: E402
+                     NotDifferentiableError, ParseError, RuleError, ShapeError,
+                     UnknownFunctionError)
+
+__all__ = [
+    "__version__", "derive", "Program", "load_rules", "MatcalcError", "ParseError", "ShapeError",
+    "UnknownFunctionError", "NotDifferentiableError", "RuleError", "CheckFailedError", "LimitError",
+]
+
+
+def __getattr__(name):
+    # the API loads lazily so that `matcalc --help` and `import matcalc` stay fast
+    if name in ("derive", "Program"):
+        from . import api
+
+        return getattr(api, name)
+    if name == "load_rules":
+        from .rules import load_rules
+
+        return load_rules
+    raise AttributeError(f"module 'matcalc' has no attribute {name!r}")

@@ -65,10 +65,55 @@ def format_shape(shape: Shape, times: str = "×") -> str:
 
 
 class Expr:
-    """Base of every node.  Subclasses are frozen dataclasses."""
+    """Base of every node.  Subclasses are frozen dataclasses.
+
+    Equality is structural and the hash is computed once, from the children's
+    cached hashes, so hashing a node is O(arity) however deep it is, and
+    comparing two trees that share their children is O(1).  Equality of
+    equal-but-distinct deep trees is checked with an explicit stack, so depth
+    never meets Python's recursion limit.
+    """
 
     __slots__ = ()
     shape: Shape | None
+
+    def _key(self) -> tuple:
+        """The fields that define the node, children last."""
+        raise NotImplementedError
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((type(self).__name__,) + self._key()))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other) -> bool:
+        if self is other:
+            return True
+        if not isinstance(other, Expr):
+            return NotImplemented
+        stack = [(self, other)]
+        while stack:
+            a, b = stack.pop()
+            if a is b:
+                continue
+            if type(a) is not type(b) or a._hash != b._hash:
+                return False
+            ka, kb = a._key(), b._key()
+            if len(ka) != len(kb):
+                return False
+            for x, y in zip(ka, kb):
+                if isinstance(x, tuple) and x and isinstance(x[0], Expr):
+                    if not isinstance(y, tuple) or len(x) != len(y):
+                        return False
+                    stack.extend(zip(x, y))
+                elif x != y:
+                    return False
+        return True
+
+    def __ne__(self, other) -> bool:
+        result = self.__eq__(other)
+        return result if result is NotImplemented else not result
 
     @property
     def children(self) -> tuple["Expr", ...]:
@@ -98,52 +143,82 @@ class Expr:
         return to_text(self)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Sym(Expr):
     """A variable or a defined name (``x``, ``W_2``, ``yhat``, ``theta``)."""
 
     name: str
     shape: Shape | None = None
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def _key(self) -> tuple:
+        return (self.name, self.shape)
 
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, slots=True, eq=False)
 class Num(Expr):
     """A numeric constant; exact (``Fraction``) whenever it can be."""
 
     value: Fraction
     shape: Shape | None = SCALAR
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def _key(self) -> tuple:
+        return (self.value, self.shape)
 
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, slots=True, eq=False)
 class DimSize(Expr):
     """A dimension name used as a scalar: the ``N`` in ``CE(Y, P) / N``."""
 
     name: str
     shape: Shape | None = SCALAR
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def _key(self) -> tuple:
+        return (self.name, self.shape)
 
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, slots=True, eq=False)
 class Identity(Expr):
     """``I``; in the typed tree ``shape`` is ``(n, n)``."""
 
     shape: Shape | None = None
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def _key(self) -> tuple:
+        return (self.shape,)
 
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, slots=True, eq=False)
 class Ones(Expr):
     """``ones`` / ``𝟙``: all-ones, a vector (or, made by the engine, a matrix)."""
 
     shape: Shape | None = None
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def _key(self) -> tuple:
+        return (self.shape,)
 
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, slots=True, eq=False)
 class Zero(Expr):
     """The zero of a given shape (made by the engine, printed ``0``)."""
 
     shape: Shape | None = None
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def _key(self) -> tuple:
+        return (self.shape,)
 
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, slots=True, eq=False)
 class Op(Expr):
     """An operator or function application: ``Op("matmul", (A, B))``.
 
@@ -161,14 +236,24 @@ class Op(Expr):
     @property
     def children(self) -> tuple[Expr, ...]:
         return self.args
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def _key(self) -> tuple:
+        return (self.op, self.shape, self.args)
 
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, slots=True, eq=False)
 class PatternVar(Expr):
     """A pattern variable of a rule (``A`` in ``(A^T)^T -> A``)."""
 
     name: str
     shape: Shape | None = None
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def _key(self) -> tuple:
+        return (self.name, self.shape)
+
 
 
 # The core operators.  Everything else is a function application whose name

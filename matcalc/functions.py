@@ -20,6 +20,7 @@ This is machinery, not mathematics: derivatives and identities live in
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 
@@ -83,17 +84,45 @@ ALIASES = {
 CALLABLE_OPERATORS = {"inv": ("inv", 1)}
 
 
+# The differential ``d(A)`` is a function only inside rule files (where it
+# marks the linear argument of a differential rule); in user text ``d`` stays
+# an ordinary name.
+DIFFERENTIAL = Function("d", 1, "same", "None")
+_rule_syntax = False
+
+
+@contextmanager
+def rule_syntax():
+    """Within this block ``d(A)`` parses as a differential (rule files)."""
+    global _rule_syntax
+    previous, _rule_syntax = _rule_syntax, True
+    try:
+        yield
+    finally:
+        _rule_syntax = previous
+
+
 def canonical_function(name: str) -> str | None:
     """The canonical name of a function spelled ``name``, or None."""
     name = ALIASES.get(name, name)
     if name in FUNCTIONS or name in CALLABLE_OPERATORS:
         return name
+    if _rule_syntax and name == "d":
+        return name
     return None
+
+
+def lookup(name: str) -> Function | None:
+    """The Function of a canonical name (``d`` included), or None."""
+    if name == "d":
+        return DIFFERENTIAL
+    return FUNCTIONS.get(name)
 
 
 def function_names() -> set[str]:
     """Every spelling that names a function (for the parser and suggestions)."""
-    return set(FUNCTIONS) | set(ALIASES) | set(CALLABLE_OPERATORS)
+    names = set(FUNCTIONS) | set(ALIASES) | set(CALLABLE_OPERATORS)
+    return names | {"d"} if _rule_syntax else names
 
 
 def is_elementwise(name: str) -> bool:

@@ -1,0 +1,312 @@
+"""The Python API: ``derive``, ``Program`` and the result of a derivation.
+
+>>> import matcalc as mc
+>>> r = mc.derive("CE(y, softmax(relu(x W + b1) U + b2))", wrt="W")
+>>> print(r.gradients["W"])          # xᵀ δ2
+>>> r.check().ok                     # True
+>>> g = mc.Program(text).derive(wrt=["U", "W"]).compile()   # a numpy callable
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .differentiate import Derivation, differentiate
+from .errors import CheckFailedError, MatcalcError
+from .expr import SCALAR, DimSize, Expr, Op, Sym, format_shape
+from .rules import Context, RuleBase, default_rules, load_rules
+
+
+def _lines(where) -> list[str]:
+    if where is None:
+        return []
+    if isinstance(where, str):
+        return [where]
+    return list(where)
+
+
+class Program:
+    """A program of declarations and definitions, shapes inferred.
+
+    ``Program("x: (1, D)\\nz = x W + b1\\nJ = sum(relu(z))")``; the objective
+    is the last definition unless ``objective`` names another or gives an
+    expression.
+    """
+
+    def __init__(self, text: str = "", *, where=None, objective: str | None = None,
+                 rules: RuleBase | None = None):
+        from .parser import parse_expr, parse_program
+        from .shapes import infer_shapes
+
+        self.rules = rules or default_rules()
+        lines = _lines(where) + ([text] if text else [])
+        self.source = "\n".join(lines)
+        self.surface = parse_program(self.source)
+        objective_expr = None
+        if objective is not None and objective.strip():
+            objective_expr = parse_expr(objective, known_names=frozenset(self.surface.names))
+        elif not self.surface.definitions:
+            raise MatcalcError("nothing to differentiate: give an objective or a definition")
+        self.objective_text = objective
+        self.typed = infer_shapes(self.surface, objective_expr)
+        self._inline()
+
+    # -- the program as one DAG ------------------------------------------
+    def _inline(self) -> None:
+        """Substitute definitions into each other: one DAG whose nodes remember
+        the names the program gave them (``names``: node -> name)."""
+        self.nodes: dict[str, Expr] = {}
+        self.names: dict[Expr, str] = {}
+        for name, expr in self.typed.definitions.items():
+            node = substitute(expr, self.nodes)
+            self.nodes[name] = node
+            self.names.setdefault(node, name)
+        self.objective = substitute(self.typed.objective, self.nodes)
+        defined = set(self.typed.definitions)
+        self.variables = [n for n in self.typed.shapes if n not in defined]
+
+    @property
+    def shapes(self) -> dict:
+        """Every variable and defined name -> its shape (``()`` for a scalar)."""
+        return dict(self.typed.shapes)
+
+    @property
+    def kinds(self) -> dict:
+        return dict(self.typed.kinds)
+
+    def derive(self, wrt, *, check: bool = False, seed: int = 0) -> "Result":
+        """Gradients of the objective with respect to the variables ``wrt``
+        (a name, a comma list, or a list of names)."""
+        names = _wrt_list(wrt)
+        if not names:
+            raise MatcalcError("--wrt: name at least one variable to differentiate with respect to")
+        for w in names:
+            if w in self.typed.definitions:
+                raise MatcalcError(f"{w} is defined ({w} = ...); differentiate with respect to a variable "
+                                   f"({', '.join(self.variables)})")
+            if w not in self.typed.shapes:
+                raise MatcalcError(f"{w} does not appear in the problem; its variables are: "
+                                   f"{', '.join(self.variables)}")
+        if self.objective.shape != SCALAR:
+            raise MatcalcError(f"the objective is {format_shape(self.objective.shape)}, not a scalar: "
+                               "gradients are of scalar objectives (Jacobians are not supported yet)")
+        ctx = Context.from_kinds(self.typed.kinds)
+        derivation = differentiate(self.objective, names, ctx, self.rules)
+        result = Result(self, derivation)
+        if check:
+            result.check(seed=seed, raise_on_failure=True)
+        return result
+
+    def __repr__(self) -> str:
+        table = "  ".join(f"{n}: {format_shape(s)}" for n, s in self.shapes.items())
+        return f"Program({table})"
+
+
+def _wrt_list(wrt) -> list[str]:
+    items = [wrt] if isinstance(wrt, str) else list(wrt)
+    out = []
+    for item in items:
+        for w in item.split(","):
+            w = w.strip()
+            if w and w not in out:
+                out.append(w)
+    return out
+
+
+def substitute(e: Expr, env: dict) -> Expr:
+    """``e`` with each ``Sym`` named in ``env`` replaced by its value
+    (iterative, memoised: linear in the size of the DAG)."""
+    from .shapes import build
+
+    memo: dict = {}
+    for node in e.walk():
+        if isinstance(node, Sym) and node.name in env:
+            memo[node] = env[node.name]
+        elif isinstance(node, Op):
+            args = tuple(memo.get(a, a) for a in node.args)
+            memo[node] = node if args == node.args else build(node.op, args)
+    return memo.get(e, e)
+
+
+def name_nodes(e: Expr, names: dict, keep_root: bool = False) -> Expr:
+    """``e`` with every node the program named replaced by its name
+    (``softmax(θ)`` -> ``ŷ``), so results read in the program's terms."""
+    from .shapes import build
+
+    memo: dict = {}
+    for node in e.walk():
+        if node in names and not (keep_root and node is e):
+            memo[node] = Sym(names[node], node.shape)
+        elif isinstance(node, Op):
+            args = tuple(memo.get(a, a) for a in node.args)
+            memo[node] = node if args == node.args else build(node.op, args)
+    return memo.get(e, e)
+
+
+@dataclass
+class Step:
+    """One line of a derivation: ``name = expr`` with its shape and rules."""
+
+    name: str
+    expr: Expr
+    shape: tuple
+    rules: list = field(default_factory=list)
+    of: Expr | None = None
+
+
+class Result:
+    """A derivation: δ terms, gradients, shapes; ``check``, ``numpy``, ``compile``."""
+
+    def __init__(self, program: Program, derivation: Derivation):
+        self.program = program
+        self.derivation = derivation
+        self.wrt = derivation.wrt
+        names = dict(program.names)
+        self.definitions = [Step(n, name_nodes(program.nodes[n], names, keep_root=True), program.nodes[n].shape)
+                            for n in program.typed.definitions]
+        self.intermediates = [Step(i.name, name_nodes(i.expr, names), i.expr.shape, i.rules, i.of)
+                              for i in derivation.intermediates]
+        self.gradients: dict[str, Expr] = {}
+        self.gradient_rules = derivation.gradient_rules
+        for w in self.wrt:
+            g = derivation.gradients[w]
+            if g is None:  # J does not depend on w: the zero of w's shape
+                from .expr import Num, Zero
+
+                shape = program.typed.shapes[w]
+                g = Zero(shape) if shape != SCALAR else Num(0)
+            self.gradients[w] = name_nodes(g, names)
+        self.assumptions = list(derivation.assumptions)
+        self.last_check = None
+
+    @property
+    def shapes(self) -> dict:
+        """Variables, defined names and δ terms -> shapes."""
+        out = self.program.shapes
+        for step in self.intermediates:
+            out[step.name] = step.shape
+        return out
+
+    @property
+    def objective_name(self) -> str:
+        obj = self.program.objective
+        return self.program.names.get(obj, "J")
+
+    # -- numbers -----------------------------------------------------------
+    def _assignments(self) -> list[tuple[str, Expr]]:
+        return [(s.name, s.expr) for s in self.definitions] + [(s.name, s.expr) for s in self.intermediates]
+
+    def evaluator(self):
+        """(objective(env) -> float, gradients(env) -> dict) evaluated with the
+        AST evaluator, for the numeric check."""
+        from .evaluate import evaluate
+
+        program = self.program
+        assignments = self._assignments()
+
+        def sizes(env):
+            return dims_from_inputs(program.typed.shapes, env)
+
+        def objective(env):
+            return evaluate(program.objective, env, sizes(env))
+
+        def gradients(env):
+            dims = sizes(env)
+            values = dict(env)
+            for name, expr in assignments:
+                values[name] = evaluate(expr, values, dims)
+            return {w: evaluate(g, values, dims) for w, g in self.gradients.items()}
+
+        return objective, gradients
+
+    def check(self, seed: int = 0, raise_on_failure: bool = False, draws=None):
+        """Compare every gradient with central finite differences at random
+        inputs of distinct sizes (SPEC §5); returns a ``CheckResult``."""
+        from .check import check_gradients
+
+        objective, gradients = self.evaluator()
+        typed = self.program.typed
+        variables = {n: s for n, s in typed.shapes.items() if n in self.program.variables}
+        # draw inputs so that the assumptions hold (y sums to 1), unless told otherwise
+        assumed = {name: kind for a in self.assumptions for name, kind in a.draws
+                   if name not in typed.kinds}
+        draws = {**assumed, **(draws or {})}
+        result = check_gradients(objective, gradients, variables, typed.kinds, self.wrt,
+                                 typed.dims, seed=seed, draws=draws)
+        self.last_check = result
+        if raise_on_failure and not result.ok:
+            raise CheckFailedError(f"numeric check FAILED: max rel err {result.max_rel_error:.2e} "
+                                   f"({result.details})")
+        return result
+
+    def numpy(self) -> str:
+        """A self-contained numpy module defining ``gradients(**inputs)``."""
+        from .codegen import emit_module
+
+        typed = self.program.typed
+        dims = {}
+        for name in self.program.variables:
+            shape = typed.shapes[name]
+            for axis, d in enumerate(shape):
+                if isinstance(d, str) and d not in dims:
+                    dims[d] = (name, axis)
+        doc = f"Gradients of {self.objective_name} with respect to {', '.join(self.wrt)} (generated by matcalc)."
+        shapes = {n: typed.shapes[n] for n in self.program.variables}
+        return emit_module(self._assignments(), self.gradients, list(self.program.variables), dims,
+                           doc=doc, shapes=shapes)
+
+    def compile(self):
+        """A numpy callable: ``f(**inputs) -> {name: gradient}``."""
+        from .codegen import compile_module
+
+        return compile_module(self.numpy()).gradients
+
+    def __repr__(self) -> str:
+        from .render import render_text
+
+        return render_text(self)
+
+
+def dims_from_inputs(shapes: dict, env: dict) -> dict:
+    """Sizes of the symbolic dimensions, read off the inputs' shapes."""
+    import numpy as np
+
+    dims = {}
+    for name, shape in shapes.items():
+        if shape == SCALAR or name not in env:
+            continue
+        value = np.asarray(env[name])
+        if value.ndim != 2:
+            continue
+        for d, n in zip(shape, value.shape):
+            if isinstance(d, str) and "*" not in d:
+                dims.setdefault(d, n)
+    return dims
+
+
+def derive(objective: str | None = None, wrt="", *, where=None, program: str = "",
+           rules=None, check: bool = False, seed: int = 0) -> Result:
+    """Differentiate ``objective`` (an expression, or the name of a definition)
+    with respect to ``wrt``.
+
+    ``derive("tr(A X B)", wrt="X").gradients["X"]`` is ``Aᵀ Bᵀ``.
+    """
+    base = default_rules()
+    if rules:
+        base = _with_rule_files(rules)
+    p = Program(program, where=where, objective=objective, rules=base)
+    return p.derive(wrt, check=check, seed=seed)
+
+
+def _with_rule_files(files) -> RuleBase:
+    """The default rules plus the user's files (the user's rules come first,
+    so they can override)."""
+    default = default_rules()
+    extra = RuleBase()
+    for f in [files] if isinstance(files, str) else files:
+        load_rules(f, extra)
+    base = RuleBase()
+    for kind in default.rules:
+        base.rules[kind] = extra.rules[kind] + default.rules[kind]
+    base.derivatives = {**default.derivatives, **extra.derivatives}
+    base.definitions = {**default.definitions, **extra.definitions}
+    return base

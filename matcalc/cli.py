@@ -1,0 +1,154 @@
+"""The command line: ``matcalc parse`` and ``matcalc derive``.
+
+Bad input is a ``MatcalcError``: its message goes to stderr and the exit
+status is 2 (1 for a failed numeric check).  No traceback reaches the user.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import __version__
+from .errors import MatcalcError
+
+EPILOG = """examples:
+  matcalc derive "CE(y, softmax(relu(x W + b1) U + b2))" --wrt W
+  matcalc derive J --wrt W,b1 --where "x: (1, D)" --where "z = x W + b1" --where "J = sum(relu(z))"
+  matcalc derive -f model.mc --wrt W,U --format numpy
+  matcalc parse "x W + b" --where "x: (1, D)"
+"""
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--where", action="append", default=[], metavar="LINE",
+                   help='a declaration or definition, e.g. "x: (1, D)" or "h = relu(z)" (repeatable)')
+    p.add_argument("-f", "--file", metavar="FILE", help="a program file of declarations and definitions")
+    p.add_argument("--rules", action="append", default=[], metavar="FILE",
+                   help="an extra rule file (repeatable)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="matcalc", description="Symbolic matrix calculus: closed-form gradients, checked numerically.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"matcalc {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("parse", help="parse an expression and show its shapes")
+    p.add_argument("expr", nargs="?", default=None, help="an expression (or a defined name)")
+    _common(p)
+    p.add_argument("--format", choices=["text", "json"], default="text")
+
+    d = sub.add_parser("derive", help="derive gradients", epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    d.add_argument("expr", nargs="?", default=None,
+                   help="the objective: an expression, or the name of a definition (default: the last definition)")
+    d.add_argument("--wrt", action="append", default=[], metavar="VARS",
+                   help="variables to differentiate with respect to: a comma list (repeatable)")
+    d.add_argument("--of", metavar="NAME", help="the definition to differentiate (instead of the last)")
+    _common(d)
+    d.add_argument("--format", choices=["text", "json", "numpy"], default="text")
+    d.add_argument("--check", dest="check", action="store_true", default=True,
+                   help="check the result numerically (the default)")
+    d.add_argument("--no-check", dest="check", action="store_false", help="skip the numeric check")
+    d.add_argument("--seed", type=int, default=0, help="seed of the numeric check's random inputs")
+    d.add_argument("--ascii", action="store_true", help="ASCII spelling instead of unicode")
+    return parser
+
+
+def _read_file(path: str | None) -> str:
+    if not path:
+        return ""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except OSError as err:
+        raise MatcalcError(f"cannot read {path}: {err.strerror}") from None
+
+
+def _rules(files):
+    if not files:
+        return None
+    from .api import _with_rule_files
+
+    return _with_rule_files(files)
+
+
+def cmd_parse(args) -> int:
+    from .api import Program
+    from .expr import SCALAR, format_shape
+    from .printer import to_text
+    from .render import shape_list
+
+    if args.expr is None and not args.file and not args.where:
+        raise MatcalcError("parse: give an expression")
+    program = Program(_read_file(args.file), where=args.where, objective=args.expr, rules=_rules(args.rules))
+    typed = program.typed
+    expr = typed.objective
+    shapes = program.shapes
+    if args.format == "json":
+        print(json.dumps({"expr": to_text(expr, unicode=False), "shape": shape_list(expr.shape),
+                          "shapes": {n: shape_list(s) for n, s in shapes.items()}}, ensure_ascii=False))
+        return 0
+    print(f"expr     {to_text(expr)}")
+    print(f"shape    {format_shape(expr.shape)}")
+    print("shapes   " + "   ".join(f"{to_text_name(n)}: {format_shape(s)}" for n, s in shapes.items()))
+    return 0
+
+
+def to_text_name(name: str) -> str:
+    from .expr import Sym
+    from .printer import to_text
+
+    return to_text(Sym(name))
+
+
+def cmd_derive(args) -> int:
+    from .api import Program
+    from .render import render_json, render_text
+
+    wrt = [w for item in args.wrt for w in item.split(",") if w.strip()]
+    if not wrt:
+        raise MatcalcError("derive: say which variables with --wrt (e.g. --wrt W or --wrt W,b1)")
+    objective = args.of or args.expr
+    program = Program(_read_file(args.file), where=args.where, objective=objective, rules=_rules(args.rules))
+    result = program.derive(wrt)
+    check = None
+    if args.check:
+        check = result.check(seed=args.seed)
+    if args.format == "json":
+        print(render_json(result, input_text=args.expr or ""))
+    elif args.format == "numpy":
+        print(result.numpy())
+    else:
+        print(render_text(result, unicode=not args.ascii))
+    if check is not None and not check.ok:
+        print(f"matcalc: the numeric check FAILED (max rel err {check.max_rel_error:.2e}): "
+              "the closed form disagrees with finite differences", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        if args.command == "parse":
+            return cmd_parse(args)
+        return cmd_derive(args)
+    except MatcalcError as err:
+        print(f"matcalc: {type(err).__name__}: {err}", file=sys.stderr)
+        return err.exit_status
+    except RecursionError:
+        print("matcalc: LimitError: the input is nested too deeply", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,324 @@
+"""Reverse-mode differentiation by rules: linearise each node with a
+differential rule, then pass cotangents back through the linear forms with the
+adjoint rules (the trace tricks).  One mechanism for every derivative.
+
+The backward pass is micrograd's: a topological order of the nodes that lie
+between the objective and the variables, then one loop.  For each node
+
+1. its differential ``d(node)`` is written, by the first matching rule of
+   ``rules/differentials.rules`` (or the chain rule for an elementwise
+   function with f' from ``rules/derivatives.rules``), as a linear form in the
+   differentials ``d(v)`` of some nodes ``v`` below it;
+2. its cotangent ``G = ∂J/∂node`` (the sum of what its consumers passed it)
+   is simplified and, when it is more than a product of names, named δk;
+3. the linear form is transposed against ``G`` (``rules/adjoints.rules``),
+   giving each ``v`` its share.
+
+Broadcasting is differentiated honestly: the share of an operand that was
+broadcast is summed back over the broadcast axis (``onesᵀ G``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import NotDifferentiableError
+from .expr import SCALAR, Expr, Num, Ones, Op, Sym, Zero, format_shape
+from .rules import (NO_CONTEXT, Context, RuleBase, conditions_hold,
+                    default_rules, first_match, instantiate, match)
+from .simplify import simplify
+
+
+@dataclass
+class Intermediate:
+    """An error term δk = ∂J/∂(node), computed once and shared."""
+
+    name: str  # "delta1"
+    of: Expr  # the node it is the cotangent of
+    expr: Expr  # its value, in terms of earlier δ's and forward nodes
+    rules: list = field(default_factory=list)  # rules that produced it
+
+    @property
+    def shape(self):
+        return self.expr.shape
+
+
+@dataclass
+class Derivation:
+    """What ``differentiate`` found: δ terms in order, then the gradients."""
+
+    objective: Expr
+    wrt: list
+    intermediates: list
+    gradients: dict  # wrt name -> Expr (in terms of δ names and forward nodes)
+    assumptions: list
+    steps: dict  # node -> names of the rules used to linearise it
+    gradient_rules: dict = field(default_factory=dict)  # wrt -> rule names
+
+
+def differentiate(objective: Expr, wrt: list[str], ctx: Context = NO_CONTEXT,
+                  rules: RuleBase | None = None, delta_prefix: str = "delta") -> Derivation:
+    """Gradients of the scalar typed ``objective`` with respect to the named
+    variables, each with the shape of its variable.
+
+    ``sum(tanh(W x))`` with respect to ``W`` gives δ1 = 1 − tanh(W x) ∘ tanh(W x)
+    and ∂J/∂W = δ1 xᵀ.
+    """
+    rules = rules or default_rules()
+    wanted = set(wrt)
+    active = _active_nodes(objective, wanted)
+    if objective not in active:
+        return Derivation(objective, list(wrt), [], {w: None for w in wrt}, [], {}, {w: [] for w in wrt})
+
+    linear, steps, assumptions = _linearise_all(objective, active, rules, ctx)
+    order = _reverse_topological(objective, linear)
+
+    # each share of a cotangent carries the names of the rules that made it
+    cotangents: dict = {objective: [(Num(1), [])]}
+    forward = set(objective.walk())
+    intermediates: list[Intermediate] = []
+    gradients: dict = {}
+    gradient_rules: dict = {}
+    memo: dict = {}  # shared simplifier memo: equal subterms simplified once
+    for node in order:
+        parts = cotangents.pop(node, [])
+        if not parts:
+            continue
+        g = _simplify_sum([p for p, _ in parts], node.shape, ctx, rules, memo)
+        used = _merge([names for _, names in parts])
+        if isinstance(node, Sym):
+            gradients[node.name] = g
+            gradient_rules[node.name] = used
+            continue
+        if node is not objective and _worth_naming(g, forward):
+            name = f"{delta_prefix}{len(intermediates) + 1}"
+            intermediates.append(Intermediate(name, node, g, used))
+            g, used = Sym(name, g.shape), []
+        passed = _merge([used, [r for r in steps.get(node, []) if r not in _PLAIN_RULES]])
+        for child, share in _transpose(linear[node], g, rules, ctx):
+            cotangents.setdefault(child, []).append((share, passed))
+    for w in wrt:
+        gradients.setdefault(w, None)  # the objective does not depend on it
+        gradient_rules.setdefault(w, [])
+    return Derivation(objective, list(wrt), intermediates, gradients, assumptions, steps, gradient_rules)
+
+
+# linearity itself is not worth naming beside each δ
+_PLAIN_RULES = {"sum", "elementwise"}
+
+
+def _merge(lists) -> list:
+    out = []
+    for names in lists:
+        for n in names:
+            if n not in out:
+                out.append(n)
+    return out
+
+
+def _active_nodes(objective: Expr, wanted: set) -> set:
+    """Nodes whose value depends on a wanted variable."""
+    active = set()
+    for node in objective.walk():
+        if isinstance(node, Sym):
+            if node.name in wanted:
+                active.add(node)
+        elif any(c in active for c in node.children):
+            active.add(node)
+    return active
+
+
+def _linearise_all(objective, active, rules, ctx):
+    """The linear form of every active node reachable backwards from the
+    objective (through the rules' choices: a fused rule skips a node)."""
+    linear, steps, assumptions = {}, {}, []
+    stack = [objective]
+    while stack:
+        node = stack.pop()
+        if node in linear or isinstance(node, Sym):
+            continue
+        form, used, assumption = _linearise(node, active, rules, ctx)
+        linear[node] = form
+        steps[node] = used
+        if assumption and assumption not in assumptions:
+            assumptions.append(assumption)
+        for d in _differentials(form):
+            stack.append(d.args[0])
+    return linear, steps, assumptions
+
+
+def _linearise(node: Expr, active: set, rules: RuleBase, ctx: Context):
+    """``d(node)`` as a linear form in ``d(v)`` of active nodes ``v``."""
+
+    def differential(v: Expr) -> Expr:
+        if v in active:
+            return Op("d", (v,), v.shape)
+        return Zero(v.shape) if v.shape != SCALAR else Num(0)
+
+    if not isinstance(node, Op):
+        raise NotDifferentiableError(f"cannot differentiate {_show(node)}")
+    for rule in rules.of("differential"):
+        # rule left sides are d(pattern)
+        b = match(rule.lhs.args[0], node)
+        if b is not None and conditions_hold(rule, b, ctx):
+            form = instantiate(rule.rhs, b, node.shape, differential=differential)
+            assumption = _assumption(rule, b)
+            return simplify(form, ctx), [rule.name], assumption
+    if node.op in rules.derivatives and len(node.args) == 1:
+        # the chain rule of an elementwise function: d f(A) = f'(A) ∘ d(A)
+        rule = rules.derivatives[node.op]
+        (a,) = node.args
+        slope = instantiate(rule.rhs, {rule.params[0]: a}, a.shape)
+        from .shapes import build
+
+        form = build("had", (slope, differential(a)))
+        return simplify(form, ctx), ["elementwise", rule.name], None
+    if node.op in rules.definitions:
+        # a function a rule file defined: differentiate its body
+        rule = rules.definitions[node.op]
+        body = instantiate(rule.rhs, dict(zip(rule.params, node.args)), node.shape)
+        active.update(n for n in body.walk() if any(c in active for c in n.children))
+        return Op("d", (body,), body.shape), [rule.name], None
+    raise NotDifferentiableError(
+        f"no rule differentiates {node.op}: {_show(node)} ({format_shape(node.shape)}); "
+        f"add one to a rule file (matcalc derive ... --rules my.rules)")
+
+
+@dataclass(frozen=True)
+class Assumption:
+    """What a result rests on: ``y sums to 1``; ``draws`` tells the numeric
+    check how to sample the variables it concerns."""
+
+    text: str
+    draws: tuple = ()  # ((variable name, sampling kind), ...)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _assumption(rule, bindings) -> Assumption | None:
+    if not rule.assumption:
+        return None
+    from .rules import ASSUMPTIONS
+
+    name, var = rule.assumption
+    template, kind = ASSUMPTIONS[name]
+    node = bindings[var]
+    draws = tuple((n.name, kind) for n in node.walk() if isinstance(n, Sym)) if isinstance(node, Sym) else ()
+    return Assumption(template.format(_show(node)), draws)
+
+
+def _show(e: Expr) -> str:
+    from .printer import to_text
+
+    return to_text(e)
+
+
+def _differentials(form: Expr) -> list[Expr]:
+    return [n for n in form.walk() if isinstance(n, Op) and n.op == "d"]
+
+
+def _reverse_topological(objective: Expr, linear: dict) -> list[Expr]:
+    """Nodes of the backward graph, each after every node that consumes it."""
+    consumers: dict = {}
+    children: dict = {}
+    for node, form in linear.items():
+        kids = []
+        for d in _differentials(form):
+            v = d.args[0]
+            if v not in kids:
+                kids.append(v)
+                consumers[v] = consumers.get(v, 0) + 1
+        children[node] = kids
+    order, ready = [], [objective]
+    while ready:
+        node = ready.pop()
+        order.append(node)
+        for v in children.get(node, ()):
+            consumers[v] -= 1
+            if consumers[v] == 0:
+                ready.append(v)
+    return order
+
+
+def _simplify_sum(parts: list[Expr], shape, ctx, rules, memo) -> Expr:
+    from .shapes import build
+
+    total = parts[0]
+    for p in parts[1:]:
+        total = build("add", (total, p))
+    return simplify(total, ctx, memo=memo)
+
+
+_SIMPLE_OPS = {"matmul", "scale", "T"}
+
+
+def _worth_naming(g: Expr, forward: set) -> bool:
+    """A cotangent gets a δ name unless it is already a forward value or a
+    plain product of names (δ1 Uᵀ is written inline, as the notes do)."""
+    if g in forward or not isinstance(g, Op):
+        return False
+    return any(isinstance(n, Op) and n.op not in _SIMPLE_OPS and n not in forward
+               for n in g.walk())
+
+
+def _contains_differential(e: Expr, memo: dict) -> bool:
+    if e in memo:
+        return memo[e]
+    for n in e.walk():
+        if n not in memo:
+            memo[n] = (isinstance(n, Op) and n.op == "d") or any(memo.get(c, False) for c in n.children)
+    return memo[e]
+
+
+def _transpose(form: Expr, g: Expr, rules: RuleBase, ctx: Context):
+    """Yield (node, share of the cotangent) for every d(node) in the linear
+    ``form`` whose cotangent is ``g``."""
+    has_d: dict = {}
+    stack = [(form, g)]
+    while stack:
+        lin, g = stack.pop()
+        g = unbroadcast(g, lin.shape)
+        if isinstance(lin, Op) and lin.op == "d":
+            yield lin.args[0], g
+            continue
+        if isinstance(lin, Op) and lin.op == "add":
+            stack.extend((a, g) for a in lin.args if _contains_differential(a, has_d))
+            continue
+        for rule in rules.of("adjoint"):
+            b = match(rule.lhs, lin)
+            if b is None or "L" not in b or not conditions_hold(rule, b, ctx):
+                continue
+            if not _contains_differential(b["L"], has_d):
+                continue
+            if any(_contains_differential(v, has_d) for k, v in b.items() if k != "L"):
+                continue
+            b["G"] = g
+            share = instantiate(rule.rhs, b, b["L"].shape)
+            stack.append((b["L"], share))
+            break
+        else:
+            raise NotDifferentiableError(f"no adjoint rule passes a cotangent through {_show(lin)}")
+
+
+def unbroadcast(g: Expr, shape) -> Expr:
+    """The cotangent of an operand of ``shape`` that numpy broadcast to
+    ``g.shape``: summed over the broadcast axes (``onesᵀ G`` for a row bias)."""
+    from .shapes import build
+
+    if g.shape == shape:
+        return g
+    if shape == SCALAR:
+        return build("sum", (g,))
+    if g.shape == SCALAR:
+        # a scalar cotangent spread over a shape: G times a block of ones
+        return build("scale", (g, Ones(shape)))
+    (gr, gc), (r, c) = g.shape, shape
+    if (gc, gr) == (r, c) and 1 in shape:
+        return build("T", (g,))  # a vector of the other orientation
+    if r == 1 and gr != 1:
+        g = build("matmul", (build("T", (Ones((gr, 1)),)), g))
+    if c == 1 and gc != 1:
+        g = build("matmul", (g, Ones((gc, 1))))
+    if g.shape != shape:
+        raise NotDifferentiableError(f"cannot sum a {format_shape(g.shape)} cotangent back to {format_shape(shape)}")
+    return g

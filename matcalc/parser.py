@@ -1,0 +1,510 @@
+"""Text -> surface tree (SPEC §2): ``parse_expr`` for one expression,
+``parse_program`` for lines of declarations and definitions.
+
+The syntax lives in ``grammar/matcalc.lark``; one Transformer
+(``SurfaceBuilder``, a method per grammar rule) turns lark's tree into
+``matcalc.expr`` nodes with ``shape=None``::
+
+    parse_expr("x^T A x")   == mul(mul(T(x), A), x)
+    parse_expr("a - b")     == add(a, scale(-1, b))
+    parse_expr("‖A‖_F^2")   == pow(norm(A), 2)
+"""
+from __future__ import annotations
+
+import difflib
+import functools
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from lark import Lark, Token, Transformer_NonRecursive, Tree, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, VisitError
+from lark.lark import PostLex
+
+from .errors import LimitError, MatcalcError, ParseError, UnknownFunctionError
+from .expr import Expr, Identity, Num, Ones, Op, Sym, free_symbols, make_shape, num
+from .functions import CALLABLE_OPERATORS, FUNCTIONS, canonical_function, function_names
+from .names import is_letter_name, split_word, word_units
+
+# Safety limits (SPEC §9: huge or deeply nested input ends in a clear error).
+MAX_TOKENS = 25_000   # lark needs ~15 µs a token: this bounds a parse to ~0.4 s
+MAX_DEPTH = 200       # operator nesting; later stages recurse over the tree
+MAX_WORD = 100        # characters in one run of letters
+MAX_NUMBER = 1_000    # characters in one number literal
+MAX_EXPONENT = 400    # |e| in a literal like 1e-400
+
+KINDS = ("symmetric", "spd", "onehot")
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """``A : (n, n) symmetric`` -> Declaration("A", ("n", "n"), "symmetric", line)."""
+
+    name: str
+    shape: tuple  # () for a scalar, else (rows, cols) of ints / dimension names
+    kind: str | None
+    line: int
+
+
+@dataclass(frozen=True)
+class Definition:
+    """``h = relu(z)`` -> Definition("h", relu(z), line)."""
+
+    name: str
+    expr: Expr
+    line: int
+
+
+@dataclass(frozen=True)
+class SurfaceProgram:
+    """The declarations and definitions of a program, in source order."""
+
+    declarations: dict[str, Declaration]
+    definitions: list[Definition]
+    source: str
+
+    @property
+    def names(self) -> frozenset[str]:
+        """Every declared or defined name (canonical spelling)."""
+        return frozenset(self.declarations) | {d.name for d in self.definitions}
+
+
+def parse_expr(text: str, known_names: frozenset[str] = frozenset()) -> Expr:
+    """Parse one expression.  Longer words in ``known_names`` are names;
+    other runs of letters split into single-letter names:
+    ``parse_expr("xW") == mul(x, W)``, ``parse_expr("yhat", {"yhat"}) == yhat``.
+    """
+    tree = _syntax_tree(text, "expression")
+    return _transform(SurfaceBuilder(known_names), tree, text)
+
+
+def parse_program(text: str) -> SurfaceProgram:
+    """Parse declarations (``x : (1, D)``) and definitions (``z = x W + b1``),
+    one a line or separated by ``;``, ``#`` starting a comment.  Every
+    definition is read with all the program's names known; a definition may
+    use only names defined before it."""
+    tree = _syntax_tree(text, "program")
+    declared = {_word_name(s.children[0]) for s in tree.children if s.data == "declaration"}
+    defined = [_word_name(s.children[0]) for s in tree.children if s.data == "definition"]
+    builder = SurfaceBuilder(declared | set(defined), definition_order=defined)
+    declarations, definitions = _transform(builder, tree, text)
+    return SurfaceProgram(declarations, definitions, text)
+
+
+# --- the lark parser ---------------------------------------------------------
+
+def _grammar_path() -> Path:
+    """The grammar inside the installed package, else in the repository."""
+    here = Path(__file__).resolve().parent
+    for folder in (here / "grammar", here.parent / "grammar"):
+        if (folder / "matcalc.lark").is_file():
+            return folder / "matcalc.lark"
+    raise FileNotFoundError("matcalc.lark not found beside the matcalc package")
+
+
+@functools.cache
+def _lark() -> Lark:
+    return Lark(_grammar_path().read_text(encoding="utf-8"), parser="lalr",
+                start=["expression", "program"], postlex=NormBars(),
+                propagate_positions=True, maybe_placeholders=True)
+
+
+# tokens after which an operand is complete (a bar after one closes a norm)
+_OPERAND_ENDS = {"NUMBER", "WORD", "RPAR", "RBRACE", "NORM_CLOSE", "NORM_SUBSCRIPT",
+                 "TRANSPOSE", "INV_TRANSPOSE", "SUPERSCRIPT", "TEE", "ONES_SYMBOL"}
+_OPENING = {"LPAR": "RPAR", "LBRACE": "RBRACE", "NORM_OPEN": "NORM_CLOSE"}
+
+
+class NormBars(PostLex):
+    """Decides for each ``‖`` / ``||`` whether it opens or closes a norm: it
+    closes the innermost open bracket when that is a norm and the bar follows
+    a complete operand.  ``‖x‖ ‖y‖`` is two norms; a norm juxtaposed inside a
+    norm needs parentheses: ``‖(x ‖y‖)‖``.  Also enforces ``MAX_TOKENS``."""
+
+    always_accept = ("NORM_BAR",)
+
+    def process(self, stream):
+        open_brackets: list[str] = []
+        previous = None
+        for count, token in enumerate(stream, 1):
+            if count > MAX_TOKENS:
+                raise LimitError(f"input too long (more than {MAX_TOKENS} tokens)",
+                                 line=token.line, column=token.column)
+            if token.type == "NORM_BAR":
+                closes = open_brackets[-1:] == ["NORM_OPEN"] and previous in _OPERAND_ENDS
+                token = Token.new_borrow_pos("NORM_CLOSE" if closes else "NORM_OPEN", token.value, token)
+            if token.type in _OPENING:
+                open_brackets.append(token.type)
+            elif open_brackets and token.type == _OPENING[open_brackets[-1]]:
+                open_brackets.pop()
+            previous = token.type
+            yield token
+
+
+def _syntax_tree(text: str, start: str) -> Tree:
+    try:
+        tree = _lark().parse(text, start=start)
+    except UnexpectedInput as err:
+        raise _syntax_error(err, text) from None
+    except MatcalcError as err:
+        raise _with_source(err, text) from None
+    _check_depth(tree, text)
+    return tree
+
+
+def _transform(builder: "SurfaceBuilder", tree: Tree, text: str):
+    try:
+        return builder.transform(tree)
+    except VisitError as err:
+        if isinstance(err.orig_exc, MatcalcError):
+            raise _with_source(err.orig_exc, text) from None
+        raise
+
+
+def _check_depth(tree: Tree, text: str) -> None:
+    """Operator nesting beyond MAX_DEPTH is refused (iteratively measured, so
+    the check itself cannot overflow)."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise LimitError(f"expression nested too deeply (more than {MAX_DEPTH} levels);"
+                             " split it into definitions", source=text,
+                             line=node.meta.line, column=node.meta.column)
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
+
+
+def _with_source(err: MatcalcError, text: str) -> MatcalcError:
+    err.source = text
+    return err
+
+
+# --- names -------------------------------------------------------------------
+
+def _units(token: Token) -> list[str]:
+    """The canonical units of a word (``ŷ1`` -> yhat, 1), or a located error."""
+    if len(token) > MAX_WORD:
+        raise LimitError(f"name too long (more than {MAX_WORD} letters)",
+                         line=token.line, column=token.column)
+    try:
+        return word_units(str(token))
+    except ValueError as bad:
+        raise ParseError(f"unsupported letter '{bad}' in '{token}'",
+                         line=token.line, column=token.column) from None
+
+
+def _word_name(token: Token) -> str:
+    """The canonical spelling of a declared or defined name: ``θ`` -> theta."""
+    return "".join(_units(token))
+
+
+def _is_function_word(token: Token, units: list[str]) -> bool:
+    """``exp``, ``trace``: a function's spelling (``σ`` alone is sigma, a name)."""
+    return len(units) > 1 and canonical_function(str(token)) is not None
+
+
+def _leaf(name: str) -> Expr:
+    if name == "I":
+        return Identity()
+    if name == "ones":
+        return Ones()
+    return Sym(name)
+
+
+def _span(token: Token) -> tuple[int, int]:
+    return (token.line, token.column)
+
+
+def _product(factors: list[Expr], span) -> Expr:
+    """Left-associated juxtaposition: x W b -> mul(mul(x, W), b)."""
+    result = factors[0]
+    for factor in factors[1:]:
+        result = Op("mul", (result, factor), span=span)
+    return result
+
+
+def _negate(e: Expr, span) -> Expr:
+    """-a is scale(-1, a); the negation of a literal number is a negative number."""
+    if isinstance(e, Num):
+        return Num(-e.value)
+    return Op("scale", (Num(Fraction(-1)), e), span=span)
+
+
+def _raised(base: Expr, exponent, span) -> Expr:
+    """base^T, base^-T, base^-1 and base^k (k a number)."""
+    if exponent == "T":
+        return Op("T", (base,), span=span)
+    if exponent == "-T":
+        return Op("T", (Op("inv", (base,), span=span),), span=span)
+    if exponent == -1:
+        return Op("inv", (base,), span=span)
+    return Op("pow", (base, num(exponent)), span=span)
+
+
+def _number(token: Token) -> Fraction:
+    """An exact value: 0.5 -> 1/2, 1e-3 -> 1/1000."""
+    text = str(token)
+    mantissa, _, exponent = text.lower().partition("e")
+    if len(text) > MAX_NUMBER or (exponent and abs(int(exponent)) > MAX_EXPONENT):
+        raise LimitError(f"number out of range: {text[:20]}", line=token.line, column=token.column)
+    return Fraction(text)
+
+
+_SUPERSCRIPT_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
+
+
+def _arity(function: str) -> int:
+    if function in FUNCTIONS:
+        return FUNCTIONS[function].arity
+    return CALLABLE_OPERATORS[function][1]
+
+
+def _close_functions(word: str) -> list[str]:
+    """Function spellings a mistyped call was probably meant to be."""
+    names = sorted(n for n in function_names() if n.isascii())
+    same_letters = [n for n in names if n.lower() == word.lower()]
+    return same_letters or difflib.get_close_matches(word, names, n=3, cutoff=0.75)
+
+
+@v_args(inline=True)
+class SurfaceBuilder(Transformer_NonRecursive):
+    """lark tree -> surface ``Expr``; one method per rule of matcalc.lark."""
+
+    def __init__(self, known_names=frozenset(), definition_order=()):
+        super().__init__()
+        self._known = frozenset(known_names)
+        self._definition_order = list(definition_order)
+        self._seen: dict[str, tuple[str, int]] = {}  # name -> ("declared"|"defined", line)
+        self._defined = 0
+
+    # expressions: sums and products
+
+    def expression(self, e):
+        return e
+
+    def add(self, a, op, b):
+        return Op("add", (a, b), span=_span(op))
+
+    def sub(self, a, op, b):
+        """a - b -> add(a, scale(-1, b))"""
+        return Op("add", (a, _negate(b, _span(op))), span=_span(op))
+
+    def had(self, a, op, b):
+        return Op("had", (a, b), span=_span(op))
+
+    def div(self, a, op, b):
+        """a / s, a ./ b and a ⊘ b are one node: div(a, b)"""
+        return Op("div", (a, b), span=_span(op))
+
+    def mul(self, a, op, b):
+        return Op("mul", (a, b), span=_span(op))
+
+    def kron(self, a, op, b):
+        return Op("kron", (a, b), span=_span(op))
+
+    @v_args(meta=True)
+    def juxtaposition(self, meta, children):
+        """x W -> mul(x, W)"""
+        return Op("mul", tuple(children), span=(meta.line, meta.column))
+
+    def neg(self, op, e):
+        return _negate(e, _span(op))
+
+    # postfix operators
+
+    def transpose(self, e, op):
+        """xᵀ, x', x.T -> T(x)"""
+        return Op("T", (e,), span=_span(op))
+
+    def inverse_transpose(self, e, op):
+        """A⁻ᵀ -> T(inv(A))"""
+        return _raised(e, "-T", _span(op))
+
+    def superscript(self, e, op):
+        """A⁻¹ -> inv(A); x² -> pow(x, 2)"""
+        return _raised(e, int(op.translate(_SUPERSCRIPT_DIGITS)), _span(op))
+
+    def power(self, e, op, exponent):
+        """A^T, A^-T, A^-1, A^{-1}, x^2, x^0.5"""
+        return _raised(e, exponent, _span(op))
+
+    def elementwise_power(self, e, op, exponent):
+        """x .^ 2 -> epow(x, 2)"""
+        return Op("epow", (e, num(exponent)), span=_span(op))
+
+    def transpose_exponent(self, _t):
+        return "T"
+
+    def inverse_transpose_exponent(self, _minus, _t):
+        return "-T"
+
+    def signed_number(self, *tokens):
+        value = _number(tokens[-1])
+        return -value if len(tokens) == 2 else value
+
+    # atoms
+
+    def number(self, token):
+        return num(_number(token))
+
+    def ones(self, _token):
+        return Ones()
+
+    def norm(self, bar, e, *_closing):
+        """‖a‖, ||a||, ‖A‖_F, ‖a‖_2 -> norm(a)"""
+        return Op("norm", (e,), span=_span(bar))
+
+    def name(self, token):
+        """x -> x; θ -> theta; xW -> mul(x, W); I -> Identity; ones -> Ones"""
+        units = _units(token)
+        if _is_function_word(token, units):
+            raise ParseError(f"'{token}' is a function: call it as {token}(...)",
+                             line=token.line, column=token.column)
+        return _product([_leaf(p) for p in split_word(units, self._is_name)], _span(token))
+
+    def call(self, callee, *args):
+        """tr(A) -> tr(A); trace(A) -> tr(A); σ(x) -> sigmoid(x);
+        λ (a + b) -> mul(lambda, a + b), since lambda is no function."""
+        function = canonical_function(str(callee))
+        if function is not None:
+            return self._apply(function, args, callee)
+        units = _units(callee)
+        word = "".join(units)
+        pieces = [word] if word in self._known else split_word(units, self._is_name_or_call)
+        close = _close_functions(str(callee)) if len(pieces) > 1 and len(callee) >= 3 else []
+        last = canonical_function(pieces[-1])
+        if close or (last is None and len(args) != 1):
+            raise UnknownFunctionError(f"unknown function '{callee}'", suggestions=close,
+                                       line=callee.line, column=callee.column)
+        if last is not None:
+            return _product([_leaf(p) for p in pieces[:-1]] + [self._apply(last, args, callee)],
+                            _span(callee))
+        return _product([_leaf(p) for p in pieces] + [args[0]], _span(callee))
+
+    def _apply(self, function: str, args: tuple, callee: Token) -> Expr:
+        expected = _arity(function)
+        if len(args) != expected:
+            plural = "" if expected == 1 else "s"
+            raise ParseError(f"{callee} takes {expected} argument{plural}, got {len(args)}",
+                             line=callee.line, column=callee.column)
+        return Op(function, tuple(args), span=_span(callee))
+
+    def _is_name(self, text: str, _reaches_end: bool) -> bool:
+        return text in self._known or text == "ones" or is_letter_name(text)
+
+    def _is_name_or_call(self, text: str, reaches_end: bool) -> bool:
+        """In a call, the word may end in a function: xexp(y) is x exp(y)."""
+        return self._is_name(text, reaches_end) or (reaches_end and canonical_function(text) is not None)
+
+    # programs
+
+    def program(self, *statements):
+        declarations = {s.name: s for s in statements if isinstance(s, Declaration)}
+        definitions = [s for s in statements if isinstance(s, Definition)]
+        return declarations, definitions
+
+    def declaration(self, token, shape, kind):
+        """x : (1, D) onehot"""
+        name = self._claim(token, "declared")
+        if kind is not None and str(kind) not in KINDS:
+            raise ParseError(f"unknown kind '{kind}': expected one of {', '.join(KINDS)}",
+                             suggestions=difflib.get_close_matches(str(kind), KINDS, n=1),
+                             line=kind.line, column=kind.column)
+        return Declaration(name, shape, None if kind is None else str(kind), token.line)
+
+    def definition(self, token, e):
+        """h = relu(z)"""
+        name = self._claim(token, "defined")
+        self._defined += 1
+        not_yet_defined = set(self._definition_order[self._defined - 1:])  # this one included
+        used_early = sorted(free_symbols(e) & not_yet_defined)
+        if used_early:
+            raise ParseError(f"'{name}' uses '{used_early[0]}' before its definition",
+                             line=token.line, column=token.column)
+        return Definition(name, e, token.line)
+
+    def scalar_shape(self):
+        return ()
+
+    def shape(self, rows, cols):
+        """(1, D) -> (1, "D"); (1, 1) -> ()"""
+        return make_shape(self._dimension(rows), self._dimension(cols))
+
+    def _dimension(self, token: Token):
+        if token.type == "WORD":
+            return _word_name(token)
+        value = _number(token)
+        if value.denominator != 1 or value < 1:
+            raise ParseError(f"a dimension is a positive integer or a name, not {token}",
+                             line=token.line, column=token.column)
+        return int(value)
+
+    def _claim(self, token: Token, how: str) -> str:
+        """The canonical name a statement declares or defines, once only."""
+        units = _units(token)
+        name = "".join(units)
+        if name in ("I", "ones") or _is_function_word(token, units):
+            raise ParseError(f"'{token}' is reserved (a constant or a function)",
+                             line=token.line, column=token.column)
+        if name in self._seen:
+            earlier, line = self._seen[name]
+            raise ParseError(f"'{name}' is already {earlier} on line {line}",
+                             line=token.line, column=token.column)
+        self._seen[name] = (how, token.line)
+        return name
+
+
+# --- syntax errors -------------------------------------------------------------
+
+_OPERATORS = {"PLUS", "MINUS", "HADAMARD", "ELEMENTWISE_DIV", "TIMES", "KRON", "SLASH",
+              "COMMA", "EQUAL", "COLON"}
+_BRACKET_NAMES = {"LPAR": "parenthesis", "LBRACE": "brace", "NORM_OPEN": "norm"}
+
+
+def _syntax_error(err: UnexpectedInput, text: str) -> ParseError:
+    """lark's position plus a friendly message for the common mistakes."""
+    def located(message, where):
+        return ParseError(message, source=text, line=where.line, column=where.column)
+
+    if isinstance(err, UnexpectedCharacters):
+        char = text[err.pos_in_stream]
+        shown = f"'{char}'" if char.isprintable() else f"U+{ord(char):04X}"
+        return ParseError(f"unexpected character {shown}", source=text,
+                          line=err.line, column=err.column)
+    parser = getattr(err, "interactive_parser", None)
+    stack = parser.parser_state.value_stack if parser is not None else []
+    token = getattr(err, "token", None)
+    if token is None:
+        return ParseError("syntax error", source=text, line=1, column=1)
+    previous = stack[-1] if stack and isinstance(stack[-1], Token) else None
+    unclosed = [t for t in stack if isinstance(t, Token) and t.type in _BRACKET_NAMES]
+    at_end = token.type == "$END"
+    if at_end and not any(_is_content(v) for v in stack):
+        return ParseError("empty expression", source=text, line=1, column=1)
+    if previous is not None and previous.type == "CARET":
+        return located("expected T, -1 or a number after '^'", token)
+    if previous is not None and previous.type == "ELEMENTWISE_POW":
+        return located("expected a number after '.^'", token)
+    if previous is not None and previous.type in _OPERATORS:
+        return located(f"missing operand after '{previous}'", token)
+    if at_end and sum(t.type == "NORM_OPEN" for t in unclosed) >= 2:
+        return located("unclosed norm (inside a norm, write a juxtaposed norm in"
+                       " parentheses: ‖(x ‖y‖)‖)", unclosed[-1])
+    if at_end and unclosed:
+        return located(f"unclosed {_BRACKET_NAMES[unclosed[-1].type]}", unclosed[-1])
+    if token.type == "RPAR" and previous is not None and previous.type == "LPAR":
+        return located("empty parentheses", token)
+    if token.type == "RPAR" and not any(t.type == "LPAR" for t in unclosed):
+        return located("unmatched ')'", token)
+    if at_end:
+        return located("unexpected end of input", token)
+    shown = {"WORD": f"name '{token}'", "NUMBER": f"number {token}"}.get(token.type, f"'{token}'")
+    return located(f"unexpected {shown}", token)
+
+
+def _is_content(value) -> bool:
+    """Whether a parser stack entry holds some of the user's expression
+    (newlines and lark's helper trees for ``_NL*`` do not)."""
+    if isinstance(value, Token):
+        return value.type != "_NL"
+    return not str(value.data).startswith("__")

@@ -1,0 +1,252 @@
+"""Tree -> text in the expression language (SPEC §2).
+
+``to_text`` writes the unicode spelling (``xᵀ A x``, ``‖x‖²``, ``ŷ − y``,
+``σ(z)``), ``to_ascii`` the ASCII one (``x^T A x``, ``||x||^2``,
+``yhat - y``, ``sigmoid(z)``).  Both parse back to the tree they came from
+(``parse_expr`` with the same known names), with the fewest parentheses the
+precedences of matcalc.lark allow.  Printing is iterative, so trees of any
+depth print.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Callable
+
+from .expr import DimSize, Expr, Identity, Num, Ones, Op, PatternVar, Sym, Zero
+from .functions import FUNCTIONS, canonical_function
+from .names import unicode_spelling
+
+# how tightly each form binds, loosest first (the levels of matcalc.lark)
+SUM, HAD, PRODUCT, UNARY, POSTFIX, ATOM = range(6)
+
+
+@dataclass(frozen=True)
+class Spelling:
+    """How one output style writes the operators."""
+
+    unicode: bool
+    minus: str
+    hadamard: str
+    times: str
+    transpose: str
+    inverse: str
+    inverse_transpose: str
+    bar: str
+
+
+UNICODE = Spelling(True, "−", "∘", "·", "ᵀ", "⁻¹", "⁻ᵀ", "‖")
+ASCII = Spelling(False, "-", ".*", "*", "^T", "^-1", "^-T", "||")
+
+
+@dataclass(frozen=True)
+class Fragment:
+    """The text of a subtree and how tightly it binds.  ``loose_bar``: the
+    text has a norm juxtaposed after an operand outside any bracket, which
+    inside a norm would read as the closing bar (``‖x ‖y‖‖``)."""
+
+    text: str
+    level: int
+    loose_bar: bool = False
+
+
+Part = Callable[[Expr], Fragment]
+
+
+def to_text(expr: Expr, unicode: bool = True) -> str:
+    """``mul(mul(T(x), A), x)`` -> ``xᵀ A x`` (``x^T A x`` with unicode=False)."""
+    style = UNICODE if unicode else ASCII
+    done: dict[int, Fragment] = {}  # by id: hashing a deep tree would recurse
+    stack = [expr]
+    while stack:
+        node = stack[-1]
+        waiting = [c for c in node.children if id(c) not in done]
+        if waiting:
+            stack.extend(reversed(waiting))
+            continue
+        stack.pop()
+        if id(node) not in done:
+            done[id(node)] = _fragment(node, lambda child: done[id(child)], style)
+    return done[id(expr)].text
+
+
+def to_ascii(expr: Expr) -> str:
+    """``to_text(expr, unicode=False)``: ``x^T A x``, ``||x||^2``, ``theta``."""
+    return to_text(expr, unicode=False)
+
+
+def _fragment(node: Expr, part: Part, style: Spelling) -> Fragment:
+    if isinstance(node, Num):
+        return _number(node.value, style)
+    if isinstance(node, Sym):
+        return Fragment(unicode_spelling(node.name) if style.unicode else node.name, ATOM)
+    if isinstance(node, (PatternVar, DimSize)):
+        return Fragment(node.name, ATOM)
+    if isinstance(node, Op):
+        return _OPERATORS.get(node.op, _call)(node, part, style)
+    constants = {Identity: "I", Ones: "ones", Zero: "0"}
+    return Fragment(constants[type(node)], ATOM)
+
+
+def _wrap(fragment: Fragment, level: int) -> Fragment:
+    """The fragment, in parentheses when it binds looser than ``level``."""
+    if fragment.level >= level:
+        return fragment
+    return Fragment(f"({fragment.text})", ATOM)
+
+
+def _infix(left: Fragment, symbol: str, right: Fragment, level: int) -> Fragment:
+    return Fragment(f"{left.text} {symbol} {right.text}", level, left.loose_bar or right.loose_bar)
+
+
+def _is_negation(e: Expr) -> bool:
+    return isinstance(e, Op) and e.op == "scale" and isinstance(e.args[0], Num) and e.args[0].value == -1
+
+
+def _add(node: Op, part: Part, style: Spelling) -> Fragment:
+    """a + b; add(a, scale(-1, b)) is a - b, add(a, -2) is a - 2."""
+    a, b = node.args
+    left = _wrap(part(a), SUM)
+    if isinstance(b, Num) and b.value < 0:
+        return _infix(left, style.minus, _number(-b.value, style), SUM)
+    if _is_negation(b):
+        return _infix(left, style.minus, _wrap(part(b.args[1]), HAD), SUM)
+    return _infix(left, "+", _wrap(part(b), HAD), SUM)
+
+
+def _hadamard(node: Op, part: Part, style: Spelling) -> Fragment:
+    a, b = node.args
+    return _infix(_wrap(part(a), HAD), style.hadamard, _wrap(part(b), PRODUCT), HAD)
+
+
+def _divide(node: Op, part: Part, style: Spelling) -> Fragment:
+    a, b = node.args
+    return _infix(_wrap(part(a), PRODUCT), "/", _wrap(part(b), UNARY), PRODUCT)
+
+
+def _kron(node: Op, part: Part, style: Spelling) -> Fragment:
+    if not style.unicode:
+        return _call(node, part, style)
+    a, b = node.args
+    return _infix(_wrap(part(a), PRODUCT), "⊗", _wrap(part(b), UNARY), PRODUCT)
+
+
+def _product(node: Op, part: Part, style: Spelling) -> Fragment:
+    """Juxtaposition, ``x W``; ``σ · (a + b)`` where a space would make a call."""
+    a, b = node.args
+    left, right = _wrap(part(a), PRODUCT), _wrap(part(b), POSTFIX)
+    word = re.search(r"\w+$", left.text)
+    separator = " "
+    if right.text.startswith("(") and word and canonical_function(word.group()):
+        separator = f" {style.times} "
+    loose = left.loose_bar or right.loose_bar or right.text.startswith(style.bar)
+    return Fragment(f"{left.text}{separator}{right.text}", PRODUCT, loose)
+
+
+def _scale(node: Op, part: Part, style: Spelling) -> Fragment:
+    """scale(-1, a) is -a; scale(s, a) is s a."""
+    if _is_negation(node):
+        operand = _wrap(part(node.args[1]), UNARY)
+        return Fragment(style.minus + operand.text, UNARY, operand.loose_bar)
+    return _product(node, part, style)
+
+
+def _base(e: Expr, part: Part) -> Fragment:
+    """The operand of a postfix operator; powers get parentheses for clarity."""
+    if isinstance(e, Op) and e.op in ("pow", "epow"):
+        return Fragment(f"({part(e).text})", ATOM)
+    return _wrap(part(e), POSTFIX)
+
+
+def _postfix(base: Fragment, suffix: str) -> Fragment:
+    return Fragment(base.text + suffix, POSTFIX, base.loose_bar)
+
+
+def _transpose(node: Op, part: Part, style: Spelling) -> Fragment:
+    """Aᵀ; T(inv(A)) is A⁻ᵀ."""
+    (a,) = node.args
+    if isinstance(a, Op) and a.op == "inv":
+        return _postfix(_base(a.args[0], part), style.inverse_transpose)
+    return _postfix(_base(a, part), style.transpose)
+
+
+def _inverse(node: Op, part: Part, style: Spelling) -> Fragment:
+    return _postfix(_base(node.args[0], part), style.inverse)
+
+
+_SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+def _power(node: Op, part: Part, style: Spelling) -> Fragment:
+    """x², x^0.5 (x^2 in ASCII)."""
+    a, k = node.args
+    base = _base(a, part)
+    if not isinstance(k, Num):
+        return _postfix(base, f"^({part(k).text})")
+    if style.unicode and k.value.denominator == 1:
+        return _postfix(base, str(k.value.numerator).translate(_SUPERSCRIPTS))
+    return _postfix(base, "^" + _exponent(k, part))
+
+
+def _elementwise_power(node: Op, part: Part, style: Spelling) -> Fragment:
+    """x .^ 2 (the space keeps ``2 .^ 3`` from reading as ``2.`` then ``^3``)."""
+    a, k = node.args
+    return _postfix(_base(a, part), " .^ " + _exponent(k, part))
+
+
+def _exponent(k: Expr, part: Part) -> str:
+    if isinstance(k, Num):
+        return _number(k.value, ASCII).text
+    return f"({part(k).text})"
+
+
+def _norm(node: Op, part: Part, style: Spelling) -> Fragment:
+    """‖a‖; ‖(x ‖y‖)‖ when a bar inside would otherwise close the norm."""
+    inner = part(node.args[0])
+    text = f"({inner.text})" if inner.loose_bar else inner.text
+    return Fragment(f"{style.bar}{text}{style.bar}", ATOM)
+
+
+def _call(node: Op, part: Part, style: Spelling) -> Fragment:
+    """f(a, b): tr(A), σ(z) (sigmoid(z) in ASCII), kron(a, b) in ASCII."""
+    function = FUNCTIONS.get(node.op)
+    name = function.unicode if style.unicode and function and function.unicode else node.op
+    return Fragment(f"{name}({', '.join(part(a).text for a in node.args)})", ATOM)
+
+
+_OPERATORS = {
+    "add": _add, "had": _hadamard, "div": _divide, "kron": _kron,
+    "mul": _product, "matmul": _product, "scale": _scale,
+    "T": _transpose, "inv": _inverse, "pow": _power, "epow": _elementwise_power,
+    "norm": _norm,
+}
+
+
+def _number(value: Fraction, style: Spelling) -> Fragment:
+    """Exact decimals: 0.5, 0.001, 1e-7; other fractions as p/q."""
+    sign = style.minus if value < 0 else ""
+    magnitude = abs(value)
+    text = str(magnitude.numerator) if magnitude.denominator == 1 else _decimal(magnitude)
+    level = ATOM
+    if text is None:
+        text, level = f"{magnitude.numerator}/{magnitude.denominator}", PRODUCT
+    return Fragment(sign + text, min(level, UNARY) if sign else level)
+
+
+def _decimal(value: Fraction) -> str | None:
+    """The exact decimal spelling of a positive fraction, None if it has none."""
+    rest, places = value.denominator, 0
+    for prime in (2, 5):
+        count = 0
+        while rest % prime == 0:
+            rest //= prime
+            count += 1
+        places = max(places, count)
+    if rest != 1:
+        return None
+    digits = str(value.numerator * 10 ** places // value.denominator)
+    if places > 6:
+        return f"{digits}e-{places}"
+    digits = digits.rjust(places + 1, "0")
+    return f"{digits[:-places]}.{digits[-places:]}"

@@ -1,0 +1,440 @@
+"""The rule base: identities as data, and the machinery to match and apply them.
+
+A rule file (``rules/*.rules``) holds one rule a line, in the expression
+language::
+
+    name: LHS = RHS          an identity: a differential d(·) = ..., a
+                             derivative f'(u) = ..., a definition f(u) = ...
+    name: LHS -> RHS         a simplification
+    name: LHS => RHS         an adjoint (the trace trick for one linear map)
+
+optionally followed by ``when pred(A), pred(B)`` (named side conditions, see
+``PREDICATES``) and ``assume name(Y)`` (an assumption the result rests on,
+see ``ASSUMPTIONS``: it is printed with the result, and the numeric check
+draws ``Y`` so that it holds).  Every letter of
+the left side is a pattern variable.  ``#`` starts a comment.
+
+The engine never knows what tanh or a trace is: it matches left sides and
+builds right sides.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import functions
+from .errors import MatcalcError, RuleError
+from .expr import (SCALAR, DimSize, Expr, Identity, Num, Ones, Op, PatternVar,
+                   Sym, Zero, cols_of, is_vector_shape, rows_of)
+
+KINDS = ("differential", "derivative", "definition", "simplify", "adjoint")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """``name: lhs <arrow> rhs [when ...] [assume ...]``, parsed."""
+
+    name: str
+    kind: str
+    lhs: Expr
+    rhs: Expr
+    conditions: tuple = ()  # ((predicate name, pattern variable name), ...)
+    assumption: tuple | None = None  # (name in ASSUMPTIONS, pattern variable)
+    origin: str = ""  # "file.rules:12"
+    function: str | None = None  # derivative / definition rules: which function
+    params: tuple = ()  # definition rules: the parameter names
+
+    def __str__(self) -> str:
+        from .printer import to_text
+
+        arrow = {"simplify": "->", "adjoint": "=>"}.get(self.kind, "=")
+        return f"{self.name}: {to_text(self.lhs)} {arrow} {to_text(self.rhs)}"
+
+
+@dataclass
+class RuleBase:
+    """Rules by kind, in file order (the first matching rule wins)."""
+
+    rules: dict = field(default_factory=lambda: {k: [] for k in KINDS})
+    derivatives: dict = field(default_factory=dict)  # function name -> Rule
+    definitions: dict = field(default_factory=dict)  # function name -> Rule
+
+    def add(self, rule: Rule) -> None:
+        self.rules[rule.kind].append(rule)
+        if rule.kind == "derivative":
+            self.derivatives[rule.function] = rule
+        elif rule.kind == "definition":
+            self.definitions[rule.function] = rule
+
+    def of(self, kind: str) -> list[Rule]:
+        return self.rules[kind]
+
+    def by_name(self, name: str) -> Rule | None:
+        for rules in self.rules.values():
+            for r in rules:
+                if r.name == name:
+                    return r
+        return None
+
+
+# ---------------------------------------------------------------------------
+# reading rule files
+
+_ARROWS = (("=>", "adjoint"), ("->", "simplify"), ("=", None))
+_DERIVATIVE = re.compile(r"^\s*([^\s(']+)'\s*\(\s*(\w+)\s*\)\s*$")
+_CALL = re.compile(r"^\s*(\w+)\s*\(\s*([\w\s,]+)\)\s*$")
+
+
+def _split_clauses(body: str) -> tuple[str, list[str], str | None]:
+    assumption = None
+    m = re.search(r"\bassume\s+(\w+)\s*\(\s*(\w+)\s*\)\s*$", body)
+    if m:
+        assumption = (m.group(1), m.group(2))
+        body = body[: m.start()]
+    conditions: list[str] = []
+    m = re.search(r"\bwhen\b(.*)$", body)
+    if m:
+        conditions = [c.strip() for c in m.group(1).split(",") if c.strip()]
+        body = body[: m.start()]
+    return body.strip(), conditions, assumption
+
+
+def _parse_side(text: str, origin: str, params: frozenset = frozenset()) -> Expr:
+    from .parser import parse_expr
+
+    with functions.rule_syntax():
+        try:
+            return parse_expr(text, known_names=params)
+        except MatcalcError as err:
+            raise RuleError(f"{origin}: cannot read {text!r}: {err.message}") from None
+
+
+def _patternize(e: Expr, names: set[str]) -> Expr:
+    """Turn the ``Sym`` leaves named in ``names`` into pattern variables."""
+    memo: dict = {}
+    for node in e.walk():
+        if isinstance(node, Sym) and node.name in names:
+            memo[node] = PatternVar(node.name)
+        elif isinstance(node, Op):
+            args = tuple(memo.get(a, a) for a in node.args)
+            if args != node.args:
+                memo[node] = Op(node.op, args, node.shape, node.span)
+    return memo.get(e, e)
+
+
+def _syms(e: Expr) -> set[str]:
+    return {n.name for n in e.walk() if isinstance(n, Sym)}
+
+
+def parse_rule_line(line: str, origin: str) -> Rule | None:
+    """One line of a rule file -> a Rule (None for blank and comment lines)."""
+    text = line.split("#", 1)[0].strip()
+    if not text:
+        return None
+    name, sep, body = text.partition(":")
+    if not sep or not name.strip() or " " in name.strip():
+        raise RuleError(f"{origin}: a rule is 'name: lhs = rhs', got {text!r}")
+    name = name.strip()
+    body, condition_texts, assumption = _split_clauses(body)
+    for arrow, kind in _ARROWS:
+        if arrow in body:
+            lhs_text, rhs_text = (s.strip() for s in body.split(arrow, 1))
+            break
+    else:
+        raise RuleError(f"{origin}: rule {name!r} has no '=', '->' or '=>'")
+    conditions = []
+    for c in condition_texts:
+        m = re.fullmatch(r"(\w+)\s*\(\s*([\w\s,]+)\)", c)
+        if not m or m.group(1) not in PREDICATES:
+            raise RuleError(f"{origin}: unknown condition {c!r}; known: {', '.join(sorted(PREDICATES))}")
+        for var in m.group(2).split(","):
+            conditions.append((m.group(1), var.strip()))
+
+    function = None
+    params: tuple = ()
+    if kind is None:
+        d = _DERIVATIVE.match(lhs_text)
+        call = _CALL.match(lhs_text)
+        if d:
+            kind = "derivative"
+            function = functions.canonical_function(d.group(1))
+            if function is None:
+                raise RuleError(f"{origin}: {d.group(1)!r} is not a function")
+            params = (d.group(2),)
+            lhs = Op(function, (PatternVar(d.group(2)),))
+        elif call and functions.canonical_function(call.group(1)) is None:
+            kind = "definition"
+            function = call.group(1)
+            params = tuple(p.strip() for p in call.group(2).split(","))
+            lhs = Op(function, tuple(PatternVar(p) for p in params))
+        else:
+            kind = "differential"
+            lhs = _parse_side(lhs_text, origin)
+    else:
+        lhs = _parse_side(lhs_text, origin)
+    rhs = _parse_side(rhs_text, origin, frozenset(params))
+
+    variables = set(params) or _syms(lhs)
+    if kind == "adjoint":
+        variables |= {"G"}
+    unbound = _syms(rhs) - variables
+    if unbound:
+        raise RuleError(f"{origin}: rule {name!r}: {', '.join(sorted(unbound))} on the right is not on the left")
+    if assumption is not None and (assumption[0] not in ASSUMPTIONS or assumption[1] not in variables):
+        raise RuleError(f"{origin}: rule {name!r}: unknown assumption {assumption[0]}({assumption[1]}); "
+                        f"known: {', '.join(sorted(ASSUMPTIONS))}")
+    for _, var in conditions:
+        if var not in variables:
+            raise RuleError(f"{origin}: rule {name!r}: condition on {var!r}, which the left side does not have")
+    return Rule(name, kind, _patternize(lhs, variables), _patternize(rhs, variables),
+                tuple(conditions), assumption, origin, function, params)
+
+
+def load_rules(path, base: RuleBase | None = None) -> RuleBase:
+    """Read a ``.rules`` file (or every one in a folder) into ``base``.
+
+    A definition ``swish(u) = u ∘ σ(u)`` also makes ``swish`` a function the
+    parser knows, elementwise when its body is.
+    """
+    base = base if base is not None else default_rules()
+    path = Path(path)
+    files = sorted(path.glob("*.rules")) if path.is_dir() else [path]
+    for file in files:
+        try:
+            text = file.read_text(encoding="utf-8")
+        except OSError as err:
+            raise RuleError(f"cannot read rule file {file}: {err.strerror}") from None
+        # definitions first, so that a derivative line may name the new function
+        lines = list(enumerate(text.splitlines(), 1))
+        pending = []
+        for number, line in lines:
+            head = line.split("#", 1)[0]
+            m = re.match(r"^\s*[\w\-']+\s*:\s*(\w+)\s*\(([\w\s,]+)\)\s*=(?![>])", head)
+            if m and functions.canonical_function(m.group(1)) is None:
+                params = [p.strip() for p in m.group(2).split(",")]
+                functions.register_function(m.group(1), len(params), "elementwise", "None")
+        for number, line in lines:
+            rule = parse_rule_line(line, f"{file.name}:{number}")
+            if rule is not None:
+                pending.append(rule)
+        for rule in pending:
+            base.add(rule)
+    return base
+
+
+def _rules_folder() -> Path:
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "rules", here.parent / "rules"):
+        if (candidate / "differentials.rules").exists():
+            return candidate
+    raise RuleError("the rule base (rules/*.rules) is missing from the installation")
+
+
+_DEFAULT: RuleBase | None = None
+
+
+def default_rules() -> RuleBase:
+    """The rule base that ships with matcalc (read once)."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        base = RuleBase()
+        _DEFAULT = base  # set first: load_rules(base=...) must not recurse here
+        load_rules(_rules_folder(), base)
+    return _DEFAULT
+
+
+# ---------------------------------------------------------------------------
+# side conditions: named predicates over the typed node a variable matched
+
+def _square(e: Expr) -> bool:
+    return e.shape != SCALAR and e.shape[0] == e.shape[1]
+
+
+def _symmetric(e: Expr, ctx: "Context") -> bool:
+    """Declared symmetric/spd, or symmetric by construction (A + Aᵀ, Aᵀ A)."""
+    if not _square(e):
+        return e.shape == SCALAR
+    if isinstance(e, (Identity, Zero, Ones)):
+        return True
+    if isinstance(e, Sym):
+        return e.name in ctx.symmetric
+    if isinstance(e, Op):
+        if e.op == "add" and len(e.args) == 2:
+            a, b = e.args
+            if b == Op("T", (a,), a.shape and (cols_of(a.shape), rows_of(a.shape))):
+                return True
+            return _symmetric(a, ctx) and _symmetric(b, ctx)
+        if e.op in ("inv", "T") and len(e.args) == 1:
+            return _symmetric(e.args[0], ctx)
+        if e.op == "scale":
+            return _symmetric(e.args[1], ctx)
+        if e.op == "matmul":
+            a, b = e.args
+            return isinstance(a, Op) and a.op == "T" and a.args[0] == b
+    return False
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the predicates may know beyond a node: the declared kinds."""
+
+    symmetric: frozenset = frozenset()  # names declared symmetric or spd
+
+    @classmethod
+    def from_kinds(cls, kinds: dict) -> "Context":
+        return cls(frozenset(n for n, k in kinds.items() if k in ("symmetric", "spd")))
+
+
+NO_CONTEXT = Context()
+
+# What an ``assume name(Y)`` clause says, and how the numeric check draws Y so
+# that it holds: (text with {} for Y, the sampling kind).
+ASSUMPTIONS = {
+    "sums_to_one": ("{} sums to 1 (one-hot or a distribution)", "distribution"),
+}
+
+PREDICATES = {
+    "scalar": lambda e, ctx: e.shape == SCALAR,
+    "vector": lambda e, ctx: is_vector_shape(e.shape),
+    "column": lambda e, ctx: e.shape != SCALAR and e.shape[1] == 1,
+    "row": lambda e, ctx: e.shape != SCALAR and e.shape[0] == 1,
+    "matrix": lambda e, ctx: e.shape != SCALAR and 1 not in e.shape,
+    "square": lambda e, ctx: _square(e),
+    "symmetric": _symmetric,
+    "number": lambda e, ctx: isinstance(e, Num),
+}
+
+
+# ---------------------------------------------------------------------------
+# matching
+
+# a pattern operator matches these typed operators
+_MATCHES = {"mul": ("matmul", "scale"), "scale": ("scale",)}
+_COMMUTATIVE = {"add", "had"}
+
+
+def match(pattern: Expr, expr: Expr, bindings: dict | None = None) -> dict | None:
+    """Bindings of the pattern variables that make ``pattern`` equal ``expr``,
+    or None.  ``A B`` matches a matrix product and a scalar multiple; ``+``
+    and ``∘`` match in either order."""
+    bindings = dict(bindings or {})
+    return _match(pattern, expr, bindings)
+
+
+def _match(p: Expr, e: Expr, b: dict) -> dict | None:
+    if isinstance(p, PatternVar):
+        bound = b.get(p.name)
+        if bound is None:
+            b[p.name] = e
+            return b
+        return b if bound == e else None
+    if isinstance(p, Num):
+        return b if isinstance(e, Num) and e.value == p.value else None
+    if isinstance(p, (Identity, Ones, Zero)):
+        return b if type(e) is type(p) else None
+    if isinstance(p, (Sym, DimSize)):
+        return b if type(e) is type(p) and e.name == p.name else None
+    if not isinstance(p, Op) or not isinstance(e, Op):
+        return None
+    if e.op != p.op and e.op not in _MATCHES.get(p.op, ()):
+        return None
+    if len(e.args) != len(p.args):
+        return None
+    orders = [e.args]
+    if p.op in _COMMUTATIVE and len(e.args) == 2:
+        orders.append(e.args[::-1])
+    for args in orders:
+        trial: dict | None = dict(b)
+        for pa, ea in zip(p.args, args):
+            trial = _match(pa, ea, trial)
+            if trial is None:
+                break
+        else:
+            return trial
+    return None
+
+
+def conditions_hold(rule: Rule, bindings: dict, ctx: Context = NO_CONTEXT) -> bool:
+    return all(PREDICATES[pred](bindings[var], ctx) for pred, var in rule.conditions)
+
+
+def first_match(rules, expr: Expr, ctx: Context = NO_CONTEXT):
+    """The first (rule, bindings) whose left side matches ``expr`` and whose
+    conditions hold, or None."""
+    for rule in rules:
+        b = _match(rule.lhs, expr, {})
+        if b is not None and conditions_hold(rule, b, ctx):
+            return rule, b
+    return None
+
+
+# ---------------------------------------------------------------------------
+# instantiation: building a right side from bindings
+
+def instantiate(template: Expr, bindings: dict, target_shape=None, differential=None) -> Expr:
+    """Build ``template`` with its pattern variables replaced by ``bindings``.
+
+    Shapes come from ``matcalc.shapes.build``.  The sizes of ``I`` and
+    ``ones`` are taken from what they meet (``M ones`` is a column of
+    cols(M) ones; ``G I`` and ``G ones`` with a scalar G take the shape the
+    result must have, ``target_shape``).
+    """
+    from .shapes import build
+
+    memo: dict = {}
+    for node in template.walk():
+        if isinstance(node, PatternVar):
+            memo[node] = bindings[node.name]
+        elif isinstance(node, Op):
+            args = [memo[a] if a in memo else a for a in node.args]
+            if node.op == "d":  # the differential of what the argument matched
+                memo[node] = differential(args[0]) if differential else Op("d", (args[0],), args[0].shape)
+                continue
+            if node.op == "pow" and isinstance(args[1], Op):
+                args[1] = _fold_number(args[1])
+            args = _size_constants(node.op, args, target_shape)
+            memo[node] = build(node.op, tuple(args))
+    result = memo.get(template, template)
+    if isinstance(result, (Identity, Ones)) and result.shape is None:
+        result = _sized(result, target_shape)
+    return result
+
+
+def _fold_number(e: Expr) -> Expr:
+    """``k - 1`` with k bound to a number, folded to one number."""
+    from .simplify import simplify
+
+    folded = simplify(e)
+    if not isinstance(folded, Num):
+        raise RuleError("an exponent must fold to a number")
+    return folded
+
+
+def _sized(const: Expr, shape) -> Expr:
+    if shape is None:
+        raise RuleError("cannot tell the size of I or ones here")
+    if isinstance(const, Identity) and shape != SCALAR and shape[0] != shape[1]:
+        raise RuleError(f"I cannot have the shape {shape}")
+    return Num(1) if shape == SCALAR else type(const)(shape)
+
+
+def _size_constants(op: str, args: list, target_shape) -> list:
+    unsized = [i for i, a in enumerate(args) if isinstance(a, (Identity, Ones)) and a.shape is None]
+    if not unsized:
+        return args
+    if len(args) == 1:  # ones^T: size it from the target, transposed
+        if op == "T" and target_shape is not None and target_shape != SCALAR:
+            args[0] = _sized(args[0], (target_shape[1], target_shape[0]))
+        return args
+    i = unsized[0]
+    other = args[1 - i]
+    s = other.shape
+    if op in ("add", "had", "div") or s == SCALAR:
+        shape = target_shape if s == SCALAR else s
+    elif isinstance(args[i], Identity):
+        shape = (s[1], s[1]) if i == 1 else (s[0], s[0])
+    else:  # M ones: a column of cols(M) ones; ones M: a row of rows(M) ones
+        shape = (s[1], 1) if i == 1 else (1, s[0])
+    args[i] = _sized(args[i], shape)
+    return args

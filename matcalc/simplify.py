@@ -1,0 +1,315 @@
+"""The simplifier: algebra (numbers, zeros, identities, like terms, cheap
+matrix chains) plus the rewrites of ``rules/simplify.rules``, bottom-up to a
+fixed point.
+
+It terminates by construction: every rewrite is oriented (it removes a node,
+pushes a transpose towards the leaves, or folds numbers), each node is
+rewritten at most ``MAX_REWRITES_PER_NODE`` times, and the whole run is
+bounded by ``MAX_STEPS`` (a ``LimitError`` past it, never a hang).
+
+``simplify(e, trace=[])`` appends the name of every rule that fired.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+from .errors import LimitError
+from .expr import (SCALAR, Expr, Identity, Num, Ones, Op, Zero, cols_of,
+                   rows_of)
+from .rules import NO_CONTEXT, Context, default_rules, first_match, instantiate
+
+MAX_REWRITES_PER_NODE = 64
+MAX_STEPS = 200_000
+
+
+def simplify(e: Expr, ctx: Context = NO_CONTEXT, rules=None, trace: list | None = None,
+             memo: dict | None = None) -> Expr:
+    """The simplified form of a typed tree.
+
+    >>> simplify(parse("((A B)ᵀ)ᵀ + 0"))   # doctest: +SKIP
+    A B
+    """
+    rules = default_rules().of("simplify") if rules is None else rules
+    memo = {} if memo is None else memo
+    budget = [MAX_STEPS]
+    for node in e.walk():
+        if node in memo:
+            continue
+        if isinstance(node, Op):
+            args = tuple(memo.get(a, a) for a in node.args)
+            rebuilt = node if args == node.args else _rebuild(node.op, args)
+            memo[node] = _to_fixed_point(rebuilt, ctx, rules, trace, memo, budget)
+        else:
+            memo[node] = node
+    return memo[e]
+
+
+def _rebuild(op: str, args: tuple) -> Expr:
+    from .shapes import build
+
+    return build(op, args)
+
+
+def _to_fixed_point(e: Expr, ctx, rules, trace, memo, budget) -> Expr:
+    for _ in range(MAX_REWRITES_PER_NODE):
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise LimitError("simplification did not settle within its step limit "
+                             f"({MAX_STEPS} rewrites); the expression may be growing without bound")
+        new = _algebra(e)
+        if new is None:
+            found = first_match(rules, e, ctx) if isinstance(e, Op) else None
+            if found is None:
+                return e
+            rule, bindings = found
+            new = instantiate(rule.rhs, bindings, e.shape)
+            if trace is not None:
+                trace.append(rule.name)
+        if new == e:
+            return e
+        # the rewrite may have made new nodes below the top: simplify them too
+        e = simplify(new, ctx, rules, trace, memo) if isinstance(new, Op) and new not in memo else memo.get(new, new)
+    return e
+
+
+# ---------------------------------------------------------------------------
+# algebra: each function returns a simpler equal node, or None
+
+def _coefficient(e: Expr) -> tuple[Fraction, Expr | None]:
+    """``3 A`` -> (3, A); ``A`` -> (1, A); a number -> (value, None)."""
+    if isinstance(e, Num):
+        return e.value, None
+    if isinstance(e, Op) and e.op == "scale" and isinstance(e.args[0], Num):
+        return e.args[0].value, e.args[1]
+    return Fraction(1), e
+
+
+def _times(c: Fraction, core: Expr | None, shape) -> Expr:
+    from .shapes import build
+
+    if core is None:
+        return Num(c)
+    if c == 0:
+        return Zero(shape) if shape != SCALAR else Num(0)
+    if c == 1:
+        return core
+    return build("scale", (Num(c), core))
+
+
+def _terms(e: Expr) -> list[Expr]:
+    """The terms of a (nested) sum, iteratively."""
+    out, stack = [], [e]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, Op) and x.op == "add":
+            stack.extend(reversed(x.args))
+        else:
+            out.append(x)
+    return out
+
+
+def _sum_of(terms: list[Expr], shape) -> Expr:
+    from .shapes import build
+
+    if not terms:
+        return Zero(shape) if shape != SCALAR else Num(0)
+    result = terms[0]
+    for t in terms[1:]:
+        result = build("add", (result, t))
+    return result
+
+
+def _collect(e: Op) -> Expr | None:
+    """Like terms collected, zeros dropped, numbers folded, common factors
+    taken out: ``A x + Aᵀ x`` -> ``(A + Aᵀ) x``, ``A x + A x`` -> ``2 A x``."""
+    terms = _terms(e)
+    coefficients: dict = {}
+    order: list = []
+    number = Fraction(0)
+    zeros = []
+    for t in terms:
+        if isinstance(t, Zero):
+            zeros.append(t)
+            continue
+        c, core = _coefficient(t)
+        if core is None:
+            number += c
+            continue
+        if core not in coefficients:
+            order.append(core)
+            coefficients[core] = Fraction(0)
+        coefficients[core] += c
+    kept = [_times(coefficients[c], c, c.shape) for c in order if coefficients[c] != 0]
+    if number != 0 or (not kept and e.shape == SCALAR):
+        kept.insert(0, Num(number))
+    kept = _factor(kept)
+    if not kept:
+        return Zero(e.shape) if e.shape != SCALAR else Num(0)
+    result = _sum_of(kept, e.shape)
+    if result.shape != e.shape:  # a dropped zero carried the broadcast shape
+        return None
+    return None if result == e else result
+
+
+def _factor(terms: list[Expr]) -> list[Expr]:
+    """Terms ``A C`` and ``B C`` (matrix products with one right factor) become
+    ``(A + B) C``; the same on the left."""
+    from .shapes import build
+
+    for side in (1, 0):
+        groups: dict = {}
+        for i, t in enumerate(terms):
+            if isinstance(t, Op) and t.op == "matmul":
+                groups.setdefault(t.args[side], []).append(i)
+        for factor, idx in groups.items():
+            if len(idx) < 2:
+                continue
+            others = [terms[i].args[1 - side] for i in idx]
+            if len({o.shape for o in others}) != 1:
+                continue
+            inner = _sum_of(others, others[0].shape)
+            merged = build("matmul", (inner, factor) if side == 1 else (factor, inner))
+            rest = [t for i, t in enumerate(terms) if i not in idx]
+            return _factor([merged] + rest) if idx[0] == 0 else _factor(rest[: idx[0]] + [merged] + rest[idx[0]:])
+    return terms
+
+
+def _chain(e: Expr) -> list[Expr]:
+    out, stack = [], [e]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, Op) and x.op == "matmul":
+            stack.extend(reversed(x.args))
+        else:
+            out.append(x)
+    return out
+
+
+def _size(d) -> int:
+    """A stand-in size for cost estimates: symbolic dimensions are large."""
+    if d == 1:
+        return 1
+    if isinstance(d, int):
+        return d
+    size = 1
+    for part in str(d).split("*"):
+        size *= int(part) if part.isdigit() else 64
+    return size
+
+
+def _order_chain(factors: list[Expr]) -> Expr:
+    """The cheapest parenthesisation of a matrix chain (the classic dynamic
+    programme), with symbolic sizes taken as large: vectors go first."""
+    from .shapes import build
+
+    n = len(factors)
+    dims = [_size(rows_of(f.shape)) for f in factors] + [_size(cols_of(factors[-1].shape))]
+    cost = [[0] * n for _ in range(n)]
+    split = [[0] * n for _ in range(n)]
+    for length in range(2, n + 1):
+        for i in range(n - length + 1):
+            j = i + length - 1
+            cost[i][j] = None
+            for k in range(i, j):
+                c = cost[i][k] + cost[k + 1][j] + dims[i] * dims[k + 1] * dims[j + 1]
+                if cost[i][j] is None or c < cost[i][j]:
+                    cost[i][j], split[i][j] = c, k
+
+    def assemble(i, j):
+        if i == j:
+            return factors[i]
+        k = split[i][j]
+        return build("matmul", (assemble(i, k), assemble(k + 1, j)))
+
+    return assemble(0, n - 1)
+
+
+def _algebra(e: Expr) -> Expr | None:
+    if not isinstance(e, Op):
+        return None
+    op, args, shape = e.op, e.args, e.shape
+    if op == "add":
+        return _collect(e)
+    if op == "scale":
+        s, a = args
+        if isinstance(s, Num) and s.value == 1:
+            return a
+        if isinstance(s, Num) and s.value == 0 or isinstance(a, Zero) or a == Num(0):
+            return Zero(shape) if shape != SCALAR else Num(0)
+        if isinstance(s, Num) and isinstance(a, Num):
+            return Num(s.value * a.value)
+        c, core = _coefficient(a)
+        if c != 1 and core is not None:  # numbers outermost: λ (2 A) -> 2 (λ A)
+            return _times(c * _coefficient(s)[0], _rebuild("scale", (_coefficient(s)[1], core))
+                          if _coefficient(s)[1] is not None else core, shape)
+        cs, score = _coefficient(s)
+        if cs != 1 and score is not None:
+            return _times(cs, _rebuild("scale", (score, a)), shape)
+        return None
+    if op == "matmul":
+        a, b = args
+        if isinstance(a, Zero) or isinstance(b, Zero):
+            return Zero(shape) if shape != SCALAR else Num(0)
+        if isinstance(a, Identity):
+            return b
+        if isinstance(b, Identity):
+            return a
+        for i, x in enumerate(args):  # scalars out of products: (λ A) B -> λ (A B)
+            if isinstance(x, Op) and x.op == "scale":
+                rest = (x.args[1], b) if i == 0 else (a, x.args[1])
+                return _rebuild("scale", (x.args[0], _rebuild("matmul", rest)))
+        factors = _chain(e)
+        if len(factors) > 2:
+            ordered = _order_chain(factors)
+            return None if ordered == e else ordered
+        return None
+    if op in ("had", "div"):
+        a, b = args
+        if isinstance(a, Zero) or a == Num(0):
+            return Zero(shape) if shape != SCALAR else Num(0)
+        if op == "had":
+            if isinstance(b, Zero) or b == Num(0):
+                return Zero(shape) if shape != SCALAR else Num(0)
+            for x, y in ((a, b), (b, a)):
+                if isinstance(x, Ones) and y.shape == shape:
+                    return y
+                if x.shape == SCALAR:  # a scalar broadcast: scalar multiple
+                    return _rebuild("scale", (x, y))
+            for i, x in enumerate(args):
+                c, core = _coefficient(x)
+                if c != 1 and core is not None:
+                    rest = (core, b) if i == 0 else (a, core)
+                    return _times(c, _rebuild("had", rest), shape)
+        else:
+            if isinstance(b, Num) and b.value != 0:
+                return _times(1 / b.value, a, shape) if a.shape == shape else None
+            c, core = _coefficient(a)
+            if c != 1 and core is not None and core.shape == shape:
+                return _times(c, _rebuild("div", (core, b)), shape)
+        return None
+    if op == "T":
+        (a,) = args
+        if isinstance(a, (Zero, Ones)) and a.shape is not None:
+            return type(a)(shape)
+        if isinstance(a, (Identity, Num)):
+            return a
+        if isinstance(a, Op) and a.op == "scale":
+            return _rebuild("scale", (a.args[0], _rebuild("T", (a.args[1],))))
+        return None
+    if op in ("tr", "sum") and (isinstance(args[0], Zero) or args[0] == Num(0)):
+        return Num(0)
+    if op in ("tr", "sum") and isinstance(args[0], Op) and args[0].op == "scale":
+        s, a = args[0].args
+        return _rebuild("scale", (s, _rebuild(op, (a,))))
+    if op == "pow":
+        a, k = args
+        if isinstance(k, Num) and k.value == 1:
+            return a
+        if isinstance(k, Num) and k.value == 0:
+            return Num(1)
+        if isinstance(a, Num) and isinstance(k, Num) and k.value.denominator == 1:
+            return Num(a.value ** int(k.value))
+        return None
+    if op == "epow" and isinstance(args[1], Num) and args[1].value == 1:
+        return args[0]
+    return None
