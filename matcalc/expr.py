@@ -119,9 +119,10 @@ class Expr:
     def children(self) -> tuple["Expr", ...]:
         return ()
 
-    def walk(self) -> Iterator["Expr"]:
+    def walk(self, prune=None) -> Iterator["Expr"]:
         """Every node once, children before parents (iterative, so deep trees
-        do not hit Python's recursion limit)."""
+        do not hit Python's recursion limit).  ``prune(node)`` true: the node
+        is yielded but not entered."""
         seen: set = set()
         stack: list = [(self, False)]
         while stack:
@@ -133,6 +134,8 @@ class Expr:
                 continue
             seen.add(node)
             stack.append((node, True))
+            if prune is not None and prune(node):
+                continue
             for child in reversed(node.children):
                 if child not in seen:
                     stack.append((child, False))

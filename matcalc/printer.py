@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable
 
+from .errors import LimitError
 from .expr import DimSize, Expr, Identity, Num, Ones, Op, PatternVar, Sym, Zero
 from .functions import FUNCTIONS, canonical_function
 from .names import unicode_spelling
@@ -42,16 +43,24 @@ ASCII = Spelling(False, "-", ".*", "*", "^T", "^-1", "^-T", "||")
 
 @dataclass(frozen=True)
 class Fragment:
-    """The text of a subtree and how tightly it binds.  ``loose_bar``: the
-    text has a norm juxtaposed after an operand outside any bracket, which
-    inside a norm would read as the closing bar (``‖x ‖y‖‖``)."""
+    """The text of a subtree, kept as a sequence of strings and fragments so
+    that deep trees print in linear time, and how tightly it binds.
 
-    text: str
+    ``loose_bar``: a norm is juxtaposed after an operand outside any bracket,
+    which inside a norm would read as the closing bar (``‖x ‖y‖‖``).
+    """
+
+    items: tuple  # strings and Fragments
     level: int
-    loose_bar: bool = False
+    loose_bar: bool
+    size: int   # characters
+    head: str   # the first character
+    tail: str   # the trailing run of word characters ("σ" in "2 σ")
 
 
 Part = Callable[[Expr], Fragment]
+
+MAX_CHARS = 10_000_000  # a DAG with much sharing can spell out exponentially
 
 
 def to_text(expr: Expr, unicode: bool = True) -> str:
@@ -68,7 +77,7 @@ def to_text(expr: Expr, unicode: bool = True) -> str:
         stack.pop()
         if id(node) not in done:
             done[id(node)] = _fragment(node, lambda child: done[id(child)], style)
-    return done[id(expr)].text
+    return _flatten(done[id(expr)])
 
 
 def to_ascii(expr: Expr) -> str:
@@ -76,28 +85,54 @@ def to_ascii(expr: Expr) -> str:
     return to_text(expr, unicode=False)
 
 
+def _spell(*items, level: int, loose_bar: bool = False) -> Fragment:
+    """A fragment made of strings and fragments, in order."""
+    first, last = items[0], items[-1]
+    size = sum(item.size if isinstance(item, Fragment) else len(item) for item in items)
+    if size > MAX_CHARS:
+        raise LimitError(f"expression too large to print (more than {MAX_CHARS} characters)")
+    head = first.head if isinstance(first, Fragment) else first[:1]
+    if isinstance(last, Fragment):
+        tail = last.tail
+    else:
+        word = re.search(r"\w+$", last)
+        tail = word.group() if word else ""
+    return Fragment(items, level, loose_bar, size, head, tail)
+
+
+def _flatten(fragment: Fragment) -> str:
+    out, stack = [], [fragment]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+        else:
+            stack.extend(reversed(item.items))
+    return "".join(out)
+
+
 def _fragment(node: Expr, part: Part, style: Spelling) -> Fragment:
     if isinstance(node, Num):
         return _number(node.value, style)
     if isinstance(node, Sym):
-        return Fragment(unicode_spelling(node.name) if style.unicode else node.name, ATOM)
+        return _spell(unicode_spelling(node.name) if style.unicode else node.name, level=ATOM)
     if isinstance(node, (PatternVar, DimSize)):
-        return Fragment(node.name, ATOM)
+        return _spell(node.name, level=ATOM)
     if isinstance(node, Op):
         return _OPERATORS.get(node.op, _call)(node, part, style)
     constants = {Identity: "I", Ones: "ones", Zero: "0"}
-    return Fragment(constants[type(node)], ATOM)
+    return _spell(constants[type(node)], level=ATOM)
 
 
 def _wrap(fragment: Fragment, level: int) -> Fragment:
     """The fragment, in parentheses when it binds looser than ``level``."""
     if fragment.level >= level:
         return fragment
-    return Fragment(f"({fragment.text})", ATOM)
+    return _spell("(", fragment, ")", level=ATOM)
 
 
 def _infix(left: Fragment, symbol: str, right: Fragment, level: int) -> Fragment:
-    return Fragment(f"{left.text} {symbol} {right.text}", level, left.loose_bar or right.loose_bar)
+    return _spell(left, f" {symbol} ", right, level=level, loose_bar=left.loose_bar or right.loose_bar)
 
 
 def _is_negation(e: Expr) -> bool:
@@ -136,31 +171,30 @@ def _product(node: Op, part: Part, style: Spelling) -> Fragment:
     """Juxtaposition, ``x W``; ``σ · (a + b)`` where a space would make a call."""
     a, b = node.args
     left, right = _wrap(part(a), PRODUCT), _wrap(part(b), POSTFIX)
-    word = re.search(r"\w+$", left.text)
     separator = " "
-    if right.text.startswith("(") and word and canonical_function(word.group()):
+    if right.head == "(" and canonical_function(left.tail):
         separator = f" {style.times} "
-    loose = left.loose_bar or right.loose_bar or right.text.startswith(style.bar)
-    return Fragment(f"{left.text}{separator}{right.text}", PRODUCT, loose)
+    loose = left.loose_bar or right.loose_bar or right.head == style.bar[0]
+    return _spell(left, separator, right, level=PRODUCT, loose_bar=loose)
 
 
 def _scale(node: Op, part: Part, style: Spelling) -> Fragment:
     """scale(-1, a) is -a; scale(s, a) is s a."""
     if _is_negation(node):
         operand = _wrap(part(node.args[1]), UNARY)
-        return Fragment(style.minus + operand.text, UNARY, operand.loose_bar)
+        return _spell(style.minus, operand, level=UNARY, loose_bar=operand.loose_bar)
     return _product(node, part, style)
 
 
 def _base(e: Expr, part: Part) -> Fragment:
     """The operand of a postfix operator; powers get parentheses for clarity."""
     if isinstance(e, Op) and e.op in ("pow", "epow"):
-        return Fragment(f"({part(e).text})", ATOM)
+        return _spell("(", part(e), ")", level=ATOM)
     return _wrap(part(e), POSTFIX)
 
 
-def _postfix(base: Fragment, suffix: str) -> Fragment:
-    return Fragment(base.text + suffix, POSTFIX, base.loose_bar)
+def _postfix(base: Fragment, *suffix) -> Fragment:
+    return _spell(base, *suffix, level=POSTFIX, loose_bar=base.loose_bar)
 
 
 def _transpose(node: Op, part: Part, style: Spelling) -> Fragment:
@@ -182,37 +216,40 @@ def _power(node: Op, part: Part, style: Spelling) -> Fragment:
     """x², x^0.5 (x^2 in ASCII)."""
     a, k = node.args
     base = _base(a, part)
-    if not isinstance(k, Num):
-        return _postfix(base, f"^({part(k).text})")
-    if style.unicode and k.value.denominator == 1:
+    if style.unicode and isinstance(k, Num) and k.value.denominator == 1:
         return _postfix(base, str(k.value.numerator).translate(_SUPERSCRIPTS))
-    return _postfix(base, "^" + _exponent(k, part))
+    return _postfix(base, "^", _exponent(k, part))
 
 
 def _elementwise_power(node: Op, part: Part, style: Spelling) -> Fragment:
     """x .^ 2 (the space keeps ``2 .^ 3`` from reading as ``2.`` then ``^3``)."""
     a, k = node.args
-    return _postfix(_base(a, part), " .^ " + _exponent(k, part))
+    return _postfix(_base(a, part), " .^ ", _exponent(k, part))
 
 
-def _exponent(k: Expr, part: Part) -> str:
+def _exponent(k: Expr, part: Part) -> Fragment:
     if isinstance(k, Num):
-        return _number(k.value, ASCII).text
-    return f"({part(k).text})"
+        return _number(k.value, ASCII)
+    return _spell("(", part(k), ")", level=ATOM)
 
 
 def _norm(node: Op, part: Part, style: Spelling) -> Fragment:
     """‖a‖; ‖(x ‖y‖)‖ when a bar inside would otherwise close the norm."""
     inner = part(node.args[0])
-    text = f"({inner.text})" if inner.loose_bar else inner.text
-    return Fragment(f"{style.bar}{text}{style.bar}", ATOM)
+    if inner.loose_bar:
+        return _spell(style.bar, "(", inner, ")", style.bar, level=ATOM)
+    return _spell(style.bar, inner, style.bar, level=ATOM)
 
 
 def _call(node: Op, part: Part, style: Spelling) -> Fragment:
     """f(a, b): tr(A), σ(z) (sigmoid(z) in ASCII), kron(a, b) in ASCII."""
     function = FUNCTIONS.get(node.op)
     name = function.unicode if style.unicode and function and function.unicode else node.op
-    return Fragment(f"{name}({', '.join(part(a).text for a in node.args)})", ATOM)
+    items = [name, "("]
+    for a in node.args:
+        items += [part(a), ", "]
+    items[-1] = ")"
+    return _spell(*items, level=ATOM)
 
 
 _OPERATORS = {
@@ -231,7 +268,7 @@ def _number(value: Fraction, style: Spelling) -> Fragment:
     level = ATOM
     if text is None:
         text, level = f"{magnitude.numerator}/{magnitude.denominator}", PRODUCT
-    return Fragment(sign + text, min(level, UNARY) if sign else level)
+    return _spell(sign + text, level=min(level, UNARY) if sign else level)
 
 
 def _decimal(value: Fraction) -> str | None:

@@ -369,14 +369,16 @@ class _Con:
         self.done = self.queued = False
 
 
-def infer_shapes(program: "SurfaceProgram", objective: Expr | None = None) -> TypedProgram:
+def infer_shapes(program: "SurfaceProgram", objective: Expr | None = None, *,
+                 target: Shape | None = None) -> TypedProgram:
     """Shapes of every node of ``program`` (and of ``objective``, else the
     last definition).  ``x: (1, D)``, ``z = x W + b1`` gives W: D×n and
-    b1: 1×n.  Raises ShapeError."""
+    b1: 1×n.  ``target``, when given, is the shape the objective must have
+    (an answer ``I`` to ∂tr(X)/∂X is the size of X).  Raises ShapeError."""
     overrides: dict = {}
     first_error = None
     for _ in range(_MAX_ATTEMPTS):
-        solver = _Solver(program, objective, overrides)
+        solver = _Solver(program, objective, overrides, target)
         try:
             solver.solve()
         except _Retry as retry:
@@ -390,7 +392,7 @@ def infer_shapes(program: "SurfaceProgram", objective: Expr | None = None) -> Ty
 
 
 class _Solver:
-    def __init__(self, program, objective, overrides):
+    def __init__(self, program, objective, overrides, target=None):
         self.overrides = overrides
         self.program, self.source = program, getattr(program, "source", None)
         self.declarations = dict(program.declarations)
@@ -407,13 +409,14 @@ class _Solver:
         self.rigid_classes: dict = {}
         self.names: dict[str, None] = {}      # variables and defined names, first appearance
         self.name_terms: dict[str, _Term] = {}
-        self.kind_defaults: list = []          # (key, kind, term)
+        self.kind_defaults: list = []          # (key, kind, term, first instance)
         self.vector_origins: set = set()
         self.last_decision = self._current = None
         self.insts: list[_Inst] = []
         self.memo: dict = {}
         self.roots: dict = {}
         self.dim_args: set = set()
+        self.target_dims: set = set()
         for name, decl in self.declarations.items():
             self._declared_term(name, decl)
             self.names[name] = None
@@ -424,11 +427,16 @@ class _Solver:
             body = self._instantiate(d.expr, getattr(d, "line", None))
             self.roots[name] = body
             self._con(self._run_equal, None, (body.term, self.name_terms[name]),
-                      f"{name}: the definition does not match the declaration", [])
+                      f"{name} is declared {{1}} but defined as {{0}}", [])
             self.names[name] = None
         self.objective = objective
         if objective is not None:
             self.roots[None] = self._instantiate(objective, None)
+        if target is not None:
+            goal = self.roots[None].term if objective is not None else self.name_terms[list(self.definitions)[-1]]
+            self.target_dims = {d for d in target if isinstance(d, str)}
+            wanted = self.scalar if target == SCALAR else _Term(*(self._dim_class(d) for d in target), self._new(False))
+            self._con(self._run_equal, None, (goal, wanted), "the objective is {0}, not {1}", [])
 
     # -- classes --------------------------------------------------------
     def _new(self, dim=True, state=_UNKNOWN, rigid=None, factors=None) -> int:
@@ -480,7 +488,7 @@ class _Solver:
         if _UNKNOWN not in (sa, sb) and sa != sb:
             raise _Conflict()
         if ra is not None and rb is not None and ra != rb:
-            raise _Conflict(f"{ra} ≠ {rb}")
+            raise _Conflict(f"{ra} ≠ {rb}" if isinstance(ra, str) and isinstance(rb, str) else None)
         if len(self.watchers[a]) < len(self.watchers[b]):
             a, b = b, a
         self.parent[b] = a
@@ -753,7 +761,7 @@ class _Solver:
         rows, cols = (self._dim_class(d) for d in decl.shape)
         t = self.name_terms[name] = self._fresh_term(None, rows, cols)
         if decl.kind in ("symmetric", "spd"):
-            self._con(self._run_square, None, (t,), f"{name} is {decl.kind}, so square", [])
+            self._con(self._run_square, None, (t,), f"{name} is declared {{0}} {decl.kind}: not square", [])
 
     def _instantiate(self, root: Expr, line) -> _Inst:
         """Instances for ``root``'s nodes, children first (no recursion)."""
@@ -807,11 +815,12 @@ class _Solver:
             inst.term = self._fresh_term(inst, *(self._dim_class(d) for d in (rows_of(node.shape), cols_of(node.shape))))
         else:
             inst.term = self._fresh_term(inst)
-            if isinstance(node, Identity):
+            if isinstance(node, Identity):  # a square matrix, never the scalar 1
                 self._con(self._run_square, inst, (inst.term,), "I is square", [])
+                self.set(inst.term.s, _NOT_ONE)
             else:  # ones: a vector, its size and orientation from the context
                 inst.term.origin = inst.term
-                self.kind_defaults.append((("ones", len(self.insts)), "vector", inst.term))
+                self.kind_defaults.append((("ones", len(self.insts)), "vector", inst.term, inst))
         return inst
 
     def _name_term(self, inst: _Inst, name: str) -> _Term:
@@ -829,7 +838,7 @@ class _Solver:
                 t.origin = t
                 kind = default_kind(name)
                 if kind:
-                    self.kind_defaults.append((("kind", name), kind, t))
+                    self.kind_defaults.append((("kind", name), kind, t, inst))
         return self.name_terms[name]
 
     def _op_term(self, inst: _Inst, op: str, args: tuple) -> _Term:
@@ -879,10 +888,10 @@ class _Solver:
     # -- defaults ---------------------------------------------------------
     def solve(self) -> None:
         self._propagate()
-        for key, kind, term in sorted(self.kind_defaults, key=lambda d: _KIND_ORDER[d[1]]):
-            self._kind_default(key, kind, term)
-        while (self._row_broadcast() or self._unify_sums() or self._orient_columns()
-               or self._symbolic_sizes()):
+        for default in sorted(self.kind_defaults, key=lambda d: _KIND_ORDER[d[1]]):
+            self._kind_default(*default)
+        while (self._row_broadcast() or self._unify_sums(True) or self._orient_columns()
+               or self._unify_sums(False) or self._symbolic_sizes()):
             pass
         for con in self.cons:
             if not con.done:
@@ -898,7 +907,7 @@ class _Solver:
         self._propagate()
         return True
 
-    def _kind_default(self, key, kind: str, t: _Term) -> None:
+    def _kind_default(self, key, kind: str, t: _Term, inst: _Inst) -> None:
         if self.overrides.get(key):
             return
         state = self.state
@@ -908,7 +917,7 @@ class _Solver:
             self._decide(key, lambda _: (self.set(r, _NOT_ONE), self.set(c, _NOT_ONE)))
         elif kind == "vector" and ss != _ONE and r != c and (sr, sc) not in ((_ONE, _ONE), (_NOT_ONE, _NOT_ONE)):
             self.vector_origins.add(t.origin)
-            self._con(self._run_vector, None, (t,), "a vector is not square", [r, c])
+            self._con(self._run_vector, inst, (t,), "a vector is not square", [r, c])
             self._decide(key, lambda _: self.set(s, _NOT_ONE))
         elif kind == "scalar" and _NOT_ONE not in (sr, sc, ss) and ss == _UNKNOWN:
             self._decide(key, lambda _: self.set(s, _ONE))
@@ -930,8 +939,10 @@ class _Solver:
     def _states(self, t: _Term) -> tuple:
         return self.state[self.find(t.r)], self.state[self.find(t.c)]
 
-    def _unify_sums(self) -> bool:
-        """The undecided axes of a sum are equal (``x W + b1``: b1 is 1×m)."""
+    def _unify_sums(self, sized: bool) -> bool:
+        """The undecided axes of a sum are equal (``x W + b1``: b1 is 1×m);
+        first where one side is known not to be 1 (``sized``), and only after
+        orienting vectors where neither is (``wᵀx + b``: wᵀx is a scalar)."""
         applied = False
         for i, con in enumerate(self.bcasts):
             for axis in (0, 1):
@@ -939,7 +950,8 @@ class _Solver:
                     break
                 a, b, _ = con.data
                 x, y = (self.find(a.r), self.find(b.r)) if axis == 0 else (self.find(a.c), self.find(b.c))
-                if x != y and _ONE not in (self.state[x], self.state[y]):
+                states = (self.state[x], self.state[y])
+                if x != y and _ONE not in states and (_NOT_ONE in states) == sized:
                     applied = self._decide(("sum", i, axis),
                                            lambda flip: self.set(y if self.state[y] == _UNKNOWN else x, _ONE)
                                            if flip else self.union(x, y))
@@ -948,7 +960,7 @@ class _Solver:
     def _orient_columns(self) -> bool:
         """A vector of unknown orientation is a column."""
         applied = False
-        for key, kind, t in self.kind_defaults:
+        for key, kind, t, _ in self.kind_defaults:
             if t.origin in self.vector_origins and self._states(t) == (_UNKNOWN, _UNKNOWN):
                 applied = self._decide(("column", key), lambda flip: self.set(t.r if flip else t.c, _ONE))
         return applied
@@ -986,13 +998,13 @@ class _Solver:
         return make_shape(self._label(t.r, names, fresh), self._label(t.c, names, fresh))
 
     def _taken(self) -> set:
-        return set(self.declared_dims) | set(self.names) | set(self.name_terms) | self.dim_args
+        return self.declared_dims | set(self.names) | set(self.name_terms) | self.dim_args | self.target_dims
 
     def _explain(self, con: _Con, detail, why=None) -> ShapeError:
-        inst = con.inst
-        names, fresh = {}, _dim_names(self._taken())
-        if inst is None:  # a declaration's own rule
-            return ShapeError(con.why + (f" ({detail})" if detail else ""), source=self.source)
+        inst, names, fresh = con.inst, {}, _dim_names(self._taken())
+        if inst is None:  # a rule of a declaration, a definition or the target: {0}, {1} are shapes
+            shapes = [format_shape(self._shape(t, names, fresh)) for t in con.data if isinstance(t, _Term)]
+            return ShapeError((why or con.why).format(*shapes) + (f": {detail}" if detail else ""))
         operands = [a for a in inst.args if inst.expr.op not in ("pow", "epow") or a is inst.args[0]] \
             if inst.kind == "op" else [inst]
         texts = {"a": _text(operands[0].expr), "b": _text(operands[-1].expr), "node": _text(inst.expr),
@@ -1002,7 +1014,9 @@ class _Solver:
                                             for o in operands], why + (f": {detail}" if detail else ""))
         span = getattr(inst.expr, "span", None)
         line, column = span if span else (inst.line, None)
-        return ShapeError(message, source=self.source, line=line, column=column)
+        # the objective's positions are in its own text, not the program's
+        source = self.source if inst.line is not None else None
+        return ShapeError(message, source=source, line=line, column=column)
 
     def typed_program(self) -> TypedProgram:
         names, fresh = {}, _dim_names(self._taken())

@@ -15,7 +15,7 @@ from fractions import Fraction
 
 from .errors import LimitError
 from .expr import (SCALAR, Expr, Identity, Num, Ones, Op, Zero, cols_of,
-                   rows_of)
+                   node_count, rows_of)
 from .rules import NO_CONTEXT, Context, default_rules, first_match, instantiate
 
 MAX_REWRITES_PER_NODE = 64
@@ -32,16 +32,21 @@ def simplify(e: Expr, ctx: Context = NO_CONTEXT, rules=None, trace: list | None 
     rules = default_rules().of("simplify") if rules is None else rules
     memo = {} if memo is None else memo
     budget = [MAX_STEPS]
-    for node in e.walk():
+    for node in e.walk(prune=_is_differential):
         if node in memo:
             continue
-        if isinstance(node, Op):
+        if isinstance(node, Op) and node.op != "d":
             args = tuple(memo.get(a, a) for a in node.args)
             rebuilt = node if args == node.args else _rebuild(node.op, args)
             memo[node] = _to_fixed_point(rebuilt, ctx, rules, trace, memo, budget)
         else:
             memo[node] = node
     return memo[e]
+
+
+def _is_differential(e: Expr) -> bool:
+    """``d(v)`` names the forward node v: never rewrite inside it."""
+    return isinstance(e, Op) and e.op == "d"
 
 
 def _rebuild(op: str, args: tuple) -> Expr:
@@ -121,8 +126,54 @@ def _sum_of(terms: list[Expr], shape) -> Expr:
 
 def _collect(e: Op) -> Expr | None:
     """Like terms collected, zeros dropped, numbers folded, common factors
-    taken out: ``A x + Aᵀ x`` -> ``(A + Aᵀ) x``, ``A x + A x`` -> ``2 A x``."""
+    taken out: ``A x + Aᵀ x`` -> ``(A + Aᵀ) x``, ``A x + A x`` -> ``2 A x``.
+    Where multiplying out Hadamard products makes the sum smaller, it is
+    multiplied out: ``(1 − y) ∘ p − y ∘ (1 − p)`` -> ``p − y``."""
     terms = _terms(e)
+    collected = _collect_terms(e, terms)
+    expanded = _expand(terms)
+    if expanded is not None:
+        alternative = _collect_terms(e, expanded)
+        size = node_count(collected or e)
+        if alternative is not None and node_count(alternative) < size:
+            return alternative
+    return collected
+
+
+def _expand(terms: list[Expr]) -> list[Expr] | None:
+    """Hadamard products over sums multiplied out, one level; None if none."""
+    out, changed = [], False
+    for t in terms:
+        c, core = _coefficient(t)
+        if isinstance(core, Op) and core.op == "had":
+            a, b = core.args
+            for x, s in ((a, b), (b, a)):
+                if isinstance(s, Op) and s.op == "add" and s.shape == core.shape:
+                    for u in _terms(s):
+                        out.append(simplify(_times(c, _hadamard_sorted(x, u), core.shape)))
+                    changed = True
+                    break
+            else:
+                out.append(t)
+        else:
+            out.append(t)
+    return out if changed else None
+
+
+def _hadamard_sorted(x: Expr, y: Expr) -> Expr:
+    """``x ∘ y`` with its factors in a fixed order, so equal products meet."""
+    from .printer import to_ascii
+
+    cx, x = _coefficient(x)
+    cy, y = _coefficient(y)
+    if x is None or y is None:
+        return _times(cx * cy, y if x is None else x, (y if x is None else x).shape) if (x or y) else Num(cx * cy)
+    if to_ascii(x) > to_ascii(y):
+        x, y = y, x
+    return _times(cx * cy, _rebuild("had", (x, y)), None)
+
+
+def _collect_terms(e: Op, terms: list[Expr]) -> Expr | None:
     coefficients: dict = {}
     order: list = []
     number = Fraction(0)
@@ -159,16 +210,19 @@ def _factor(terms: list[Expr]) -> list[Expr]:
     for side in (1, 0):
         groups: dict = {}
         for i, t in enumerate(terms):
-            if isinstance(t, Op) and t.op == "matmul":
-                groups.setdefault(t.args[side], []).append(i)
-        for factor, idx in groups.items():
+            if isinstance(t, Op) and (t.op == "matmul" or t.op == "scale" and side == 0
+                                      and not isinstance(t.args[0], Num)):
+                groups.setdefault((t.op, t.args[side]), []).append(i)
+        for (op, factor), idx in groups.items():
             if len(idx) < 2:
                 continue
             others = [terms[i].args[1 - side] for i in idx]
             if len({o.shape for o in others}) != 1:
                 continue
+            # A + Aᵀ rather than Aᵀ + A: plain terms first
+            others.sort(key=lambda o: isinstance(o, Op) and o.op == "T")
             inner = _sum_of(others, others[0].shape)
-            merged = build("matmul", (inner, factor) if side == 1 else (factor, inner))
+            merged = build(op, (inner, factor) if side == 1 else (factor, inner))
             rest = [t for i, t in enumerate(terms) if i not in idx]
             return _factor([merged] + rest) if idx[0] == 0 else _factor(rest[: idx[0]] + [merged] + rest[idx[0]:])
     return terms
@@ -231,21 +285,18 @@ def _algebra(e: Expr) -> Expr | None:
     if op == "add":
         return _collect(e)
     if op == "scale":
+        # numbers gathered in front: λ (2 A) -> 2 (λ A); λ 1 -> λ
         s, a = args
-        if isinstance(s, Num) and s.value == 1:
+        if isinstance(a, Zero):
             return a
-        if isinstance(s, Num) and s.value == 0 or isinstance(a, Zero) or a == Num(0):
-            return Zero(shape) if shape != SCALAR else Num(0)
-        if isinstance(s, Num) and isinstance(a, Num):
-            return Num(s.value * a.value)
-        c, core = _coefficient(a)
-        if c != 1 and core is not None:  # numbers outermost: λ (2 A) -> 2 (λ A)
-            return _times(c * _coefficient(s)[0], _rebuild("scale", (_coefficient(s)[1], core))
-                          if _coefficient(s)[1] is not None else core, shape)
-        cs, score = _coefficient(s)
-        if cs != 1 and score is not None:
-            return _times(cs, _rebuild("scale", (score, a)), shape)
-        return None
+        cs, s_core = _coefficient(s)
+        ca, a_core = _coefficient(a)
+        if s_core is None or a_core is None:
+            core = a_core if s_core is None else s_core
+        else:
+            core = _rebuild("scale", (s_core, a_core))
+        new = _times(cs * ca, core, shape)
+        return None if new == e else new
     if op == "matmul":
         a, b = args
         if isinstance(a, Zero) or isinstance(b, Zero):
