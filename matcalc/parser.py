@@ -23,7 +23,7 @@ from lark.lark import PostLex
 
 from .errors import LimitError, MatcalcError, ParseError, UnknownFunctionError
 from .expr import Expr, Identity, Num, Ones, Op, Sym, free_symbols, make_shape, num
-from .functions import CALLABLE_OPERATORS, FUNCTIONS, canonical_function, function_names
+from .functions import CALLABLE_OPERATORS, FUNCTIONS, canonical_function, function_names, lookup
 from .names import is_letter_name, split_word, word_units
 
 # Safety limits (SPEC §9: huge or deeply nested input ends in a clear error).
@@ -254,8 +254,9 @@ _SUPERSCRIPT_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "012345678
 
 
 def _arity(function: str) -> int:
-    if function in FUNCTIONS:
-        return FUNCTIONS[function].arity
+    found = lookup(function)  # the function table, or d(·) inside rule files
+    if found is not None:
+        return found.arity
     return CALLABLE_OPERATORS[function][1]
 
 

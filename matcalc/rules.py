@@ -163,7 +163,7 @@ def parse_rule_line(line: str, origin: str) -> Rule | None:
                 raise RuleError(f"{origin}: {d.group(1)!r} is not a function")
             params = (d.group(2),)
             lhs = Op(function, (PatternVar(d.group(2)),))
-        elif call and functions.canonical_function(call.group(1)) is None:
+        elif call and call.group(1) != "d" and functions.canonical_function(call.group(1)) is None:
             kind = "definition"
             function = call.group(1)
             params = tuple(p.strip() for p in call.group(2).split(","))
@@ -211,7 +211,7 @@ def load_rules(path, base: RuleBase | None = None) -> RuleBase:
         for number, line in lines:
             head = line.split("#", 1)[0]
             m = re.match(r"^\s*[\w\-']+\s*:\s*(\w+)\s*\(([\w\s,]+)\)\s*=(?![>])", head)
-            if m and functions.canonical_function(m.group(1)) is None:
+            if m and m.group(1) != "d" and functions.canonical_function(m.group(1)) is None:
                 params = [p.strip() for p in m.group(2).split(",")]
                 functions.register_function(m.group(1), len(params), "elementwise", "None")
         for number, line in lines:

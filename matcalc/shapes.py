@@ -236,6 +236,7 @@ def _matrix_power(args: tuple, span) -> Expr:
 
 def _build_error(op: str, args: tuple, why: str) -> ShapeError:
     operands = [(_text(a), format_shape(shape_of(a))) for a in args]
+    why = why.format(a=operands[0][0], b=operands[-1][0])
     return ShapeError(_mismatch(_text(Op(op, args)), operands, why))
 
 
