@@ -253,9 +253,10 @@ _SIMPLE_OPS = {"matmul", "scale", "T"}
 
 
 def _worth_naming(g: Expr, forward: set) -> bool:
-    """A cotangent gets a δ name unless it is already a forward value or a
-    plain product of names (δ1 Uᵀ is written inline, as the notes do)."""
-    if g in forward or not isinstance(g, Op):
+    """A cotangent gets a δ name unless it is already a forward value, a
+    scalar, or a plain product of names (δ1 Uᵀ is written inline, as the
+    notes do)."""
+    if g in forward or not isinstance(g, Op) or g.shape == SCALAR:
         return False
     return any(isinstance(n, Op) and n.op not in _SIMPLE_OPS and n not in forward
                for n in g.walk())

@@ -31,7 +31,6 @@ Nothing here recurses on the depth of an expression.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter, deque
 from dataclasses import dataclass
 from itertools import chain, count
@@ -41,6 +40,7 @@ from .errors import ShapeError, UnknownFunctionError
 from .expr import (SCALAR, DimSize, Expr, Identity, Num, Ones, Op, PatternVar, Shape, Sym, Zero,
                    cols_of, format_shape, make_shape, rows_of, transpose_shape)
 from .functions import lookup
+from .names import GREEK_NAMES, canonical_letter
 
 if TYPE_CHECKING:  # the parser is the stage before this one
     from .parser import Declaration, SurfaceProgram
@@ -248,40 +248,9 @@ def _text(e: Expr, limit: int = 60) -> str:
     try:
         from .printer import to_text
         text = to_text(e)
-    except Exception:  # no printer yet, or one that cannot print a surface tree
-        text = _fallback_text(e)
+    except Exception:  # a tree the printer cannot print must not hide the error
+        text = getattr(e, "name", None) or getattr(e, "op", type(e).__name__)
     return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
-_INFIX = {"add": " + ", "mul": " ", "matmul": " ", "scale": " ", "had": " ∘ ", "div": " ./ ",
-          "kron": " ⊗ ", "pow": "^", "epow": " .^ "}
-
-
-def _fallback_text(e: Expr, depth: int = 0) -> str:
-    if depth > 6:
-        return "…"
-    if isinstance(e, (Sym, DimSize, PatternVar)):
-        return e.name
-    if isinstance(e, Num):
-        v = e.value
-        return str(v.numerator) if v.denominator == 1 else str(float(v))
-    if not isinstance(e, Op):
-        return {Identity: "I", Ones: "ones", Zero: "0"}.get(type(e), "?")
-    parts = []
-    for a in e.args:
-        t = _fallback_text(a, depth + 1)
-        parts.append(f"({t})" if isinstance(a, Op) and a.op in _INFIX and e.op in _INFIX else t)
-    if e.op == "T":
-        return parts[0] + "ᵀ"
-    if e.op == "scale" and is_minus_one(e.args[0]):
-        return "-" + parts[1]
-    if e.op in _INFIX:
-        return _INFIX[e.op].join(parts)
-    return f"{e.op}({', '.join(parts)})"
-
-
-def is_minus_one(e: Expr) -> bool:
-    return isinstance(e, Num) and e.value == -1
 
 
 def _mismatch(node: str, operands: list, why: str) -> str:
@@ -292,25 +261,21 @@ def _mismatch(node: str, operands: list, why: str) -> str:
 # ---------------------------------------------------------------------------
 # kinds by case
 
-_GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta",
-          "vartheta", "iota", "kappa", "lambda", "mu", "nu", "xi", "omicron", "pi", "rho",
-          "sigma", "tau", "upsilon", "phi", "varphi", "chi", "psi", "omega"}
+_GREEK_WORDS = frozenset(name.lower() for name in GREEK_NAMES.values())
 _KIND_ORDER = {"matrix": 0, "vector": 1, "scalar": 2}
 
 
 def default_kind(name: str) -> str | None:
-    """``W`` → matrix, ``x``/``ŷ``/``b1`` → vector, ``θ``/``theta`` → scalar."""
+    """The kind of an undeclared name: ``W`` → matrix, ``x``, ``yhat``,
+    ``b1`` → vector, ``theta`` (``θ``) → scalar, ``Sigma`` → matrix."""
     word = re.match(r"[^\W\d_]*", name).group(0)
-    if word.lower() in _GREEK:
+    if word and not word.isascii():  # a hand-built tree may spell θ as θ
+        word = canonical_letter(word[0]) or word
+    if re.sub(r"(hat|bar|tilde|ddot|dot)+$", "", word).lower() in _GREEK_WORDS:
         return "matrix" if word[0].isupper() else "scalar"
-    if not name:
-        return None
-    first = unicodedata.normalize("NFD", name[0])[0]
-    if first.isupper():
+    if word[:1].isupper():
         return "matrix"
-    if "GREEK" in unicodedata.name(first, ""):
-        return "scalar"
-    return "vector" if first.islower() else None
+    return "vector" if word[:1].islower() else None
 
 
 def _dim_names(taken: set):
@@ -395,7 +360,7 @@ def infer_shapes(program: "SurfaceProgram", objective: Expr | None = None, *,
 class _Solver:
     def __init__(self, program, objective, overrides, target=None):
         self.overrides = overrides
-        self.program, self.source = program, getattr(program, "source", None)
+        self.source = getattr(program, "source", None)
         self.declarations = dict(program.declarations)
         self.definitions = {d.name: d for d in program.definitions}
         if objective is None and not self.definitions:

@@ -327,10 +327,15 @@ def _algebra(e: Expr) -> Expr | None:
                 if x.shape == SCALAR:  # a scalar broadcast: scalar multiple
                     return _rebuild("scale", (x, y))
             for i, x in enumerate(args):
-                c, core = _coefficient(x)
-                if c != 1 and core is not None:
-                    rest = (core, b) if i == 0 else (a, core)
-                    return _times(c, _rebuild("had", rest), shape)
+                # scalar factors out of Hadamard products: (λ A) ∘ B -> λ (A ∘ B)
+                # and so are scalar divisors: (A / N) ∘ B -> (A ∘ B) / N
+                if isinstance(x, Op) and (x.op == "scale" or x.op == "div" and x.args[1].shape == SCALAR):
+                    inner = x.args[1] if x.op == "scale" else x.args[0]
+                    rest = (inner, b) if i == 0 else (a, inner)
+                    if _rebuild("had", rest).shape == shape:
+                        product = _rebuild("had", rest)
+                        return (_rebuild("scale", (x.args[0], product)) if x.op == "scale"
+                                else _rebuild("div", (product, x.args[1])))
         else:
             if isinstance(b, Num) and b.value != 0:
                 return _times(1 / b.value, a, shape) if a.shape == shape else None
@@ -340,8 +345,8 @@ def _algebra(e: Expr) -> Expr | None:
         return None
     if op == "T":
         (a,) = args
-        if isinstance(a, (Zero, Ones)) and a.shape is not None:
-            return type(a)(shape)
+        if isinstance(a, Zero):  # (onesᵀ stays: it reads as "sum the rows")
+            return Zero(shape)
         if isinstance(a, (Identity, Num)):
             return a
         if isinstance(a, Op) and a.op == "scale":

@@ -1,9 +1,7 @@
 """Shape inference (SPEC §2 "Shape inference", §9 ShapeError): every node gets
 its shape, juxtapositions resolve to matmul or scale, kinds default by case
 only where nothing forces otherwise."""
-import json
 import time
-from dataclasses import dataclass
 from fractions import Fraction
 
 import pytest
