@@ -69,16 +69,18 @@ def differentiate(objective: Expr, wrt: list[str], ctx: Context = NO_CONTEXT,
     if objective not in active:
         return Derivation(objective, list(wrt), [], {w: None for w in wrt}, [], {}, {w: [] for w in wrt})
 
-    linear, steps, assumptions = _linearise_all(objective, active, rules, ctx)
+    # one simplifier memo for the whole pass, seeded with the forward nodes:
+    # they stay as the user wrote them, and each is looked at once (linear cost)
+    forward = set(objective.walk())
+    memo: dict = {node: node for node in forward}
+    linear, steps, assumptions = _linearise_all(objective, active, rules, ctx, memo)
     order = _reverse_topological(objective, linear)
 
     # each share of a cotangent carries the names of the rules that made it
     cotangents: dict = {objective: [(Num(1), [])]}
-    forward = set(objective.walk())
     intermediates: list[Intermediate] = []
     gradients: dict = {}
     gradient_rules: dict = {}
-    memo: dict = {}  # shared simplifier memo: equal subterms simplified once
     for node in order:
         parts = cotangents.pop(node, [])
         if not parts:
@@ -127,7 +129,7 @@ def _active_nodes(objective: Expr, wanted: set) -> set:
     return active
 
 
-def _linearise_all(objective, active, rules, ctx):
+def _linearise_all(objective, active, rules, ctx, memo):
     """The linear form of every active node reachable backwards from the
     objective (through the rules' choices: a fused rule skips a node)."""
     linear, steps, assumptions = {}, {}, []
@@ -136,7 +138,7 @@ def _linearise_all(objective, active, rules, ctx):
         node = stack.pop()
         if node in linear or isinstance(node, Sym):
             continue
-        form, used, assumption = _linearise(node, active, rules, ctx)
+        form, used, assumption = _linearise(node, active, rules, ctx, memo)
         linear[node] = form
         steps[node] = used
         if assumption and assumption not in assumptions:
@@ -146,7 +148,7 @@ def _linearise_all(objective, active, rules, ctx):
     return linear, steps, assumptions
 
 
-def _linearise(node: Expr, active: set, rules: RuleBase, ctx: Context):
+def _linearise(node: Expr, active: set, rules: RuleBase, ctx: Context, memo: dict):
     """``d(node)`` as a linear form in ``d(v)`` of active nodes ``v``."""
 
     def differential(v: Expr) -> Expr:
@@ -162,7 +164,7 @@ def _linearise(node: Expr, active: set, rules: RuleBase, ctx: Context):
         if b is not None and conditions_hold(rule, b, ctx):
             form = instantiate(rule.rhs, b, node.shape, differential=differential)
             assumption = _assumption(rule, b)
-            return simplify(form, ctx), [rule.name], assumption
+            return simplify(form, ctx, memo=memo), [rule.name], assumption
     if node.op in rules.derivatives and len(node.args) == 1:
         # the chain rule of an elementwise function: d f(A) = f'(A) ∘ d(A)
         rule = rules.derivatives[node.op]
@@ -171,7 +173,7 @@ def _linearise(node: Expr, active: set, rules: RuleBase, ctx: Context):
         from .shapes import build
 
         form = build("had", (slope, differential(a)))
-        return simplify(form, ctx), ["elementwise", rule.name], None
+        return simplify(form, ctx, memo=memo), ["elementwise", rule.name], None
     if node.op in rules.definitions:
         # a function a rule file defined: differentiate its body
         rule = rules.definitions[node.op]

@@ -269,7 +269,14 @@ def _close_functions(word: str) -> list[str]:
 
 @v_args(inline=True)
 class SurfaceBuilder(Transformer_NonRecursive):
-    """lark tree -> surface ``Expr``; one method per rule of matcalc.lark."""
+    """lark tree -> surface ``Expr``; one method per rule of matcalc.lark.
+
+    A run of letters split into names (``xW``), or a name before parentheses
+    (``λ (a + b)``), reads as if written with spaces: a postfix operator takes
+    its last factor (``xWᵀ`` is ``x Wᵀ``) and a product or minus before it
+    takes its first (``a xW`` is ``(a x) W``).  Such words are recorded in
+    ``_words`` until parentheses seal them.
+    """
 
     def __init__(self, known_names=frozenset(), definition_order=()):
         super().__init__()
@@ -277,6 +284,7 @@ class SurfaceBuilder(Transformer_NonRecursive):
         self._definition_order = list(definition_order)
         self._seen: dict[str, tuple[str, int]] = {}  # name -> ("declared"|"defined", line)
         self._defined = 0
+        self._words: dict[int, tuple[Expr, tuple]] = {}  # id(product) -> (product, factors)
 
     # expressions: sums and products
 
@@ -295,43 +303,55 @@ class SurfaceBuilder(Transformer_NonRecursive):
 
     def div(self, a, op, b):
         """a / s, a ./ b and a ⊘ b are one node: div(a, b)"""
+        if op.type == "SLASH":
+            return self._joined("div", a, b, _span(op))
         return Op("div", (a, b), span=_span(op))
 
     def mul(self, a, op, b):
-        return Op("mul", (a, b), span=_span(op))
+        """a * b, a @ b, a · b -> mul(a, b)"""
+        return self._joined("mul", a, b, _span(op))
 
     def kron(self, a, op, b):
-        return Op("kron", (a, b), span=_span(op))
+        """a ⊗ b -> kron(a, b)"""
+        return self._joined("kron", a, b, _span(op))
 
     @v_args(meta=True)
     def juxtaposition(self, meta, children):
         """x W -> mul(x, W)"""
-        return Op("mul", tuple(children), span=(meta.line, meta.column))
+        return self._joined("mul", *children, (meta.line, meta.column))
 
     def neg(self, op, e):
-        return _negate(e, _span(op))
+        """-a -> scale(-1, a); -2 -> Num(-2)"""
+        first, *rest = self._factors(e)
+        return self._word([_negate(first, _span(op)), *rest], _span(op))
+
+    def group(self, e):
+        """(a): parentheses seal a word, (xW)ᵀ is T(mul(x, W))"""
+        self._words.pop(id(e), None)
+        return e
 
     # postfix operators
 
     def transpose(self, e, op):
         """xᵀ, x', x.T -> T(x)"""
-        return Op("T", (e,), span=_span(op))
+        return self._postfix(e, op, lambda base: _raised(base, "T", _span(op)))
 
     def inverse_transpose(self, e, op):
         """A⁻ᵀ -> T(inv(A))"""
-        return _raised(e, "-T", _span(op))
+        return self._postfix(e, op, lambda base: _raised(base, "-T", _span(op)))
 
     def superscript(self, e, op):
         """A⁻¹ -> inv(A); x² -> pow(x, 2)"""
-        return _raised(e, int(op.translate(_SUPERSCRIPT_DIGITS)), _span(op))
+        k = int(op.translate(_SUPERSCRIPT_DIGITS))
+        return self._postfix(e, op, lambda base: _raised(base, k, _span(op)))
 
     def power(self, e, op, exponent):
         """A^T, A^-T, A^-1, A^{-1}, x^2, x^0.5"""
-        return _raised(e, exponent, _span(op))
+        return self._postfix(e, op, lambda base: _raised(base, exponent, _span(op)))
 
     def elementwise_power(self, e, op, exponent):
         """x .^ 2 -> epow(x, 2)"""
-        return Op("epow", (e, num(exponent)), span=_span(op))
+        return self._postfix(e, op, lambda base: Op("epow", (base, num(exponent)), span=_span(op)))
 
     def transpose_exponent(self, _t):
         return "T"
@@ -361,7 +381,7 @@ class SurfaceBuilder(Transformer_NonRecursive):
         if _is_function_word(token, units):
             raise ParseError(f"'{token}' is a function: call it as {token}(...)",
                              line=token.line, column=token.column)
-        return _product([_leaf(p) for p in split_word(units, self._is_name)], _span(token))
+        return self._word([_leaf(p) for p in split_word(units, self._is_name)], _span(token))
 
     def call(self, callee, *args):
         """tr(A) -> tr(A); trace(A) -> tr(A); σ(x) -> sigmoid(x);
@@ -378,9 +398,10 @@ class SurfaceBuilder(Transformer_NonRecursive):
             raise UnknownFunctionError(f"unknown function '{callee}'", suggestions=close,
                                        line=callee.line, column=callee.column)
         if last is not None:
-            return _product([_leaf(p) for p in pieces[:-1]] + [self._apply(last, args, callee)],
-                            _span(callee))
-        return _product([_leaf(p) for p in pieces] + [args[0]], _span(callee))
+            factors = [_leaf(p) for p in pieces[:-1]] + [self._apply(last, args, callee)]
+        else:
+            factors = [_leaf(p) for p in pieces] + [args[0]]
+        return self._word(factors, _span(callee))
 
     def _apply(self, function: str, args: tuple, callee: Token) -> Expr:
         expected = _arity(function)
@@ -394,8 +415,30 @@ class SurfaceBuilder(Transformer_NonRecursive):
         return text in self._known or text == "ones" or is_letter_name(text)
 
     def _is_name_or_call(self, text: str, reaches_end: bool) -> bool:
-        """In a call, the word may end in a function: xexp(y) is x exp(y)."""
+        """In a call, the word may end in a function: xWtr(A) is x W tr(A)."""
         return self._is_name(text, reaches_end) or (reaches_end and canonical_function(text) is not None)
+
+    # words: products that read as if their factors were written apart
+
+    def _word(self, factors: list, span) -> Expr:
+        product = _product(factors, span)
+        if len(factors) > 1:
+            self._words[id(product)] = (product, tuple(factors))
+        return product
+
+    def _factors(self, e: Expr) -> tuple:
+        entry = self._words.get(id(e))
+        return entry[1] if entry is not None and entry[0] is e else (e,)
+
+    def _joined(self, op: str, a: Expr, b: Expr, span) -> Expr:
+        """a op b for a product-level op; `a / xW` reads as `a / x W`."""
+        first, *rest = self._factors(b)
+        return _product([Op(op, (a, first), span=span), *rest], span)
+
+    def _postfix(self, e: Expr, token: Token, build) -> Expr:
+        """A postfix operator on the last factor: xWᵀ is x Wᵀ."""
+        *rest, last = self._factors(e)
+        return self._word([*rest, build(last)], _span(token))
 
     # programs
 

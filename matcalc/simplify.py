@@ -32,16 +32,26 @@ def simplify(e: Expr, ctx: Context = NO_CONTEXT, rules=None, trace: list | None 
     rules = default_rules().of("simplify") if rules is None else rules
     memo = {} if memo is None else memo
     budget = [MAX_STEPS]
-    for node in e.walk(prune=_is_differential):
-        if node in memo:
-            continue
-        if isinstance(node, Op) and node.op != "d":
-            args = tuple(memo.get(a, a) for a in node.args)
-            rebuilt = node if args == node.args else _rebuild(node.op, args)
-            memo[node] = _to_fixed_point(rebuilt, ctx, rules, trace, memo, budget)
-        else:
-            memo[node] = node
+    global _memo
+    outer, _memo = _memo, memo
+    try:
+        # a node already in the memo is done (or opaque: the engine seeds the
+        # memo with the forward nodes, which are the user's and stay as they are)
+        for node in e.walk(prune=lambda n: n in memo or _is_differential(n)):
+            if node in memo:
+                continue
+            if isinstance(node, Op) and node.op != "d":
+                args = tuple(memo.get(a, a) for a in node.args)
+                rebuilt = node if args == node.args else _rebuild(node.op, args)
+                memo[node] = _to_fixed_point(rebuilt, ctx, rules, trace, memo, budget)
+            else:
+                memo[node] = node
+    finally:
+        _memo = outer
     return memo[e]
+
+
+_memo: dict | None = None  # the memo of the simplification in progress
 
 
 def _is_differential(e: Expr) -> bool:
@@ -150,7 +160,7 @@ def _expand(terms: list[Expr]) -> list[Expr] | None:
             for x, s in ((a, b), (b, a)):
                 if isinstance(s, Op) and s.op == "add" and s.shape == core.shape:
                     for u in _terms(s):
-                        out.append(simplify(_times(c, _hadamard_sorted(x, u), core.shape)))
+                        out.append(simplify(_times(c, _hadamard_sorted(x, u), core.shape), memo=_memo))
                     changed = True
                     break
             else:
