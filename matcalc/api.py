@@ -127,14 +127,20 @@ def substitute(e: Expr, env: dict) -> Expr:
     return memo.get(e, e)
 
 
-def name_nodes(e: Expr, names: dict, keep_root: bool = False) -> Expr:
+def name_nodes(e: Expr, names: dict, keep_root: bool = False, memo: dict | None = None) -> Expr:
     """``e`` with every node the program named replaced by its name
-    (``softmax(θ)`` -> ``ŷ``), so results read in the program's terms."""
+    (``softmax(θ)`` -> ``ŷ``), so results read in the program's terms.
+    A ``memo`` shared across calls makes naming many results linear."""
     from .shapes import build
 
-    memo: dict = {}
-    for node in e.walk():
-        if node in names and not (keep_root and node is e):
+    if keep_root and isinstance(e, Op):  # a definition: its own name stays off its root
+        args = tuple(name_nodes(a, names, memo=memo) for a in e.args)
+        return e if args == e.args else build(e.op, args)
+    memo = {} if memo is None else memo
+    for node in e.walk(prune=lambda n: n in memo or n in names):
+        if node in memo:
+            continue
+        if node in names:
             memo[node] = Sym(names[node], node.shape)
         elif isinstance(node, Op):
             args = tuple(memo.get(a, a) for a in node.args)
@@ -161,9 +167,10 @@ class Result:
         self.derivation = derivation
         self.wrt = derivation.wrt
         names = dict(program.names)
-        self.definitions = [Step(n, name_nodes(program.nodes[n], names, keep_root=True), program.nodes[n].shape)
+        memo: dict = {}
+        self.definitions = [Step(n, name_nodes(program.nodes[n], names, True, memo), program.nodes[n].shape)
                             for n in program.typed.definitions]
-        self.intermediates = [Step(i.name, name_nodes(i.expr, names), i.expr.shape, i.rules, i.of)
+        self.intermediates = [Step(i.name, name_nodes(i.expr, names, memo=memo), i.expr.shape, i.rules, i.of)
                               for i in derivation.intermediates]
         self.gradients: dict[str, Expr] = {}
         self.gradient_rules = derivation.gradient_rules
@@ -174,7 +181,7 @@ class Result:
 
                 shape = program.typed.shapes[w]
                 g = Zero(shape) if shape != SCALAR else Num(0)
-            self.gradients[w] = name_nodes(g, names)
+            self.gradients[w] = name_nodes(g, names, memo=memo)
         self.assumptions = list(derivation.assumptions)
         self.last_check = None
 

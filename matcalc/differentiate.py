@@ -73,8 +73,8 @@ def differentiate(objective: Expr, wrt: list[str], ctx: Context = NO_CONTEXT,
     # they stay as the user wrote them, and each is looked at once (linear cost)
     forward = set(objective.walk())
     memo: dict = {node: node for node in forward}
-    linear, steps, assumptions = _linearise_all(objective, active, rules, ctx, memo)
-    order = _reverse_topological(objective, linear)
+    linear, steps, assumptions = _linearise_all(objective, active, rules, ctx, memo, forward)
+    order = _reverse_topological(objective, linear, forward)
 
     # each share of a cotangent carries the names of the rules that made it
     cotangents: dict = {objective: [(Num(1), [])]}
@@ -96,7 +96,7 @@ def differentiate(objective: Expr, wrt: list[str], ctx: Context = NO_CONTEXT,
             intermediates.append(Intermediate(name, node, g, used))
             g, used = Sym(name, g.shape), []
         passed = _merge([used, [r for r in steps.get(node, []) if r not in _PLAIN_RULES]])
-        for child, share in _transpose(linear[node], g, rules, ctx):
+        for child, share in _transpose(linear[node], g, rules, ctx, forward):
             cotangents.setdefault(child, []).append((share, passed))
     for w in wrt:
         gradients.setdefault(w, None)  # the objective does not depend on it
@@ -129,7 +129,7 @@ def _active_nodes(objective: Expr, wanted: set) -> set:
     return active
 
 
-def _linearise_all(objective, active, rules, ctx, memo):
+def _linearise_all(objective, active, rules, ctx, memo, forward):
     """The linear form of every active node reachable backwards from the
     objective (through the rules' choices: a fused rule skips a node)."""
     linear, steps, assumptions = {}, {}, []
@@ -143,7 +143,7 @@ def _linearise_all(objective, active, rules, ctx, memo):
         steps[node] = used
         if assumption and assumption not in assumptions:
             assumptions.append(assumption)
-        for d in _differentials(form):
+        for d in _differentials(form, forward):
             stack.append(d.args[0])
     return linear, steps, assumptions
 
@@ -215,17 +215,18 @@ def _show(e: Expr) -> str:
     return to_text(e)
 
 
-def _differentials(form: Expr) -> list[Expr]:
-    return [n for n in form.walk() if isinstance(n, Op) and n.op == "d"]
+def _differentials(form: Expr, forward: set) -> list[Expr]:
+    """The d(v) of a linear form (forward nodes hold none: not entered)."""
+    return [n for n in form.walk(prune=lambda n: n in forward) if isinstance(n, Op) and n.op == "d"]
 
 
-def _reverse_topological(objective: Expr, linear: dict) -> list[Expr]:
+def _reverse_topological(objective: Expr, linear: dict, forward: set) -> list[Expr]:
     """Nodes of the backward graph, each after every node that consumes it."""
     consumers: dict = {}
     children: dict = {}
     for node, form in linear.items():
         kids = []
-        for d in _differentials(form):
+        for d in _differentials(form, forward):
             v = d.args[0]
             if v not in kids:
                 kids.append(v)
@@ -261,19 +262,20 @@ def _worth_naming(g: Expr, forward: set) -> bool:
     if g in forward or not isinstance(g, Op) or g.shape == SCALAR:
         return False
     return any(isinstance(n, Op) and n.op not in _SIMPLE_OPS and n not in forward
-               for n in g.walk())
+               for n in g.walk(prune=lambda n: n in forward))
 
 
-def _contains_differential(e: Expr, memo: dict) -> bool:
+def _contains_differential(e: Expr, memo: dict, forward: set) -> bool:
     if e in memo:
         return memo[e]
-    for n in e.walk():
+    for n in e.walk(prune=lambda n: n in forward or n in memo):
         if n not in memo:
-            memo[n] = (isinstance(n, Op) and n.op == "d") or any(memo.get(c, False) for c in n.children)
+            memo[n] = n not in forward and ((isinstance(n, Op) and n.op == "d")
+                                            or any(memo.get(c, False) for c in n.children))
     return memo[e]
 
 
-def _transpose(form: Expr, g: Expr, rules: RuleBase, ctx: Context):
+def _transpose(form: Expr, g: Expr, rules: RuleBase, ctx: Context, forward: set):
     """Yield (node, share of the cotangent) for every d(node) in the linear
     ``form`` whose cotangent is ``g``."""
     has_d: dict = {}
@@ -285,15 +287,15 @@ def _transpose(form: Expr, g: Expr, rules: RuleBase, ctx: Context):
             yield lin.args[0], g
             continue
         if isinstance(lin, Op) and lin.op == "add":
-            stack.extend((a, g) for a in lin.args if _contains_differential(a, has_d))
+            stack.extend((a, g) for a in lin.args if _contains_differential(a, has_d, forward))
             continue
         for rule in rules.of("adjoint"):
             b = match(rule.lhs, lin)
             if b is None or "L" not in b or not conditions_hold(rule, b, ctx):
                 continue
-            if not _contains_differential(b["L"], has_d):
+            if not _contains_differential(b["L"], has_d, forward):
                 continue
-            if any(_contains_differential(v, has_d) for k, v in b.items() if k != "L"):
+            if any(_contains_differential(v, has_d, forward) for k, v in b.items() if k != "L"):
                 continue
             b["G"] = g
             share = instantiate(rule.rhs, b, b["L"].shape)

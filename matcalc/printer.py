@@ -217,6 +217,8 @@ def _power(node: Op, part: Part, style: Spelling) -> Fragment:
     a, k = node.args
     base = _base(a, part)
     if style.unicode and isinstance(k, Num) and k.value.denominator == 1:
+        if base.tail and base.tail[-1] in "⁰¹²³⁴⁵⁶⁷⁸⁹":  # A⁻¹² would read as A^-12
+            base = _spell("(", base, ")", level=ATOM)
         return _postfix(base, str(k.value.numerator).translate(_SUPERSCRIPTS))
     return _postfix(base, "^", _exponent(k, part))
 
