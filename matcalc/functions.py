@@ -17,6 +17,7 @@ This is machinery, not mathematics: derivatives and identities live in
 * ``kron``          (m, n), (p, q) -> (m*p, n*q)
 * ``rowwise-scalar`` vector -> scalar; (N, C) matrix -> (N, 1) (logsumexp)
 * ``commutation``   commutation(m, n): an (m*n, m*n) matrix of dimension arguments
+* ``broadcast``     f(A, B) elementwise over numpy-broadcast A and B (max, min)
 """
 from __future__ import annotations
 
@@ -66,6 +67,10 @@ FUNCTIONS: dict[str, Function] = {
         _f("log_softmax", 1, "same", "log_softmax(a0)"),
         _f("logsumexp", 1, "rowwise-scalar", "logsumexp(a0)"),
         _f("CE", 2, "pair-scalar", "-np.sum(a0 * np.log(a1))"),
+        # elementwise maximum and minimum (broadcasting); no derivative rule:
+        # they have kinks everywhere, and differentiating them is refused
+        _f("max", 2, "broadcast", "np.maximum(a0, a1)"),
+        _f("min", 2, "broadcast", "np.minimum(a0, a1)"),
         _f("commutation", 2, "commutation", "commutation(a0, a1)"),
     ]
 }

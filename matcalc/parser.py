@@ -85,8 +85,9 @@ def parse_program(text: str) -> SurfaceProgram:
     use only names defined before it."""
     tree = _syntax_tree(text, "program")
     declared = {_word_name(s.children[0]) for s in tree.children if s.data == "declaration"}
-    defined = [_word_name(s.children[0]) for s in tree.children if s.data == "definition"]
-    builder = SurfaceBuilder(declared | set(defined), definition_order=defined)
+    defined = {_word_name(s.children[0]): s.children[0]
+               for s in reversed(tree.children) if s.data == "definition"}  # the first wins
+    builder = SurfaceBuilder(declared | set(defined), definitions=defined)
     declarations, definitions = _transform(builder, tree, text)
     return SurfaceProgram(declarations, definitions, text)
 
@@ -278,12 +279,11 @@ class SurfaceBuilder(Transformer_NonRecursive):
     ``_words`` until parentheses seal them.
     """
 
-    def __init__(self, known_names=frozenset(), definition_order=()):
+    def __init__(self, known_names=frozenset(), definitions=None):
         super().__init__()
         self._known = frozenset(known_names)
-        self._definition_order = list(definition_order)
+        self._definitions = dict(definitions or {})  # name -> the token defining it
         self._seen: dict[str, tuple[str, int]] = {}  # name -> ("declared"|"defined", line)
-        self._defined = 0
         self._words: dict[int, tuple[Expr, tuple]] = {}  # id(product) -> (product, factors)
 
     # expressions: sums and products
@@ -459,12 +459,12 @@ class SurfaceBuilder(Transformer_NonRecursive):
     def definition(self, token, e):
         """h = relu(z)"""
         name = self._claim(token, "defined")
-        self._defined += 1
-        not_yet_defined = set(self._definition_order[self._defined - 1:])  # this one included
-        used_early = sorted(free_symbols(e) & not_yet_defined)
-        if used_early:
-            raise ParseError(f"'{name}' uses '{used_early[0]}' before its definition",
-                             line=token.line, column=token.column)
+        for used in sorted(free_symbols(e)):
+            later = self._definitions.get(used)
+            if used == name or (later is not None and later.start_pos > token.start_pos):
+                where = "itself" if used == name else f"'{used}', defined later (line {later.line})"
+                raise ParseError(f"'{name}' is defined in terms of {where}",
+                                 line=token.line, column=token.column)
         return Definition(name, e, token.line)
 
     def scalar_shape(self):

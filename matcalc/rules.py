@@ -163,7 +163,7 @@ def parse_rule_line(line: str, origin: str) -> Rule | None:
                 raise RuleError(f"{origin}: {d.group(1)!r} is not a function")
             params = (d.group(2),)
             lhs = Op(function, (PatternVar(d.group(2)),))
-        elif call and call.group(1) != "d" and functions.canonical_function(call.group(1)) is None:
+        elif call and call.group(1) != "d":
             kind = "definition"
             function = call.group(1)
             params = tuple(p.strip() for p in call.group(2).split(","))
@@ -171,6 +171,8 @@ def parse_rule_line(line: str, origin: str) -> Rule | None:
         else:
             kind = "differential"
             lhs = _parse_side(lhs_text, origin)
+            if not (isinstance(lhs, Op) and lhs.op == "d"):
+                raise RuleError(f"{origin}: rule {name!r}: an identity's left side is d(...), f'(u) or f(u, ...)")
     else:
         lhs = _parse_side(lhs_text, origin)
     rhs = _parse_side(rhs_text, origin, frozenset(params))
@@ -219,8 +221,37 @@ def load_rules(path, base: RuleBase | None = None) -> RuleBase:
             if rule is not None:
                 pending.append(rule)
         for rule in pending:
+            if rule.kind == "definition":
+                spelling = numpy_spelling(rule.rhs, rule.params, rule.origin)
+                functions.register_function(rule.function, len(rule.params), "elementwise", spelling)
             base.add(rule)
     return base
+
+
+_NUMPY_OPERATORS = {"add": "np.add", "had": "np.multiply", "scale": "np.multiply",
+                    "mul": "np.multiply", "div": "np.divide", "epow": "np.power"}
+
+
+def numpy_spelling(body: Expr, params: tuple, origin: str) -> str:
+    """The numpy spelling (over a0, a1, ...) of an elementwise definition's
+    body, built from the function table's own spellings: ``u ∘ σ(u)`` ->
+    ``np.multiply(a0, sigmoid(a0))``.  Only elementwise operations are
+    allowed; anything else is a RuleError."""
+    text: dict = {}
+    for node in body.walk():
+        if isinstance(node, PatternVar):
+            text[node] = f"a{params.index(node.name)}"
+        elif isinstance(node, Num):
+            text[node] = repr(float(node.value))
+        elif isinstance(node, Op) and node.op in _NUMPY_OPERATORS:
+            text[node] = f"{_NUMPY_OPERATORS[node.op]}({', '.join(text[a] for a in node.args)})"
+        elif isinstance(node, Op) and functions.is_elementwise(node.op):
+            inner = functions.FUNCTIONS[node.op].numpy
+            text[node] = "(" + re.sub(r"\ba0\b", lambda _: text[node.args[0]], inner) + ")"
+        else:
+            raise RuleError(f"{origin}: a function defined in a rule file must be elementwise; "
+                            f"{type(node).__name__} {getattr(node, 'op', '')} is not")
+    return text[body]
 
 
 def _rules_folder() -> Path:
