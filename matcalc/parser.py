@@ -106,7 +106,7 @@ def _grammar_path() -> Path:
 @functools.cache
 def _lark() -> Lark:
     return Lark(_grammar_path().read_text(encoding="utf-8"), parser="lalr",
-                start=["expression", "program"], postlex=NormBars(),
+                start=["expression", "program"], postlex=Postlexer(),
                 propagate_positions=True, maybe_placeholders=True)
 
 
@@ -114,13 +114,22 @@ def _lark() -> Lark:
 _OPERAND_ENDS = {"NUMBER", "WORD", "RPAR", "RBRACE", "NORM_CLOSE", "NORM_SUBSCRIPT",
                  "TRANSPOSE", "INV_TRANSPOSE", "SUPERSCRIPT", "TEE", "ONES_SYMBOL"}
 _OPENING = {"LPAR": "RPAR", "LBRACE": "RBRACE", "NORM_OPEN": "NORM_CLOSE"}
+# tokens after which a line goes on (a newline after one is no line break)
+_CONTINUING = {"PLUS", "MINUS", "HADAMARD", "ELEMENTWISE_DIV", "TIMES", "KRON", "SLASH",
+               "CARET", "ELEMENTWISE_POW", "COMMA", "EQUAL", "COLON"}
 
 
-class NormBars(PostLex):
-    """Decides for each ``‖`` / ``||`` whether it opens or closes a norm: it
-    closes the innermost open bracket when that is a norm and the bar follows
-    a complete operand.  ``‖x‖ ‖y‖`` is two norms; a norm juxtaposed inside a
-    norm needs parentheses: ``‖(x ‖y‖)‖``.  Also enforces ``MAX_TOKENS``."""
+class Postlexer(PostLex):
+    """The token stream between lark's lexer and parser:
+
+    * each ``‖`` / ``||`` becomes an opening or a closing bar: it closes the
+      innermost open bracket when that is a norm and the bar follows a
+      complete operand.  ``‖x‖ ‖y‖`` is two norms; a norm juxtaposed inside a
+      norm needs parentheses: ``‖(x ‖y‖)‖``;
+    * a newline inside brackets or after an operator continues the line
+      (``J = a +⏎ b``);
+    * more than ``MAX_TOKENS`` tokens is a LimitError.
+    """
 
     always_accept = ("NORM_BAR",)
 
@@ -131,6 +140,8 @@ class NormBars(PostLex):
             if count > MAX_TOKENS:
                 raise LimitError(f"input too long (more than {MAX_TOKENS} tokens)",
                                  line=token.line, column=token.column)
+            if token.type == "_NL" and (open_brackets or previous in _CONTINUING):
+                continue
             if token.type == "NORM_BAR":
                 closes = open_brackets[-1:] == ["NORM_OPEN"] and previous in _OPERAND_ENDS
                 token = Token.new_borrow_pos("NORM_CLOSE" if closes else "NORM_OPEN", token.value, token)
@@ -542,7 +553,8 @@ def _syntax_error(err: UnexpectedInput, text: str) -> ParseError:
         return located("unmatched ')'", token)
     if at_end:
         return located("unexpected end of input", token)
-    shown = {"WORD": f"name '{token}'", "NUMBER": f"number {token}"}.get(token.type, f"'{token}'")
+    shown = {"WORD": f"name '{token}'", "NUMBER": f"number {token}",
+             "_NL": "end of line"}.get(token.type, f"'{token}'")
     return located(f"unexpected {shown}", token)
 
 

@@ -111,6 +111,8 @@ CASES = [
     ("logsumexp of a column", op("logsumexp", SCALAR, x_), np.log(np.exp(x).sum())),
     ("logsumexp row by row", op("logsumexp", ("m", 1), a_), np.log(np.exp(A).sum(axis=1, keepdims=True))),
     ("CE", op("CE", SCALAR, P_, op("softmax", ("m", "n"), a_)), -np.sum(P * np.log(softmax_rows(A)))),
+    ("max broadcasts", op("max", ("m", "n"), a_, r_), np.maximum(A, r)),
+    ("min broadcasts", op("min", ("m", "n"), a_, s_), np.minimum(A, s)),
     ("tr of a scalar is the scalar", op("tr", SCALAR, mm(r_, x_, SCALAR)), (r @ x).item()),
     ("step of a scalar", op("step", SCALAR, s_), 1.0),
     ("commutation", op("commutation", ("m*n", "m*n"), DimSize("m"), DimSize("n")),

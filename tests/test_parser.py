@@ -12,7 +12,7 @@ from lark import Lark
 from conftest import corpus_cases
 from matcalc.errors import LimitError, MatcalcError, ParseError, UnknownFunctionError
 from matcalc.expr import Identity, Num, Ones, Op, Sym, num
-from matcalc.parser import (Declaration, NormBars, _grammar_path, parse_expr,
+from matcalc.parser import (Declaration, Postlexer, _grammar_path, parse_expr,
                             parse_program)
 from matcalc.printer import to_ascii, to_text
 
@@ -391,7 +391,7 @@ def test_empty_program():
 def test_grammar_is_lalr_without_conflicts(caplog):
     with caplog.at_level(logging.DEBUG, logger="lark"):
         Lark(_grammar_path().read_text(encoding="utf-8"), parser="lalr", debug=True,
-             start=["expression", "program"], postlex=NormBars())
+             start=["expression", "program"], postlex=Postlexer())
     assert not [r for r in caplog.records if "conflict" in r.getMessage().lower()]
 
 
