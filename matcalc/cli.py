@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--no-check", dest="check", action="store_false", help="skip the numeric check")
     d.add_argument("--seed", type=int, default=0, help="seed of the numeric check's random inputs")
     d.add_argument("--ascii", action="store_true", help="ASCII spelling instead of unicode")
+    d.add_argument("--steps", action="store_true",
+                   help="show the derivation step by step: chain rule, rules used, shapes")
     return parser
 
 
@@ -123,6 +125,11 @@ def cmd_derive(args) -> int:
         print(result.numpy())
     else:
         print(render_text(result, unicode=not args.ascii))
+        if args.steps:
+            from .steps import render_steps_text
+
+            print()
+            print(render_steps_text(result, unicode=not args.ascii))
     if check is not None and not check.ok:
         print(f"matcalc: the numeric check FAILED (max rel err {check.max_rel_error:.2e}): "
               "the closed form disagrees with finite differences", file=sys.stderr)

@@ -53,6 +53,18 @@ class Derivation:
     assumptions: list
     steps: dict  # node -> names of the rules used to linearise it
     gradient_rules: dict = field(default_factory=dict)  # wrt -> rule names
+    trace: list = field(default_factory=list)  # BackwardStep, in the order computed
+
+
+@dataclass
+class BackwardStep:
+    """One node of the backward pass: its cotangent ∂J/∂node (before a δ name
+    replaced it), the nodes that passed it shares, and its δ name if any."""
+
+    node: Expr
+    cotangent: Expr
+    consumers: list
+    delta: str | None = None
 
 
 def differentiate(objective: Expr, wrt: list[str], ctx: Context = NO_CONTEXT,
@@ -76,8 +88,10 @@ def differentiate(objective: Expr, wrt: list[str], ctx: Context = NO_CONTEXT,
     linear, steps, assumptions = _linearise_all(objective, active, rules, ctx, memo, forward)
     order = _reverse_topological(objective, linear, forward)
 
-    # each share of a cotangent carries the names of the rules that made it
-    cotangents: dict = {objective: [(Num(1), [])]}
+    # each share of a cotangent carries the names of the rules that made it,
+    # and the node that passed it (for --steps)
+    cotangents: dict = {objective: [(Num(1), [], None)]}
+    trace: list[BackwardStep] = []
     intermediates: list[Intermediate] = []
     gradients: dict = {}
     gradient_rules: dict = {}
@@ -85,8 +99,10 @@ def differentiate(objective: Expr, wrt: list[str], ctx: Context = NO_CONTEXT,
         parts = cotangents.pop(node, [])
         if not parts:
             continue
-        g = _simplify_sum([p for p, _ in parts], node.shape, ctx, rules, memo)
-        used = _merge([names for _, names in parts])
+        g = _simplify_sum([p for p, _, _ in parts], node.shape, ctx, rules, memo)
+        used = _merge([names for _, names, _ in parts])
+        step = BackwardStep(node, g, [c for _, _, c in parts if c is not None])
+        trace.append(step)
         if isinstance(node, Sym):
             gradients[node.name] = g
             gradient_rules[node.name] = used
@@ -95,13 +111,15 @@ def differentiate(objective: Expr, wrt: list[str], ctx: Context = NO_CONTEXT,
             name = f"{delta_prefix}{len(intermediates) + 1}"
             intermediates.append(Intermediate(name, node, g, used))
             g, used = Sym(name, g.shape), []
-        passed = _merge([used, [r for r in steps.get(node, []) if r not in _PLAIN_RULES]])
+            step.delta = name
+        own = [r for r in steps.get(node, []) if r not in _PLAIN_RULES]
+        passed = _merge([used, own])
         for child, share in _transpose(linear[node], g, rules, ctx, forward):
-            cotangents.setdefault(child, []).append((share, passed))
+            cotangents.setdefault(child, []).append((share, passed, node))
     for w in wrt:
         gradients.setdefault(w, None)  # the objective does not depend on it
         gradient_rules.setdefault(w, [])
-    return Derivation(objective, list(wrt), intermediates, gradients, assumptions, steps, gradient_rules)
+    return Derivation(objective, list(wrt), intermediates, gradients, assumptions, steps, gradient_rules, trace)
 
 
 # linearity itself is not worth naming beside each δ

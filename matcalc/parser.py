@@ -131,7 +131,7 @@ class Postlexer(PostLex):
     * more than ``MAX_TOKENS`` tokens is a LimitError.
     """
 
-    always_accept = ("NORM_BAR",)
+    always_accept = ("NORM_BAR", "_NL")  # the lexer passes them everywhere; process() decides
 
     def process(self, stream):
         open_brackets: list[str] = []

@@ -1,0 +1,143 @@
+"""``--steps``: a derivation written the way the seed notes write it.
+
+For one variable: the chain rule through the program's named intermediates,
+then one line per step (the partial derivative, its shape and the rules that
+produced it, with the δ name it was given), then the shape check.
+
+    ∂J/∂W = ∂J/∂θ · ∂θ/∂h · ∂h/∂z · ∂z/∂W
+      ∂J/∂θ = ŷ − y              1×C   [softmax-CE]       =: δ1
+      ∂J/∂h = δ1 Uᵀ              1×H   [product]
+      ∂J/∂z = δ1 Uᵀ ∘ step(z)    1×H   [relu]             =: δ2
+      ∂J/∂W = xᵀ δ2              D×H   [product]
+    shape check: xᵀ (D×1) δ2 (1×H) is D×H, the shape of W ✓
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .expr import Expr, Op, Sym, format_shape
+
+_PLAIN_RULES = {"sum", "elementwise"}
+
+
+@dataclass
+class StepLine:
+    """∂J/∂(target) = expr, with its shape, rules and δ name."""
+
+    target: Expr  # the node, as the program names it
+    expr: Expr
+    shape: tuple
+    rules: list = field(default_factory=list)
+    delta: str | None = None
+
+
+@dataclass
+class Steps:
+    wrt: str
+    chain: list  # targets along the way, objective first, the variable last
+    lines: list  # StepLine
+    check: str  # the shape check, in words
+
+
+def derivation_steps(result, wrt: str) -> Steps:
+    """The steps of ``result`` (a ``matcalc.api.Result``) for one variable."""
+    from .api import name_nodes
+
+    derivation = result.derivation
+    names = result.program.names
+    memo: dict = {}
+    by_node = {s.node: s for s in derivation.trace}
+    target = next((s for s in derivation.trace if isinstance(s.node, Sym) and s.node.name == wrt), None)
+    if target is None:
+        return Steps(wrt, [], [], f"{wrt} does not affect the objective: the gradient is 0")
+
+    # the nodes the variable's gradient came through
+    wanted, stack = set(), [target]
+    while stack:
+        s = stack.pop()
+        if s.node in wanted:
+            continue
+        wanted.add(s.node)
+        stack.extend(by_node[c] for c in s.consumers if c in by_node)
+
+    def shown(s) -> bool:
+        return s.node is not derivation.objective and (
+            s.node in names or s.delta is not None or isinstance(s.node, Sym))
+
+    rule_memo: dict = {}
+
+    def rules_into(s) -> list:
+        """Rules applied between the nearest shown consumers and this node."""
+        if s.node in rule_memo:
+            return rule_memo[s.node]
+        out: list = []
+        for c in s.consumers:
+            step = by_node.get(c)
+            own = [r for r in derivation.steps.get(c, []) if r not in _PLAIN_RULES]
+            before = [] if step is None or shown(step) or c is derivation.objective else rules_into(step)
+            for r in before + own:
+                if r not in out:
+                    out.append(r)
+        rule_memo[s.node] = out
+        return out
+
+    lines = []
+    for s in derivation.trace:
+        if s.node not in wanted or not shown(s):
+            continue
+        label = Sym(names[s.node], s.node.shape) if s.node in names else name_nodes(s.node, names, memo=memo)
+        lines.append(StepLine(label, name_nodes(s.cotangent, names, memo=memo), s.node.shape,
+                              rules_into(s), s.delta))
+    chain = [Sym(result.objective_name)] + [line.target for line in lines]
+    return Steps(wrt, chain, lines, _shape_check(result, wrt))
+
+
+def _shape_check(result, wrt: str) -> str:
+    from .printer import to_text
+
+    g = result.gradients[wrt]
+    shape = result.program.shapes[wrt]
+    what = format_shape(shape)
+    if isinstance(g, Op) and g.op == "matmul":
+        a, b = g.args
+        return (f"shape check: {to_text(a)} ({format_shape(a.shape)}) {to_text(b)} ({format_shape(b.shape)}) "
+                f"is {format_shape(g.shape)}, the shape of {to_text(Sym(wrt))} ✓")
+    ok = "✓" if g.shape == shape else "✗"
+    objective = to_text(Sym(result.objective_name))
+    return (f"shape check: ∂{objective}/∂{to_text(Sym(wrt))} is {format_shape(g.shape)}, "
+            f"the shape of {to_text(Sym(wrt))} ({what}) {ok}")
+
+
+def render_steps_text(result, unicode: bool = True) -> str:
+    """Every requested variable's steps, as text."""
+    from .printer import to_ascii, to_text
+
+    show = to_text if unicode else to_ascii
+    d = "∂" if unicode else "d"
+    times = "×" if unicode else "x"
+    objective = show(Sym(result.objective_name))
+    blocks = []
+    for wrt in result.wrt:
+        steps = derivation_steps(result, wrt)
+        lines = []
+        if steps.lines:
+            factors = [f"{d}{_label(a, show)}/{d}{_label(b, show)}" for a, b in zip(steps.chain, steps.chain[1:])]
+            lines.append(f"{d}{objective}/{d}{show(Sym(wrt))} = " + " · ".join(factors) + "   (chain rule)")
+        rows = []
+        for line in steps.lines:
+            text = f"  {d}{objective}/{d}{_label(line.target, show)} = {show(line.expr)}"
+            tail = format_shape(line.shape, times)
+            tail = f"{tail:<7}   {'[' + ', '.join(line.rules) + ']' if line.rules else '':<24}"
+            if line.delta:
+                tail = f"{tail} =: {show(Sym(line.delta))}"
+            rows.append((text, tail))
+        width = min(max([len(t) for t, _ in rows] + [30]), 90)
+        lines.extend(f"{t}{' ' * max(2, width + 3 - len(t))}{tail}".rstrip() for t, tail in rows)
+        lines.append("  " + steps.check if unicode else "  " + steps.check.replace("✓", "ok").replace("✗", "MISMATCH"))
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def _label(target: Expr, show) -> str:
+    text = show(target)
+    return text if isinstance(target, Sym) else f"({text})"
