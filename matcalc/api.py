@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .differentiate import Derivation, differentiate
-from .errors import CheckFailedError, MatcalcError
+from .errors import CheckFailedError, MatcalcError, ParseError
 from .expr import SCALAR, DimSize, Expr, Op, Sym, format_shape
 from .rules import Context, RuleBase, default_rules, load_rules
 
@@ -42,7 +42,9 @@ class Program:
         self.source = "\n".join(lines)
         self.surface = parse_program(self.source)
         objective_expr = None
-        if objective is not None and objective.strip():
+        if objective is not None and not objective.strip():
+            raise ParseError("empty expression: write an objective such as \"tr(A X B)\"")
+        if objective is not None:
             objective_expr = parse_expr(objective, known_names=frozenset(self.surface.names))
         elif not self.surface.definitions:
             raise MatcalcError("nothing to differentiate: give an objective or a definition")

@@ -91,8 +91,16 @@ CALLABLE_OPERATORS = {"inv": ("inv", 1)}
 
 # The differential ``d(A)`` is a function only inside rule files (where it
 # marks the linear argument of a differential rule); in user text ``d`` stays
-# an ordinary name.
+# an ordinary name.  So are the size helpers of Jacobian rules: ``rows(L)``
+# and ``cols(L)`` (a dimension of what L matched) and ``eye(n)`` (the n×n
+# identity), which the rule machinery evaluates when it builds a right side.
 DIFFERENTIAL = Function("d", 1, "same", "None")
+RULE_ONLY = {
+    "d": DIFFERENTIAL,
+    "rows": Function("rows", 1, "scalar", "None"),
+    "cols": Function("cols", 1, "scalar", "None"),
+    "eye": Function("eye", 1, "scalar", "None"),
+}
 _rule_syntax = False
 
 
@@ -112,22 +120,22 @@ def canonical_function(name: str) -> str | None:
     name = ALIASES.get(name, name)
     if name in FUNCTIONS or name in CALLABLE_OPERATORS:
         return name
-    if _rule_syntax and name == "d":
+    if _rule_syntax and name in RULE_ONLY:
         return name
     return None
 
 
 def lookup(name: str) -> Function | None:
     """The Function of a canonical name (``d`` included), or None."""
-    if name == "d":
-        return DIFFERENTIAL
+    if name in RULE_ONLY and (_rule_syntax or name == "d"):
+        return RULE_ONLY[name]
     return FUNCTIONS.get(name)
 
 
 def function_names() -> set[str]:
     """Every spelling that names a function (for the parser and suggestions)."""
     names = set(FUNCTIONS) | set(ALIASES) | set(CALLABLE_OPERATORS)
-    return names | {"d"} if _rule_syntax else names
+    return names | set(RULE_ONLY) if _rule_syntax else names
 
 
 def is_elementwise(name: str) -> bool:

@@ -12,23 +12,19 @@ The syntax lives in ``grammar/matcalc.lark``; one Transformer
 from __future__ import annotations
 
 import difflib
-import functools
 from dataclasses import dataclass
 from fractions import Fraction
-from pathlib import Path
 
-from lark import Lark, Token, Transformer_NonRecursive, Tree, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, VisitError
-from lark.lark import PostLex
+from lark import Token, Transformer_NonRecursive, Tree, v_args
+from lark.exceptions import VisitError
 
 from .errors import LimitError, MatcalcError, ParseError, UnknownFunctionError
 from .expr import Expr, Identity, Num, Ones, Op, Sym, free_symbols, make_shape, num
-from .functions import CALLABLE_OPERATORS, FUNCTIONS, canonical_function, function_names, lookup
+from .functions import CALLABLE_OPERATORS, canonical_function, function_names, lookup
 from .names import is_letter_name, split_word, word_units
+from .syntax import syntax_tree
 
-# Safety limits (SPEC §9: huge or deeply nested input ends in a clear error).
-MAX_TOKENS = 25_000   # lark needs ~15 µs a token: this bounds a parse to ~0.4 s
-MAX_DEPTH = 200       # operator nesting; later stages recurse over the tree
+# Safety limits (SPEC §9; the others are in matcalc.syntax).
 MAX_WORD = 100        # characters in one run of letters
 MAX_NUMBER = 1_000    # characters in one number literal
 MAX_EXPONENT = 400    # |e| in a literal like 1e-400
@@ -74,7 +70,7 @@ def parse_expr(text: str, known_names: frozenset[str] = frozenset()) -> Expr:
     other runs of letters split into single-letter names:
     ``parse_expr("xW") == mul(x, W)``, ``parse_expr("yhat", {"yhat"}) == yhat``.
     """
-    tree = _syntax_tree(text, "expression")
+    tree = syntax_tree(text, "expression")
     return _transform(SurfaceBuilder(known_names), tree, text)
 
 
@@ -83,7 +79,7 @@ def parse_program(text: str) -> SurfaceProgram:
     one a line or separated by ``;``, ``#`` starting a comment.  Every
     definition is read with all the program's names known; a definition may
     use only names defined before it."""
-    tree = _syntax_tree(text, "program")
+    tree = syntax_tree(text, "program")
     declared = {_word_name(s.children[0]) for s in tree.children if s.data == "declaration"}
     defined = {_word_name(s.children[0]): s.children[0]
                for s in reversed(tree.children) if s.data == "definition"}  # the first wins
@@ -92,103 +88,14 @@ def parse_program(text: str) -> SurfaceProgram:
     return SurfaceProgram(declarations, definitions, text)
 
 
-# --- the lark parser ---------------------------------------------------------
-
-def _grammar_path() -> Path:
-    """The grammar inside the installed package, else in the repository."""
-    here = Path(__file__).resolve().parent
-    for folder in (here / "grammar", here.parent / "grammar"):
-        if (folder / "matcalc.lark").is_file():
-            return folder / "matcalc.lark"
-    raise FileNotFoundError("matcalc.lark not found beside the matcalc package")
-
-
-@functools.cache
-def _lark() -> Lark:
-    return Lark(_grammar_path().read_text(encoding="utf-8"), parser="lalr",
-                start=["expression", "program"], postlex=Postlexer(),
-                propagate_positions=True, maybe_placeholders=True)
-
-
-# tokens after which an operand is complete (a bar after one closes a norm)
-_OPERAND_ENDS = {"NUMBER", "WORD", "RPAR", "RBRACE", "NORM_CLOSE", "NORM_SUBSCRIPT",
-                 "TRANSPOSE", "INV_TRANSPOSE", "SUPERSCRIPT", "TEE", "ONES_SYMBOL"}
-_OPENING = {"LPAR": "RPAR", "LBRACE": "RBRACE", "NORM_OPEN": "NORM_CLOSE"}
-# tokens after which a line goes on (a newline after one is no line break)
-_CONTINUING = {"PLUS", "MINUS", "HADAMARD", "ELEMENTWISE_DIV", "TIMES", "KRON", "SLASH",
-               "CARET", "ELEMENTWISE_POW", "COMMA", "EQUAL", "COLON"}
-
-
-class Postlexer(PostLex):
-    """The token stream between lark's lexer and parser:
-
-    * each ``‖`` / ``||`` becomes an opening or a closing bar: it closes the
-      innermost open bracket when that is a norm and the bar follows a
-      complete operand.  ``‖x‖ ‖y‖`` is two norms; a norm juxtaposed inside a
-      norm needs parentheses: ``‖(x ‖y‖)‖``;
-    * a newline inside brackets or after an operator continues the line
-      (``J = a +⏎ b``);
-    * more than ``MAX_TOKENS`` tokens is a LimitError.
-    """
-
-    always_accept = ("NORM_BAR", "_NL")  # the lexer passes them everywhere; process() decides
-
-    def process(self, stream):
-        open_brackets: list[str] = []
-        previous = None
-        for count, token in enumerate(stream, 1):
-            if count > MAX_TOKENS:
-                raise LimitError(f"input too long (more than {MAX_TOKENS} tokens)",
-                                 line=token.line, column=token.column)
-            if token.type == "_NL" and (open_brackets or previous in _CONTINUING):
-                continue
-            if token.type == "NORM_BAR":
-                closes = open_brackets[-1:] == ["NORM_OPEN"] and previous in _OPERAND_ENDS
-                token = Token.new_borrow_pos("NORM_CLOSE" if closes else "NORM_OPEN", token.value, token)
-            if token.type in _OPENING:
-                open_brackets.append(token.type)
-            elif open_brackets and token.type == _OPENING[open_brackets[-1]]:
-                open_brackets.pop()
-            previous = token.type
-            yield token
-
-
-def _syntax_tree(text: str, start: str) -> Tree:
-    try:
-        tree = _lark().parse(text, start=start)
-    except UnexpectedInput as err:
-        raise _syntax_error(err, text) from None
-    except MatcalcError as err:
-        raise _with_source(err, text) from None
-    _check_depth(tree, text)
-    return tree
-
-
 def _transform(builder: "SurfaceBuilder", tree: Tree, text: str):
     try:
         return builder.transform(tree)
     except VisitError as err:
         if isinstance(err.orig_exc, MatcalcError):
-            raise _with_source(err.orig_exc, text) from None
+            err.orig_exc.source = text
+            raise err.orig_exc from None
         raise
-
-
-def _check_depth(tree: Tree, text: str) -> None:
-    """Operator nesting beyond MAX_DEPTH is refused (iteratively measured, so
-    the check itself cannot overflow)."""
-    stack = [(tree, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise LimitError(f"expression nested too deeply (more than {MAX_DEPTH} levels);"
-                             " split it into definitions", source=text,
-                             line=node.meta.line, column=node.meta.column)
-        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
-
-
-def _with_source(err: MatcalcError, text: str) -> MatcalcError:
-    err.source = text
-    return err
 
 
 # --- names -------------------------------------------------------------------
@@ -256,7 +163,7 @@ def _raised(base: Expr, exponent, span) -> Expr:
 def _number(token: Token) -> Fraction:
     """An exact value: 0.5 -> 1/2, 1e-3 -> 1/1000."""
     text = str(token)
-    mantissa, _, exponent = text.lower().partition("e")
+    exponent = text.lower().partition("e")[2]
     if len(text) > MAX_NUMBER or (exponent and abs(int(exponent)) > MAX_EXPONENT):
         raise LimitError(f"number out of range: {text[:20]}", line=token.line, column=token.column)
     return Fraction(text)
@@ -507,60 +414,3 @@ class SurfaceBuilder(Transformer_NonRecursive):
                              line=token.line, column=token.column)
         self._seen[name] = (how, token.line)
         return name
-
-
-# --- syntax errors -------------------------------------------------------------
-
-_OPERATORS = {"PLUS", "MINUS", "HADAMARD", "ELEMENTWISE_DIV", "TIMES", "KRON", "SLASH",
-              "COMMA", "EQUAL", "COLON"}
-_BRACKET_NAMES = {"LPAR": "parenthesis", "LBRACE": "brace", "NORM_OPEN": "norm"}
-
-
-def _syntax_error(err: UnexpectedInput, text: str) -> ParseError:
-    """lark's position plus a friendly message for the common mistakes."""
-    def located(message, where):
-        return ParseError(message, source=text, line=where.line, column=where.column)
-
-    if isinstance(err, UnexpectedCharacters):
-        char = text[err.pos_in_stream]
-        shown = f"'{char}'" if char.isprintable() else f"U+{ord(char):04X}"
-        return ParseError(f"unexpected character {shown}", source=text,
-                          line=err.line, column=err.column)
-    parser = getattr(err, "interactive_parser", None)
-    stack = parser.parser_state.value_stack if parser is not None else []
-    token = getattr(err, "token", None)
-    if token is None:
-        return ParseError("syntax error", source=text, line=1, column=1)
-    previous = stack[-1] if stack and isinstance(stack[-1], Token) else None
-    unclosed = [t for t in stack if isinstance(t, Token) and t.type in _BRACKET_NAMES]
-    at_end = token.type == "$END"
-    if at_end and not any(_is_content(v) for v in stack):
-        return ParseError("empty expression", source=text, line=1, column=1)
-    if previous is not None and previous.type == "CARET":
-        return located("expected T, -1 or a number after '^'", token)
-    if previous is not None and previous.type == "ELEMENTWISE_POW":
-        return located("expected a number after '.^'", token)
-    if previous is not None and previous.type in _OPERATORS:
-        return located(f"missing operand after '{previous}'", token)
-    if at_end and sum(t.type == "NORM_OPEN" for t in unclosed) >= 2:
-        return located("unclosed norm (inside a norm, write a juxtaposed norm in"
-                       " parentheses: ‖(x ‖y‖)‖)", unclosed[-1])
-    if at_end and unclosed:
-        return located(f"unclosed {_BRACKET_NAMES[unclosed[-1].type]}", unclosed[-1])
-    if token.type == "RPAR" and previous is not None and previous.type == "LPAR":
-        return located("empty parentheses", token)
-    if token.type == "RPAR" and not any(t.type == "LPAR" for t in unclosed):
-        return located("unmatched ')'", token)
-    if at_end:
-        return located("unexpected end of input", token)
-    shown = {"WORD": f"name '{token}'", "NUMBER": f"number {token}",
-             "_NL": "end of line"}.get(token.type, f"'{token}'")
-    return located(f"unexpected {shown}", token)
-
-
-def _is_content(value) -> bool:
-    """Whether a parser stack entry holds some of the user's expression
-    (newlines and lark's helper trees for ``_NL*`` do not)."""
-    if isinstance(value, Token):
-        return value.type != "_NL"
-    return not str(value.data).startswith("__")

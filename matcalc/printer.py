@@ -140,13 +140,17 @@ def _is_negation(e: Expr) -> bool:
 
 
 def _add(node: Op, part: Part, style: Spelling) -> Fragment:
-    """a + b; add(a, scale(-1, b)) is a - b, add(a, -2) is a - 2."""
+    """a + b; add(a, scale(-1, b)) is a - b, add(a, -2) is a - 2, and (typed
+    trees only) add(a, scale(-2, b)) is a - 2 b."""
     a, b = node.args
     left = _wrap(part(a), SUM)
     if isinstance(b, Num) and b.value < 0:
         return _infix(left, style.minus, _number(-b.value, style), SUM)
     if _is_negation(b):
         return _infix(left, style.minus, _wrap(part(b.args[1]), HAD), SUM)
+    if _is_negative_scale(b):
+        positive = _juxtapose(_number(-b.args[0].value, style), part(b.args[1]), style)
+        return _infix(left, style.minus, positive, SUM)
     return _infix(left, "+", _wrap(part(b), HAD), SUM)
 
 
@@ -168,9 +172,12 @@ def _kron(node: Op, part: Part, style: Spelling) -> Fragment:
 
 
 def _product(node: Op, part: Part, style: Spelling) -> Fragment:
-    """Juxtaposition, ``x W``; ``σ · (a + b)`` where a space would make a call."""
-    a, b = node.args
-    left, right = _wrap(part(a), PRODUCT), _wrap(part(b), POSTFIX)
+    return _juxtapose(part(node.args[0]), part(node.args[1]), style)
+
+
+def _juxtapose(left: Fragment, right: Fragment, style: Spelling) -> Fragment:
+    """``x W``; ``σ · (a + b)`` where a space would make a call."""
+    left, right = _wrap(left, PRODUCT), _wrap(right, POSTFIX)
     separator = " "
     if right.head == "(" and canonical_function(left.tail):
         separator = f" {style.times} "
@@ -179,11 +186,21 @@ def _product(node: Op, part: Part, style: Spelling) -> Fragment:
 
 
 def _scale(node: Op, part: Part, style: Spelling) -> Fragment:
-    """scale(-1, a) is -a; scale(s, a) is s a."""
-    if _is_negation(node):
-        operand = _wrap(part(node.args[1]), UNARY)
-        return _spell(style.minus, operand, level=UNARY, loose_bar=operand.loose_bar)
-    return _product(node, part, style)
+    """scale(-1, a) is -a; scale(s, a) is s a.  The parser reads -x y as
+    (-x) y, so the negation of a surface product keeps its parentheses,
+    -(x y); that of a typed product (matmul, scale) need not: -Xᵀ y."""
+    if not _is_negation(node):
+        return _product(node, part, style)
+    operand = part(node.args[1])
+    if isinstance(node.args[1], Op) and node.args[1].op in ("matmul", "scale"):
+        return _spell(style.minus, operand, level=PRODUCT, loose_bar=operand.loose_bar)
+    operand = _wrap(operand, UNARY)
+    return _spell(style.minus, operand, level=UNARY, loose_bar=operand.loose_bar)
+
+
+def _is_negative_scale(e: Expr) -> bool:
+    return (isinstance(e, Op) and e.op == "scale" and isinstance(e.args[0], Num)
+            and e.args[0].value < 0)
 
 
 def _base(e: Expr, part: Part) -> Fragment:

@@ -6,7 +6,10 @@ language::
     name: LHS = RHS          an identity: a differential d(·) = ..., a
                              derivative f'(u) = ..., a definition f(u) = ...
     name: LHS -> RHS         a simplification
-    name: LHS => RHS         an adjoint (the trace trick for one linear map)
+    name: LHS => RHS         an adjoint (the trace trick for one linear map:
+                             the right side passes the cotangent G), or the
+                             Jacobian of one linear map (the right side
+                             multiplies the Jacobian J of its linear part)
 
 optionally followed by ``when pred(A), pred(B)`` (named side conditions, see
 ``PREDICATES``) and ``assume name(Y)`` (an assumption the result rests on,
@@ -28,7 +31,7 @@ from .errors import MatcalcError, RuleError
 from .expr import (SCALAR, DimSize, Expr, Identity, Num, Ones, Op, PatternVar,
                    Sym, Zero, cols_of, is_vector_shape, rows_of)
 
-KINDS = ("differential", "derivative", "definition", "simplify", "adjoint")
+KINDS = ("differential", "derivative", "definition", "simplify", "adjoint", "jacobian")
 
 
 @dataclass(frozen=True)
@@ -179,7 +182,9 @@ def parse_rule_line(line: str, origin: str) -> Rule | None:
 
     variables = set(params) or _syms(lhs)
     if kind == "adjoint":
-        variables |= {"G"}
+        if "J" in _syms(rhs) and "G" not in _syms(rhs):
+            kind = "jacobian"
+        variables |= {"G"} if kind == "adjoint" else {"J"}
     unbound = _syms(rhs) - variables
     if unbound:
         raise RuleError(f"{origin}: rule {name!r}: {', '.join(sorted(unbound))} on the right is not on the left")
@@ -422,6 +427,9 @@ def instantiate(template: Expr, bindings: dict, target_shape=None, differential=
             if node.op == "d":  # the differential of what the argument matched
                 memo[node] = differential(args[0]) if differential else Op("d", (args[0],), args[0].shape)
                 continue
+            if node.op in ("rows", "cols", "eye"):  # size helpers of Jacobian rules
+                memo[node] = _size_helper(node.op, args[0])
+                continue
             if node.op == "pow" and isinstance(args[1], Op):
                 args[1] = _fold_number(args[1])
             args = _size_constants(node.op, args, target_shape)
@@ -430,6 +438,16 @@ def instantiate(template: Expr, bindings: dict, target_shape=None, differential=
     if isinstance(result, (Identity, Ones)) and result.shape is None:
         result = _sized(result, target_shape)
     return result
+
+
+def _size_helper(op: str, arg: Expr) -> Expr:
+    """``rows(L)``/``cols(L)``: a dimension of L, as a number or DimSize;
+    ``eye(n)``: the n×n identity (the number 1 when n is 1)."""
+    if op == "eye":
+        n = arg.value if isinstance(arg, Num) else arg.name
+        return Num(1) if n == 1 else Identity((n, n))
+    d = rows_of(arg.shape) if op == "rows" else cols_of(arg.shape)
+    return Num(d) if isinstance(d, int) else DimSize(d)
 
 
 def _fold_number(e: Expr) -> Expr:

@@ -16,7 +16,8 @@ from fractions import Fraction
 from .errors import LimitError
 from .expr import (SCALAR, Expr, Identity, Num, Ones, Op, Zero, cols_of,
                    node_count, rows_of)
-from .rules import NO_CONTEXT, Context, default_rules, first_match, instantiate
+from .errors import ShapeError
+from .rules import NO_CONTEXT, Context, conditions_hold, default_rules, instantiate, match
 
 MAX_REWRITES_PER_NODE = 64
 MAX_STEPS = 200_000
@@ -73,18 +74,31 @@ def _to_fixed_point(e: Expr, ctx, rules, trace, memo, budget) -> Expr:
                              f"({MAX_STEPS} rewrites); the expression may be growing without bound")
         new = _algebra(e)
         if new is None:
-            found = first_match(rules, e, ctx) if isinstance(e, Op) else None
-            if found is None:
+            new = _rewrite(e, ctx, rules, trace) if isinstance(e, Op) else None
+            if new is None:
                 return e
-            rule, bindings = found
-            new = instantiate(rule.rhs, bindings, e.shape)
-            if trace is not None:
-                trace.append(rule.name)
         if new == e:
             return e
         # the rewrite may have made new nodes below the top: simplify them too
         e = simplify(new, ctx, rules, trace, memo) if isinstance(new, Op) and new not in memo else memo.get(new, new)
     return e
+
+
+def _rewrite(e: Op, ctx, rules, trace) -> Expr | None:
+    """The first rule that matches and whose right side fits together
+    (``kron(A, B) kron(C, D)`` only where A C and B D are defined)."""
+    for rule in rules:
+        bindings = match(rule.lhs, e)
+        if bindings is None or not conditions_hold(rule, bindings, ctx):
+            continue
+        try:
+            new = instantiate(rule.rhs, bindings, e.shape)
+        except ShapeError:
+            continue
+        if trace is not None:
+            trace.append(rule.name)
+        return new
+    return None
 
 
 # ---------------------------------------------------------------------------

@@ -11,10 +11,10 @@ from lark import Lark
 
 from conftest import corpus_cases
 from matcalc.errors import LimitError, MatcalcError, ParseError, UnknownFunctionError
-from matcalc.expr import Identity, Num, Ones, Op, Sym, num
-from matcalc.parser import (Declaration, Postlexer, _grammar_path, parse_expr,
-                            parse_program)
+from matcalc.expr import Identity, Ones, Op, Sym, num
+from matcalc.parser import Declaration, parse_expr, parse_program
 from matcalc.printer import to_ascii, to_text
+from matcalc.syntax import Postlexer, _grammar_path
 
 a, b, c, x, y, z, n = (Sym(s) for s in "abcxyzn")
 A, B, U, W = (Sym(s) for s in "ABUW")

@@ -117,7 +117,9 @@ def test_numbers_are_exact(value, text):
 def test_typed_nodes_print_like_their_surface_form():
     assert to_text(op("matmul", op("T", x), W)) == "xᵀ W"
     assert to_text(op("scale", num(2), x)) == "2 x"
-    assert to_text(op("scale", num(-1), op("matmul", x, W))) == "−(x W)"
+    assert to_text(op("scale", num(-1), op("matmul", x, W))) == "−x W"   # −(x W) = (−x) W
+    assert to_text(op("add", y, op("scale", num(-2), x))) == "y − 2 x"
+    assert to_text(op("T", op("scale", num(-1), op("matmul", x, W)))) == "(−x W)ᵀ"
     assert to_text(op("add", Zero(), Identity())) == "0 + I"
     assert to_text(op("logsumexp", Ones())) == "logsumexp(ones)"
 

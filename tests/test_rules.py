@@ -16,6 +16,10 @@ DECLARE = {"scalar": "{}: ()", "column": "{}: (n, 1)", "row": "{}: (1, n)",
            "symmetric": "{}: (n, n) symmetric", "matrix": "{}: (n, m)", "vector": "{}: (n, 1)"}
 
 
+# rules whose sizes inference cannot guess from the rule alone
+EXAMPLES = {"kron-mixed-product": ["A: (m, n)", "B: (p, q)", "C: (n, r)", "D: (q, s)"]}
+
+
 def as_symbols(e):
     memo = {}
     for node in e.walk():
@@ -32,7 +36,7 @@ def simplification_rules():
 
 @pytest.mark.parametrize("rule", simplification_rules())
 def test_simplification_holds_numerically(rule):
-    where = [DECLARE[pred].format(var) for pred, var in rule.conditions]
+    where = [DECLARE[pred].format(var) for pred, var in rule.conditions] + EXAMPLES.get(rule.name, [])
     program = Program("", where=where, objective=to_ascii(as_symbols(rule.lhs)))
     lhs = program.objective
     bindings = match(rule.lhs, lhs)
