@@ -1,0 +1,197 @@
+"""Forward mode on the same linear forms the gradient uses: Jacobians,
+Hessians and Hessian-vector products with one mechanism.
+
+Every active node is linearised by ``rules/differentials.rules`` exactly as
+for the gradient (``differentiate._linearise``).  Then, children first:
+
+* **Jacobian** (numerator layout, of vec for matrices): J(d(v)) is the
+  Jacobian of v; J(F(L)) = M J(L) by ``rules/jacobians.rules``; sums add,
+  and a broadcast operand gets the Jacobian of the broadcast.
+* **JVP** (a directional derivative): the linear form itself, with each d(v)
+  replaced by v's tangent.  No rules beyond the differentials, and it costs
+  what the forward pass costs.
+
+The Hessian of a scalar J with respect to X is the Jacobian of its gradient
+(the gradient inlined: δ's replaced by their expressions); the
+Hessian-vector product is the JVP of the gradient along v, never forming the
+matrix.  Mixed second derivatives: the Jacobian of ∂J/∂x with respect to y.
+"""
+from __future__ import annotations
+
+from .errors import NotDifferentiableError
+from .expr import SCALAR, Expr, Identity, Num, Ones, Op, Sym, Zero, format_shape
+from .rules import (NO_CONTEXT, Context, RuleBase, conditions_hold,
+                    default_rules, instantiate, match)
+from .simplify import simplify
+
+
+def vec_size(shape):
+    """The length of vec of a shape: ``(m, n)`` -> ``"m*n"``; a scalar -> 1."""
+    from .shapes import dim_product
+
+    return 1 if shape == SCALAR else dim_product(shape[0], shape[1])
+
+
+def jacobian(f: Expr, wrt: Sym, ctx: Context = NO_CONTEXT, rules: RuleBase | None = None) -> Expr:
+    """∂vec(f)/∂vec(wrt), numerator layout: size(f) × size(wrt).
+
+    ``jacobian(tanh(W x), x)`` is ``diag(1 − tanh(W x) ∘ tanh(W x)) W``.
+    """
+    from .differentiate import _active_nodes, _differentials, _linearise
+
+    rules = rules or default_rules()
+    n = vec_size(wrt.shape)
+    rows = vec_size(f.shape)
+    active = _active_nodes(f, {wrt.name})
+    if f not in active:
+        return _zero(rows, n)
+    forward = set(f.walk())
+    memo: dict = {node: node for node in forward}
+    jac: dict = {wrt: _identity(n)}
+    for node in f.walk(prune=lambda v: v not in active):
+        if node not in active or node in jac:
+            continue
+        form, _, _ = _linearise(node, active, rules, ctx, memo)
+        for d in _differentials(form, forward):
+            if d.args[0] not in jac:  # a fused rule reached below a node: go there first
+                jac[d.args[0]] = jacobian_of(d.args[0], wrt, ctx, rules, memo, active, jac)
+        jac[node] = simplify(_jacobian_of_form(form, jac, rules, ctx, forward), ctx, memo=memo)
+    return jac[f]
+
+
+def jacobian_of(node, wrt, ctx, rules, memo, active, jac):
+    """The Jacobian of an active node not yet reached (walk order)."""
+    from .differentiate import _differentials, _linearise
+
+    forward = set(node.walk())
+    for v in node.walk(prune=lambda v: v not in active or v in jac):
+        if v not in active or v in jac:
+            continue
+        form, _, _ = _linearise(v, active, rules, ctx, memo)
+        for d in _differentials(form, forward):
+            if d.args[0] not in jac:
+                jac[d.args[0]] = jacobian_of(d.args[0], wrt, ctx, rules, memo, active, jac)
+        jac[v] = simplify(_jacobian_of_form(form, jac, rules, ctx, forward), ctx, memo=memo)
+    return jac[node]
+
+
+def _identity(n):
+    return Num(1) if n == 1 else Identity((n, n))
+
+
+def _zero(rows, cols):
+    return Num(0) if rows == 1 and cols == 1 else Zero((rows, cols))
+
+
+def _jacobian_of_form(form: Expr, jac: dict, rules: RuleBase, ctx: Context, forward: set) -> Expr:
+    """J(form): the Jacobian of a linear form whose d(v) have Jacobians ``jac``."""
+    from .differentiate import _contains_differential
+    from .shapes import build
+
+    has_d: dict = {}
+    results: dict = {}
+    for lin in form.walk(prune=lambda n: n in forward):
+        if lin in results or not _contains_differential(lin, has_d, forward):
+            continue
+        if isinstance(lin, Op) and lin.op == "d":
+            results[lin] = jac[lin.args[0]]
+            continue
+        if isinstance(lin, Op) and lin.op == "add":
+            parts = [broadcast_jacobian(results[a], a.shape, lin.shape)
+                     for a in lin.args if _contains_differential(a, has_d, forward)]
+            total = parts[0]
+            for p in parts[1:]:
+                total = build("add", (total, p))
+            results[lin] = total
+            continue
+        for rule in rules.of("jacobian"):
+            b = match(rule.lhs, lin)
+            if b is None or "L" not in b or not conditions_hold(rule, b, ctx):
+                continue
+            if not _contains_differential(b["L"], has_d, forward):
+                continue
+            if any(_contains_differential(v, has_d, forward) for k, v in b.items() if k != "L"):
+                continue
+            b["J"] = results[b["L"]]
+            results[lin] = instantiate(rule.rhs, b, None)
+            break
+        else:
+            from .printer import to_text
+
+            raise NotDifferentiableError(f"no Jacobian rule for the linear map {to_text(lin)}")
+    return results[form]
+
+
+def broadcast_jacobian(j: Expr, shape, target):
+    """The Jacobian of an operand of ``shape`` that numpy broadcast to
+    ``target``: vec(1 b) = (I ⊗ 1) vec(b) for a row b, and so on."""
+    from .shapes import build
+
+    if shape == target:
+        return j
+    if shape == SCALAR:
+        return build("mul", (Ones((vec_size(target), 1)), j))
+    (r, c), (tr_, tc) = shape, target
+    if r == 1 and tr_ != 1:  # a row repeated down tr_ rows
+        block = Ones((tr_, 1)) if c == 1 else build("kron", (Identity((c, c)), Ones((tr_, 1))))
+    elif c == 1 and tc != 1:  # a column repeated across tc columns
+        block = Ones((tc, 1)) if r == 1 else build("kron", (Ones((tc, 1)), Identity((r, r))))
+    else:
+        raise NotDifferentiableError(f"cannot broadcast {format_shape(shape)} to {format_shape(target)}")
+    return build("matmul", (block, j))
+
+
+def jvp(f: Expr, tangents: dict, ctx: Context = NO_CONTEXT, rules: RuleBase | None = None) -> Expr:
+    """The directional derivative of ``f`` along ``tangents`` (variable name
+    -> an expression of that variable's shape): the linear forms, with each
+    d(v) replaced by v's tangent.  Same shape as f."""
+    from .differentiate import _active_nodes, _linearise
+
+    rules = rules or default_rules()
+    active = _active_nodes(f, set(tangents))
+    if f not in active:
+        return Zero(f.shape) if f.shape != SCALAR else Num(0)
+    forward = set(f.walk())
+    memo: dict = {node: node for node in forward}
+    tangent: dict = {}
+    for node in f.walk(prune=lambda v: v not in active):
+        if node not in active:
+            continue
+        if isinstance(node, Sym):
+            tangent[node] = tangents[node.name]
+            continue
+        form, _, _ = _linearise(node, active, rules, ctx, memo)
+        tangent[node] = simplify(_substitute_differentials(form, tangent, active, rules, ctx, memo, forward),
+                                 ctx, memo=memo)
+    return tangent[f]
+
+
+def _substitute_differentials(form, tangent, active, rules, ctx, memo, forward):
+    from .differentiate import _linearise
+    from .shapes import build
+
+    out: dict = {}
+    for n in form.walk(prune=lambda v: v in forward):
+        if isinstance(n, Op) and n.op == "d":
+            v = n.args[0]
+            if v not in tangent:  # below a fused rule: linearise it first
+                inner, _, _ = _linearise(v, active, rules, ctx, memo)
+                tangent[v] = _substitute_differentials(inner, tangent, active, rules, ctx, memo, forward)
+            out[n] = tangent[v]
+        elif isinstance(n, Op) and n not in forward:
+            args = tuple(out.get(a, a) for a in n.args)
+            out[n] = n if args == n.args else build(n.op, args)
+    return out.get(form, form)
+
+
+def inline_gradient(derivation, wrt: str) -> Expr:
+    """The gradient with its δ names replaced by their expressions."""
+    from .api import substitute
+
+    values: dict = {}
+    for step in derivation.intermediates:
+        values[step.name] = substitute(step.expr, values)
+    g = derivation.gradients[wrt]
+    if g is None:
+        return None
+    return substitute(g, values)
