@@ -87,6 +87,13 @@ class Expr:
     def __hash__(self) -> int:
         return self._hash
 
+    def __reduce__(self):
+        # rebuilt through the constructor: the cached hash is recomputed in the
+        # new process (string hashes differ between processes)
+        from dataclasses import fields
+
+        return type(self), tuple(getattr(self, f.name) for f in fields(self) if f.init)
+
     def __eq__(self, other) -> bool:
         if self is other:
             return True

@@ -172,12 +172,18 @@ def _kron(node: Op, part: Part, style: Spelling) -> Fragment:
 
 
 def _product(node: Op, part: Part, style: Spelling) -> Fragment:
-    return _juxtapose(part(node.args[0]), part(node.args[1]), style)
+    # Typed products are associative: A (B C) prints as A B C, which reads
+    # back as (A B) C, the same value (only surface trees must round-trip
+    # to the letter, and the parser never nests a product on the right).
+    right = node.args[1]
+    associative = (node.op in ("matmul", "scale") and isinstance(right, Op)
+                   and right.op in ("matmul", "scale") and not _is_negation(right))
+    return _juxtapose(part(node.args[0]), part(right), style, PRODUCT if associative else POSTFIX)
 
 
-def _juxtapose(left: Fragment, right: Fragment, style: Spelling) -> Fragment:
+def _juxtapose(left: Fragment, right: Fragment, style: Spelling, right_level: int = None) -> Fragment:
     """``x W``; ``σ · (a + b)`` where a space would make a call."""
-    left, right = _wrap(left, PRODUCT), _wrap(right, POSTFIX)
+    left, right = _wrap(left, PRODUCT), _wrap(right, POSTFIX if right_level is None else right_level)
     separator = " "
     if right.head == "(" and canonical_function(left.tail):
         separator = f" {style.times} "

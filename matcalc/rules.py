@@ -271,13 +271,59 @@ _DEFAULT: RuleBase | None = None
 
 
 def default_rules() -> RuleBase:
-    """The rule base that ships with matcalc (read once)."""
+    """The rule base that ships with matcalc (read once per process, and
+    parsed once per version of the rule files: a pickle in the temporary
+    folder, keyed by the hash of the rule files and of the code that reads
+    them, saves ~30 ms at every start)."""
     global _DEFAULT
     if _DEFAULT is None:
-        base = RuleBase()
-        _DEFAULT = base  # set first: load_rules(base=...) must not recurse here
-        load_rules(_rules_folder(), base)
+        cache = _rules_cache_path()
+        base = _read_cache(cache)
+        if base is None:
+            base = RuleBase()
+            _DEFAULT = base  # set first: load_rules(base=...) must not recurse here
+            load_rules(_rules_folder(), base)
+            _write_cache(cache, base)
+        _DEFAULT = base
     return _DEFAULT
+
+
+def _rules_cache_path() -> Path:
+    import hashlib
+    import tempfile
+
+    digest = hashlib.sha256()
+    here = Path(__file__).resolve().parent
+    sources = sorted(_rules_folder().glob("*.rules"))
+    sources += [here / n for n in ("rules.py", "parser.py", "names.py", "syntax.py", "expr.py", "functions.py")]
+    for f in sources:
+        if f.exists():
+            digest.update(f.name.encode() + f.read_bytes())
+    return Path(tempfile.gettempdir()) / f"matcalc-rules-{digest.hexdigest()[:16]}.pickle"
+
+
+def _read_cache(path: Path) -> RuleBase | None:
+    import pickle
+
+    try:
+        with open(path, "rb") as fh:
+            base = pickle.load(fh)
+        return base if isinstance(base, RuleBase) else None
+    except Exception:  # a missing, stale or foreign file: parse the rules again
+        return None
+
+
+def _write_cache(path: Path, base: RuleBase) -> None:
+    import os
+    import pickle
+
+    try:
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        with open(tmp, "wb") as fh:
+            pickle.dump(base, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except OSError:  # a read-only temporary folder: no cache, no harm
+        pass
 
 
 # ---------------------------------------------------------------------------

@@ -309,18 +309,20 @@ def _algebra(e: Expr) -> Expr | None:
     if op == "add":
         return _collect(e)
     if op == "scale":
-        # numbers gathered in front: λ (2 A) -> 2 (λ A); λ 1 -> λ
+        # scalar factors gathered on the left, numbers first: λ (2 A) -> (2 λ) A,
+        # which prints as 2 λ A and costs one pass over A
         s, a = args
-        if isinstance(a, Zero):
+        if isinstance(a, Zero) or s == Num(0) or a == Num(0):
+            return Zero(shape) if shape != SCALAR else Num(0)
+        if s == Num(1):
             return a
-        cs, s_core = _coefficient(s)
-        ca, a_core = _coefficient(a)
-        if s_core is None or a_core is None:
-            core = a_core if s_core is None else s_core
-        else:
-            core = _rebuild("scale", (s_core, a_core))
-        new = _times(cs * ca, core, shape)
-        return None if new == e else new
+        if isinstance(s, Num) and isinstance(a, Num):
+            return Num(s.value * a.value)
+        if isinstance(a, Num):  # λ 2 -> 2 λ
+            return _rebuild("scale", (a, s))
+        if isinstance(a, Op) and a.op == "scale":
+            return _rebuild("scale", (_rebuild("scale", (s, a.args[0])), a.args[1]))
+        return None
     if op == "matmul":
         a, b = args
         if isinstance(a, Zero) or isinstance(b, Zero):

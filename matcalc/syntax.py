@@ -42,11 +42,22 @@ def _grammar_path() -> Path:
     raise FileNotFoundError("matcalc.lark not found beside the matcalc package")
 
 
+def _cache_path() -> str | bool:
+    """Where lark keeps the analysed grammar between runs (about 30 ms saved
+    at every start): a file keyed by the grammar's own hash, in the temporary
+    folder; lark rebuilds it when the grammar changes."""
+    import hashlib
+    import tempfile
+
+    digest = hashlib.sha256(_grammar_path().read_bytes()).hexdigest()[:16]
+    return str(Path(tempfile.gettempdir()) / f"matcalc-grammar-{digest}.lark-cache")
+
+
 @functools.cache
 def _lark() -> Lark:
     return Lark(_grammar_path().read_text(encoding="utf-8"), parser="lalr",
                 start=["expression", "program"], postlex=Postlexer(),
-                propagate_positions=True, maybe_placeholders=True)
+                propagate_positions=True, maybe_placeholders=True, cache=_cache_path())
 
 
 # binary operators and separators: an operand must follow
