@@ -75,9 +75,20 @@ class Program:
     def kinds(self) -> dict:
         return dict(self.typed.kinds)
 
-    def derive(self, wrt, *, check: bool = False, seed: int = 0) -> "Result":
+    def derive(self, wrt, *, check: bool = False, seed: int = 0, order: int = 1, wrt2: str | None = None,
+               hvp: str | None = None, layout: str = "numerator") -> "Result":
         """Gradients of the objective with respect to the variables ``wrt``
-        (a name, a comma list, or a list of names)."""
+        (a name, a comma list, or a list of names); the Jacobian when the
+        objective is a vector or matrix; with ``order=2`` the Hessian (of
+        vec X for a matrix X; with ``wrt2`` the mixed ∂²J/∂x∂y); with
+        ``hvp="v"`` the Hessian-vector product along a new input v.
+        ``layout`` is "numerator" (the default) or "denominator"."""
+        from .higher import LAYOUTS, hessian_derivatives, hvp_derivatives, jacobian_derivatives
+
+        if layout not in LAYOUTS:
+            raise MatcalcError(f"--layout is numerator or denominator, not {layout!r}")
+        if order not in (1, 2):
+            raise MatcalcError(f"--order is 1 or 2, not {order}")
         names = _wrt_list(wrt)
         if not names:
             raise MatcalcError("--wrt: name at least one variable to differentiate with respect to")
@@ -88,12 +99,29 @@ class Program:
             if w not in self.typed.shapes:
                 raise MatcalcError(f"{w} does not appear in the problem; its variables are: "
                                    f"{', '.join(self.variables)}")
-        if self.objective.shape != SCALAR:
-            raise MatcalcError(f"the objective is {format_shape(self.objective.shape)}, not a scalar: "
-                               "gradients are of scalar objectives (Jacobians are not supported yet)")
+        for w in [wrt2] if wrt2 else []:
+            if w not in self.variables:
+                raise MatcalcError(f"--wrt2 {w}: not a variable of the problem ({', '.join(self.variables)})")
         ctx = Context.from_kinds(self.typed.kinds)
-        derivation = differentiate(self.objective, names, ctx, self.rules)
-        result = Result(self, derivation)
+        if self.objective.shape != SCALAR:
+            if order != 1 or wrt2 or hvp:
+                raise MatcalcError(f"the objective is {format_shape(self.objective.shape)}: second derivatives "
+                                   "and Hessian-vector products are of scalar objectives")
+            result = Result(self, None, layout=layout)
+            result.wrt = names
+            result.derivatives = jacobian_derivatives(self, names, layout, ctx)
+        else:
+            derivation = differentiate(self.objective, names, ctx, self.rules)
+            result = Result(self, derivation, layout=layout)
+            if order == 2 or wrt2:
+                result.derivatives = hessian_derivatives(result, names, wrt2, layout, ctx)
+            if hvp:
+                if hvp in self.typed.shapes:
+                    raise MatcalcError(f"--hvp {hvp}: the direction needs a new name; {hvp} is taken")
+                if len(names) != 1:
+                    raise MatcalcError("--hvp: one variable at a time (the direction has its shape)")
+                result.directions[hvp] = self.typed.shapes[names[0]]
+                result.derivatives += hvp_derivatives(result, names, hvp, ctx)
         if check:
             result.check(seed=seed, raise_on_failure=True)
         return result
@@ -101,6 +129,12 @@ class Program:
     def __repr__(self) -> str:
         table = "  ".join(f"{n}: {format_shape(s)}" for n, s in self.shapes.items())
         return f"Program({table})"
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter: the shape table (name, shape, kind or definition)."""
+        from .latex import program_table
+
+        return program_table(self)
 
 
 def _wrt_list(wrt) -> list[str]:
@@ -164,9 +198,17 @@ class Step:
 class Result:
     """A derivation: δ terms, gradients, shapes; ``check``, ``numpy``, ``compile``."""
 
-    def __init__(self, program: Program, derivation: Derivation):
+    def __init__(self, program: Program, derivation: Derivation | None, layout: str = "numerator"):
         self.program = program
         self.derivation = derivation
+        self.layout = layout
+        self.derivatives: list = []  # Jacobians, Hessians, HVPs (matcalc.higher.Derivative)
+        self.directions: dict = {}  # HVP directions: name -> shape (extra inputs)
+        if derivation is None:  # a Jacobian: no gradient pass
+            from .differentiate import Derivation
+
+            derivation = Derivation(program.objective, [], [], {}, [], {}, {})
+            self.derivation = derivation
         self.wrt = derivation.wrt
         names = dict(program.names)
         memo: dict = {}
@@ -239,8 +281,17 @@ class Result:
         assumed = {name: kind for a in self.assumptions for name, kind in a.draws
                    if name not in typed.kinds}
         draws = {**assumed, **(draws or {})}
-        result = check_gradients(objective, gradients, variables, typed.kinds, self.wrt,
-                                 typed.dims, seed=seed, draws=draws)
+        if self.gradients:
+            result = check_gradients(objective, gradients, variables, typed.kinds, self.wrt,
+                                     typed.dims, seed=seed, draws=draws)
+        else:
+            result = None
+        if self.derivatives:  # Jacobians, Hessians, HVPs: finite differences too
+            from .higher import check_derivatives
+
+            second = check_derivatives(self.program, self.derivatives, gradients, seed=seed,
+                                       extra_shapes=self.directions)
+            result = second if result is None else _combine_checks(result, second)
         self.last_check = result
         if raise_on_failure and not result.ok:
             raise CheckFailedError(f"numeric check FAILED: max rel err {result.max_rel_error:.2e} "
@@ -258,21 +309,73 @@ class Result:
             for axis, d in enumerate(shape):
                 if isinstance(d, str) and d not in dims:
                     dims[d] = (name, axis)
-        doc = f"Gradients of {self.objective_name} with respect to {', '.join(self.wrt)} (generated by matcalc)."
-        shapes = {n: typed.shapes[n] for n in self.program.variables}
-        return emit_module(needed_assignments(self._assignments(), self.gradients.values()), self.gradients,
-                           list(self.program.variables), dims, doc=doc, shapes=shapes)
+        kinds = ", ".join(dict.fromkeys((["gradients"] if self.gradients else [])
+                                        + [d.kind + "s" for d in self.derivatives]))
+        doc = f"{kinds.capitalize()} of {self.objective_name} with respect to {', '.join(self.wrt)} " \
+              f"({self.layout} layout; generated by matcalc)."
+        inputs = list(self.program.variables) + list(self.directions)
+        shapes = {**{n: typed.shapes[n] for n in self.program.variables}, **self.directions}
+        groups = []
+        for function, kind in (("jacobians", "jacobian"), ("hessians", "hessian"), ("hvp", "hvp")):
+            outputs = {d.wrt: d.value for d in self.derivatives if d.kind == kind}
+            if outputs:
+                summary = {"jacobians": "Jacobians (2-D, {} layout) of the objective, by variable",
+                           "hessians": "Hessians (2-D, of vec X; {} layout), by variable",
+                           "hvp": "Hessian-vector products, shaped like each variable"}[function]
+                groups.append((function, needed_assignments(self._definitions(), outputs.values()), outputs,
+                               summary.format(self.layout)))
+        if self.gradients or not groups:
+            main = ("gradients", needed_assignments(self._assignments(), self.gradients.values()),
+                    self.gradients, None)
+        else:
+            main, groups = groups[0], groups[1:]
+        return emit_module(main[1], main[2], inputs, dims, doc=doc, shapes=shapes, function=main[0],
+                           summary=main[3], extra=groups)
+
+    def _definitions(self) -> list[tuple[str, Expr]]:
+        return [(s.name, s.expr) for s in self.definitions]
 
     def compile(self):
-        """A numpy callable: ``f(**inputs) -> {name: gradient}``."""
+        """A numpy callable: ``f(**inputs) -> {name: gradient}`` (or the
+        Jacobians, Hessians or HVPs when there are no gradients)."""
         from .codegen import compile_module
 
-        return compile_module(self.numpy()).gradients
+        module = compile_module(self.numpy())
+        return getattr(module, "gradients", None) or getattr(module, "jacobians", None) \
+            or getattr(module, "hessians", None) or module.hvp
 
     def __repr__(self) -> str:
         from .render import render_text
 
         return render_text(self)
+
+    # -- presentation ------------------------------------------------------
+    def latex(self, bold: bool = False, steps: bool = False) -> str:
+        """The derivation as LaTeX (an ``align*`` block; ``steps`` adds the
+        chain-rule steps); ``bold`` sets vectors and matrices in bold."""
+        from .latex import render_latex
+
+        return render_latex(self, bold=bold, steps=steps)
+
+    def _repr_latex_(self) -> str:
+        """Jupyter: the δ terms and gradients as rendered math, with shapes."""
+        from .latex import render_latex_display
+
+        return render_latex_display(self)
+
+    def to_sympy(self):
+        """The δ terms and gradients as SymPy matrix expressions (a
+        ``SympyExport``); a MatcalcError names what SymPy cannot express."""
+        from .sympy_export import to_sympy
+
+        return to_sympy(self)
+
+
+def _combine_checks(a, b):
+    from .check import CheckResult
+
+    details = "; ".join(x for x in (a.details, b.details) if x)
+    return CheckResult(a.ok and b.ok, max(a.max_rel_error, b.max_rel_error), a.dims, details)
 
 
 def needed_assignments(assignments: list, outputs) -> list:
@@ -305,7 +408,8 @@ def dims_from_inputs(shapes: dict, env: dict) -> dict:
 
 
 def derive(objective: str | None = None, wrt="", *, where=None, program: str = "",
-           rules=None, check: bool = False, seed: int = 0) -> Result:
+           rules=None, check: bool = False, seed: int = 0, order: int = 1, wrt2: str | None = None,
+           hvp: str | None = None, layout: str = "numerator") -> Result:
     """Differentiate ``objective`` (an expression, or the name of a definition)
     with respect to ``wrt``.
 
@@ -315,7 +419,7 @@ def derive(objective: str | None = None, wrt="", *, where=None, program: str = "
     if rules:
         base = _with_rule_files(rules)
     p = Program(program, where=where, objective=objective, rules=base)
-    return p.derive(wrt, check=check, seed=seed)
+    return p.derive(wrt, check=check, seed=seed, order=order, wrt2=wrt2, hvp=hvp, layout=layout)
 
 
 def _with_rule_files(files) -> RuleBase:

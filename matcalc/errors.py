@@ -42,6 +42,11 @@ class MatcalcError(Exception):
             parts.append("did you mean: " + ", ".join(self.suggestions) + "?")
         return "\n".join(parts)
 
+    def _render_traceback_(self) -> list[str]:
+        # IPython shows these lines instead of a traceback: in a notebook a
+        # bad input reads like the CLI's message, caret included
+        return f"{type(self).__name__}: {self}".splitlines()
+
 
 class ParseError(MatcalcError):
     """The text is not in the matcalc language."""

@@ -25,6 +25,15 @@ from .rules import (NO_CONTEXT, Context, RuleBase, conditions_hold,
 from .simplify import simplify
 
 
+# Jacobians keep the book form diag(v) W while they are built; the cheap form
+# v ∘ W is for evaluation (matcalc.higher simplifies with every rule there)
+BOOK_FORM_SKIPS = {"diag-times-matrix", "matrix-times-diag", "diag-of-row"}
+
+
+def _book_rules(rules: RuleBase):
+    return [r for r in rules.of("simplify") if r.name not in BOOK_FORM_SKIPS]
+
+
 def vec_size(shape):
     """The length of vec of a shape: ``(m, n)`` -> ``"m*n"``; a scalar -> 1."""
     from .shapes import dim_product
@@ -55,7 +64,7 @@ def jacobian(f: Expr, wrt: Sym, ctx: Context = NO_CONTEXT, rules: RuleBase | Non
         for d in _differentials(form, forward):
             if d.args[0] not in jac:  # a fused rule reached below a node: go there first
                 jac[d.args[0]] = jacobian_of(d.args[0], wrt, ctx, rules, memo, active, jac)
-        jac[node] = simplify(_jacobian_of_form(form, jac, rules, ctx, forward), ctx, memo=memo)
+        jac[node] = simplify(_jacobian_of_form(form, jac, rules, ctx, forward), ctx, _book_rules(rules), memo=memo)
     return jac[f]
 
 
@@ -71,7 +80,7 @@ def jacobian_of(node, wrt, ctx, rules, memo, active, jac):
         for d in _differentials(form, forward):
             if d.args[0] not in jac:
                 jac[d.args[0]] = jacobian_of(d.args[0], wrt, ctx, rules, memo, active, jac)
-        jac[v] = simplify(_jacobian_of_form(form, jac, rules, ctx, forward), ctx, memo=memo)
+        jac[v] = simplify(_jacobian_of_form(form, jac, rules, ctx, forward), ctx, _book_rules(rules), memo=memo)
     return jac[node]
 
 

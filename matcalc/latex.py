@@ -1,130 +1,371 @@
-"""LaTeX spelling of expressions: ``x^\\top \\delta_{2}``, ``\\hat{y} - y``,
-``\\operatorname{softmax}(\\theta)``; ``bold=True`` sets vectors and matrices
-in bold as the CS224n notes do."""
+"""LaTeX spelling of expressions and of whole derivations.
+
+``to_latex`` writes one expression: ``xᵀ δ2`` is ``x^\\top \\delta_{2}``,
+``ŷ − y`` is ``\\hat{y} - y``, ``softmax(θ)`` is
+``\\operatorname{softmax}\\left(\\theta\\right)``, ``A ∘ B`` is ``A \\circ B``,
+``A ./ B`` is ``A \\oslash B``, ``(P − Y) / N`` is ``\\frac{P - Y}{N}``,
+``X⁻ᵀ`` is ``X^{-\\top}``, ``‖A‖_F`` is ``\\left\\Vert A \\right\\Vert_F``, ``ones``
+is ``\\mathbf{1}``.  Every spelling is one that matplotlib's mathtext, MathJax
+and LaTeX (amsmath) all typeset, so the same string serves a paper, a
+notebook and a plot title; bars are ``\\Vert`` / ``\\vert`` rather than
+``\\|`` / ``|`` so that the LaTeX can sit in a Markdown table.
+
+Bold (``bold=True``), the convention of the CS224n notes: vectors and
+matrices are bold, scalars are not.  Latin letters take ``\\mathbf``
+(upright bold: ``\\mathbf{W}``, ``\\mathbf{x}``), Greek letters
+``\\boldsymbol`` (``\\boldsymbol{\\delta}_{2}``, since ``\\mathbf`` does not
+embolden Greek), accents go outside (``\\hat{\\mathbf{y}}``), subscripts stay
+light (``\\mathbf{b}_{1}``); ``I`` and a zero matrix become ``\\mathbf{I}``,
+``\\mathbf{0}``; ``\\mathbf{1}`` (all ones) is bold in both modes.
+
+``render_latex`` writes a derivation (an ``align*`` block: shapes,
+definitions, assumptions, δ terms and gradients each with its shape and
+rules, the numeric check) and, with ``steps=True``, the chain-rule steps of
+``matcalc.steps`` for each variable.
+"""
 from __future__ import annotations
 
 import re
 from fractions import Fraction
 
 from .errors import LimitError
-from .expr import (SCALAR, DimSize, Expr, Identity, Num, Ones, Op, PatternVar,
-                   Sym, Zero)
+from .expr import SCALAR, DimSize, Expr, Identity, Num, Ones, Op, PatternVar, Sym, Zero
 
-GREEK = {
-    "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
-    "lambda", "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi",
-    "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi", "Omega",
-}
-ACCENTS = {"hat": "hat", "bar": "bar", "tilde": "tilde"}
-FUNCTION_NAMES = {"sigmoid": r"\sigma", "tr": r"\operatorname{tr}", "det": r"\det", "exp": r"\exp",
-                  "log": r"\log", "sin": r"\sin", "cos": r"\cos", "tanh": r"\tanh"}
+_LOWER_GREEK = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron "
+                "pi rho sigma tau upsilon phi chi psi omega").split()
+# capitals LaTeX has a command for; the rest look like Latin capitals
+_UPPER_GREEK = {"Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi", "Omega"}
+_LATIN_LOOKALIKES = {"Alpha": "A", "Beta": "B", "Epsilon": "E", "Zeta": "Z", "Eta": "H", "Iota": "I",
+                     "Kappa": "K", "Mu": "M", "Nu": "N", "Omicron": "O", "Rho": "P", "Tau": "T",
+                     "Chi": "X", "omicron": "o"}
+_GREEK = "|".join(sorted(_LOWER_GREEK + [n.capitalize() for n in _LOWER_GREEK], key=len, reverse=True))
+_ACCENTS = ("ddot", "hat", "bar", "tilde", "dot")
+# a canonical name (matcalc.names): one letter (or a Greek letter's name),
+# accents, digits, _subscripts: ``yhat``, ``delta2``, ``W_2``, ``b1_x``
+_LETTER_NAME = re.compile(rf"(?P<base>{_GREEK}|[A-Za-z])(?P<accents>(?:{'|'.join(_ACCENTS)})*)"
+                          r"(?P<digits>[0-9]*)(?P<subs>(?:_[A-Za-z0-9]+)*)")
+_WORD_NAME = re.compile(r"(?P<word>[A-Za-z]+?)(?P<digits>[0-9]*)(?P<subs>(?:_[A-Za-z0-9]+)*)")
 
-# binding strength: a child looser than its parent gets parentheses
+# functions with a LaTeX spelling of their own; the others are \operatorname
+_FUNCTIONS = {"sigmoid": r"\sigma", "exp": r"\exp", "log": r"\log", "sin": r"\sin", "cos": r"\cos",
+              "tanh": r"\tanh", "det": r"\det", "logdet": r"\log\det", "max": r"\max", "min": r"\min",
+              "log_softmax": r"\log\operatorname{softmax}"}
+
+# binding strength, loosest first: a child looser than its slot is bracketed
 _SUM, _HADAMARD, _PRODUCT, _NEG, _POSTFIX, _ATOM = range(1, 7)
-MAX_DEPTH = 2000
+# TeX typesets only so much nesting, and such output is unreadable anyway
+MAX_DEPTH = 1000
+MAX_CHARS = 1_000_000
 
 
 def latex_name(name: str, bold: bool = False, shape=None) -> str:
-    """``delta2`` -> ``\\delta_{2}``, ``yhat`` -> ``\\hat{y}``, ``W_2`` -> ``W_{2}``."""
-    m = re.fullmatch(r"([A-Za-z]+?)(hat|bar|tilde)?(\d*)(?:_(\w+))?", name)
-    if not m:
-        return r"\mathrm{" + name.replace("_", r"\_") + "}"
-    base, accent, digits, sub = m.groups()
-    if base in GREEK:
-        core = "\\" + base
-    elif len(base) == 1:
-        core = base
+    """``delta2`` -> ``\\delta_{2}``, ``yhat`` -> ``\\hat{y}``, ``W_2`` ->
+    ``W_{2}``, ``loss`` -> ``\\mathrm{loss}``; bold when ``bold`` and the
+    shape is a vector's or a matrix's (``\\boldsymbol{\\delta}_{2}``)."""
+    heavy = bold and shape not in (None, SCALAR)
+    m = _LETTER_NAME.fullmatch(name)
+    if m:
+        base = m["base"]
+        if base in _LATIN_LOOKALIKES:
+            core, greek = _LATIN_LOOKALIKES[base], False
+        elif base in _LOWER_GREEK or base in _UPPER_GREEK:
+            core, greek = "\\" + base, True
+        else:
+            core, greek = base, False
+        if heavy:
+            core = (r"\boldsymbol{" if greek else r"\mathbf{") + core + "}"
+        for accent in re.findall("|".join(_ACCENTS), m["accents"]):
+            core = f"\\{accent}{{{core}}}"
     else:
-        core = r"\mathrm{" + base + "}"
-    if bold and shape not in (None, SCALAR):
-        core = (r"\boldsymbol{" if base in GREEK else r"\mathbf{") + core + "}"
-    if accent:
-        core = f"\\{ACCENTS[accent]}{{{core}}}"
-    subscript = digits or sub or ""
-    if digits and sub:
-        subscript = f"{digits},{sub}"
-    return f"{core}_{{{subscript}}}" if subscript else core
+        m = _WORD_NAME.fullmatch(name)
+        if m is None:  # not a canonical name: print it as text
+            return r"\mathrm{" + _escape(name) + "}"
+        core = (r"\mathbf{" if heavy else r"\mathrm{") + m["word"] + "}"
+    parts = ([m["digits"]] if m["digits"] else []) + [s for s in m["subs"].split("_") if s]
+    return f"{core}_{{{','.join(parts)}}}" if parts else core
+
+
+def latex_dim(d) -> str:
+    """A dimension: ``n``, ``3``, ``m*n`` -> ``m n``."""
+    return " ".join(latex_name(f) if not f.isdigit() else f for f in str(d).split("*"))
+
+
+def latex_shape(shape) -> str:
+    """``(1, "C")`` -> ``1 \\times C``; a scalar -> ``\\text{scalar}``."""
+    if shape == SCALAR:
+        return r"\text{scalar}"
+    return rf"{latex_dim(shape[0])} \times {latex_dim(shape[1])}"
 
 
 def _number(v: Fraction) -> str:
+    """Integers, short exact decimals (0.5, 0.001), else a fraction."""
     if v.denominator == 1:
         return str(v.numerator)
-    as_float = float(v)
-    text = repr(as_float)
-    if Fraction(text) == v and len(text) <= 8:
+    text = repr(float(v))
+    if "e" not in text and Fraction(text) == v and len(text) <= 8:
         return text
     return rf"\frac{{{v.numerator}}}{{{v.denominator}}}"
 
 
-def to_latex(e: Expr, bold: bool = False) -> str:
-    """LaTeX for ``e``.
+def to_latex(e: Expr, bold: bool = False, shapes: dict | None = None) -> str:
+    """LaTeX for ``e``; ``shapes`` (name -> shape) decides boldness of names
+    whose node carries no shape.
 
-    >>> to_latex(parse("xᵀ δ2"))   # doctest: +SKIP
-    'x^\\top \\delta_{2}'
+    ``to_latex(xᵀ δ2)`` is ``x^\\top \\delta_{2}``; with ``bold=True``,
+    ``\\mathbf{x}^\\top \\boldsymbol{\\delta}_{2}``.  Iterative: a tree nested
+    deeper than ``MAX_DEPTH`` is a LimitError, never a RecursionError.
     """
-    return _latex(e, bold, 0)[0]
+    done: dict[int, tuple[str, int, int]] = {}  # id -> (text, strength, depth)
+    stack = [e]
+    while stack:
+        node = stack[-1]
+        if id(node) in done:
+            stack.pop()
+            continue
+        waiting = [c for c in node.children if id(c) not in done]
+        if waiting:
+            if len(stack) > MAX_DEPTH:
+                raise LimitError(f"the expression is nested too deeply to write as LaTeX "
+                                 f"(more than {MAX_DEPTH} levels)")
+            stack.extend(waiting)
+            continue
+        stack.pop()
+        text, strength = _node(node, lambda c: done[id(c)][:2], bold, shapes or {})
+        if len(text) > MAX_CHARS:
+            raise LimitError(f"the expression is too large to write as LaTeX (more than {MAX_CHARS} characters)")
+        depth = 1 + max((done[id(c)][2] for c in node.children), default=0)
+        if depth > MAX_DEPTH:
+            raise LimitError(f"the expression is nested too deeply to write as LaTeX (more than {MAX_DEPTH} levels)")
+        done[id(node)] = (text, strength, depth)
+    return done[id(e)][0]
 
 
-def _wrap(pair, level: int) -> str:
-    text, strength = pair
+def _wrap(part: tuple[str, int], level: int) -> str:
+    text, strength = part
     return rf"\left({text}\right)" if strength < level else text
 
 
-def _latex(e: Expr, bold: bool, depth: int) -> tuple[str, int]:
-    if depth > MAX_DEPTH:
-        raise LimitError("the expression is nested too deeply to print as LaTeX")
-    sub = lambda x: _latex(x, bold, depth + 1)  # noqa: E731
+def _node(e: Expr, part, bold: bool, shapes: dict) -> tuple[str, int]:
+    """The LaTeX of one node; ``part(node)`` is the (text, strength) of a
+    descendant already written."""
     if isinstance(e, (Sym, PatternVar)):
-        return latex_name(e.name, bold, e.shape), _ATOM
+        shape = e.shape if e.shape is not None else shapes.get(e.name)
+        return latex_name(e.name, bold, shape), _ATOM
     if isinstance(e, DimSize):
         return latex_name(e.name), _ATOM
     if isinstance(e, Num):
         text = _number(abs(e.value))
         return ("-" + text, _NEG) if e.value < 0 else (text, _ATOM)
-    if isinstance(e, Identity):
-        return "I", _ATOM
     if isinstance(e, Ones):
         return r"\mathbf{1}", _ATOM
+    if isinstance(e, Identity):
+        return (r"\mathbf{I}" if bold else "I"), _ATOM
     if isinstance(e, Zero):
-        return "0", _ATOM
+        return (r"\mathbf{0}" if bold and e.shape not in (None, SCALAR) else "0"), _ATOM
     if not isinstance(e, Op):
-        return str(e), _ATOM
+        return _escape(str(e)), _ATOM
     op, args = e.op, e.args
+    parts = [part(a) for a in args]
     if op == "add":
-        left = _wrap(sub(args[0]), _SUM)
-        right = args[1]
-        if isinstance(right, Op) and right.op == "scale" and isinstance(right.args[0], Num) and right.args[0].value < 0:
-            negated = right.args[1] if right.args[0].value == -1 else Op("scale", (Num(-right.args[0].value), right.args[1]), right.shape)
-            return f"{left} - {_wrap(sub(negated), _PRODUCT)}", _SUM
-        if isinstance(right, Num) and right.value < 0:
-            return f"{left} - {_number(-right.value)}", _SUM
-        return f"{left} + {_wrap(sub(right), _SUM + 1)}", _SUM
-    if op in ("had", "div") and not (op == "div" and args[1].shape == SCALAR):
-        symbol = r"\circ" if op == "had" else r"\oslash"
-        return f"{_wrap(sub(args[0]), _HADAMARD)} {symbol} {_wrap(sub(args[1]), _HADAMARD + 1)}", _HADAMARD
+        return _add(e, part), _SUM
+    if op == "had":
+        return rf"{_wrap(parts[0], _HADAMARD)} \circ {_wrap(parts[1], _PRODUCT)}", _HADAMARD
+    if op == "div" and args[1].shape != SCALAR:
+        return rf"{_wrap(parts[0], _HADAMARD)} \oslash {_wrap(parts[1], _PRODUCT)}", _HADAMARD
     if op == "div":
-        return rf"\frac{{{sub(args[0])[0]}}}{{{sub(args[1])[0]}}}", _ATOM
-    if op in ("matmul", "scale", "mul", "kron"):
-        a, b = args
-        if op == "scale" and isinstance(a, Num) and a.value == -1:
-            return "-" + _wrap(sub(b), _PRODUCT), _NEG
-        joiner = r" \otimes " if op == "kron" else " "
-        return f"{_wrap(sub(a), _PRODUCT)}{joiner}{_wrap(sub(b), _PRODUCT + 1)}", _PRODUCT
+        return rf"\frac{{{parts[0][0]}}}{{{parts[1][0]}}}", _ATOM
+    if op == "scale" and isinstance(args[0], Num) and args[0].value == -1:
+        # -(x y) needs no brackets, -(-x) and -(a + b) do
+        operand = parts[1]
+        return "-" + (_wrap(operand, _ATOM) if operand[1] == _NEG else _wrap(operand, _PRODUCT)), _NEG
+    if op == "kron":
+        return rf"{_wrap(parts[0], _PRODUCT)} \otimes {_wrap(parts[1], _POSTFIX)}", _PRODUCT
+    if op in ("matmul", "mul", "scale"):
+        # products are associative: A (B C) reads A B C (a negation keeps its brackets)
+        right = args[1]
+        chained = (op != "mul" and isinstance(right, Op) and right.op in ("matmul", "scale")
+                   and parts[1][1] == _PRODUCT)
+        return f"{_wrap(parts[0], _PRODUCT)} {_wrap(parts[1], _PRODUCT if chained else _POSTFIX)}", _PRODUCT
+    if op == "T" and isinstance(args[0], Op) and args[0].op == "inv":
+        return _wrap(part(args[0].args[0]), _ATOM) + r"^{-\top}", _POSTFIX
     if op in ("T", "inv", "pow", "epow"):
-        inner = args[0]
-        if op == "T" and isinstance(inner, Op) and inner.op == "inv":
-            return _wrap(sub(inner.args[0]), _ATOM) + "^{-\\top}", _POSTFIX
-        base = _wrap(sub(inner), _ATOM)
+        base = _wrap(parts[0], _ATOM)
         if op == "T":
             return base + r"^\top", _POSTFIX
         if op == "inv":
             return base + "^{-1}", _POSTFIX
-        exponent = sub(args[1])[0]
-        if op == "epow":
-            return f"{base}^{{\\circ {exponent}}}", _POSTFIX
-        return f"{base}^{{{exponent}}}", _POSTFIX
+        exponent = parts[1][0]
+        return (f"{base}^{{\\circ {exponent}}}" if op == "epow" else f"{base}^{{{exponent}}}"), _POSTFIX
     if op == "norm":
-        return rf"\left\| {sub(args[0])[0]} \right\|", _ATOM
-    name = FUNCTION_NAMES.get(op, r"\operatorname{" + op.replace("_", r"\_") + "}")
-    inner = ", ".join(sub(a)[0] for a in args)
-    return rf"{name}\left({inner}\right)", _ATOM
+        frobenius = args[0].shape not in (None, SCALAR) and 1 not in args[0].shape
+        return rf"\left\Vert {parts[0][0]} \right\Vert" + ("_F" if frobenius else ""), _ATOM
+    if op == "abs":
+        return rf"\left\vert {parts[0][0]} \right\vert", _ATOM
+    if op == "sqrt":
+        return rf"\sqrt{{{parts[0][0]}}}", _ATOM
+    if op == "commutation":
+        return rf"K_{{{parts[0][0]},{parts[1][0]}}}", _ATOM
+    name = _FUNCTIONS.get(op, r"\operatorname{" + _escape(op) + "}")
+    return rf"{name}\left({', '.join(t for t, _ in parts)}\right)", _ATOM
+
+
+def _add(e: Op, part) -> str:
+    """a + b; a + (-2) b is a - 2 b, a + (-1) b is a - b, a + (-2) is a - 2."""
+    left = _wrap(part(e.args[0]), _SUM)
+    right = e.args[1]
+    if isinstance(right, Num) and right.value < 0:
+        return f"{left} - {_number(-right.value)}"
+    if not (isinstance(right, Op) and right.op == "scale" and isinstance(right.args[0], Num)
+            and right.args[0].value < 0):
+        return f"{left} + {_wrap(part(right), _HADAMARD)}"
+    magnitude, operand = -right.args[0].value, part(right.args[1])
+    if magnitude == 1:
+        return f"{left} - {_wrap(operand, _HADAMARD)}"
+    return f"{left} - {_number(magnitude)} {_wrap(operand, _POSTFIX)}"
+
+
+_SPECIAL = {"\\": r"\backslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+            "{": r"\{", "}": r"\}", "~": r"\sim{}", "^": r"\hat{}"}
+
+
+def _escape(text: str) -> str:
+    """Plain text made safe inside ``\\text{}`` / ``\\mathrm{}``."""
+    return "".join(_SPECIAL.get(c, c) for c in text)
+
+
+# ---------------------------------------------------------------------------
+# whole derivations
+
+def _partial(of: str, target: str) -> str:
+    return rf"\frac{{\partial {of}}}{{\partial {target}}}"
+
+
+def _rules(rules) -> str:
+    return rf" && \text{{[{_escape(', '.join(rules))}]}}" if rules else ""
+
+
+def _scientific(x: float) -> str:
+    mantissa, exponent = f"{x:.1e}".split("e")
+    return rf"{mantissa} \times 10^{{{int(exponent)}}}"
+
+
+def _check_row(check) -> str:
+    dims = ", ".join(f"{latex_name(k)} = {v}" for k, v in check.dims.items())
+    status = "ok" if check.ok else "FAILED"
+    return rf"& \text{{check {status}: max rel err }} {_scientific(check.max_rel_error)} \quad ({dims})"
+
+
+def derivation_rows(result, bold: bool = False, definitions: bool = True) -> list[str]:
+    """The rows of a derivation for an ``align*`` / ``aligned`` block: the
+    variables' shapes, the definitions, assumptions, δ terms, gradients
+    (each ``lhs &= rhs && (shape) && [rules]``) and the check if it ran."""
+    shapes = result.shapes
+    tex = lambda e: to_latex(e, bold, shapes)  # noqa: E731
+    name = lambda n: latex_name(n, bold, shapes.get(n))  # noqa: E731
+    program = result.program
+    spaces = [rf"{name(n)} \in \mathbb{{R}}" + ("" if shapes[n] == SCALAR else f"^{{{latex_shape(shapes[n])}}}")
+              for n in program.variables]
+    rows = [r"& " + r",\; ".join(spaces)]
+    if definitions:
+        rows += [rf"{name(s.name)} &= {tex(s.expr)} && ({latex_shape(s.shape)})" for s in result.definitions]
+    rows += [rf"& \text{{assume: {_escape(str(a))}}}" for a in result.assumptions]
+    rows += [rf"{name(s.name)} &= {tex(s.expr)} && ({latex_shape(s.shape)}){_rules(s.rules)}"
+             for s in result.intermediates]
+    objective = name(result.objective_name)
+    for w, g in result.gradients.items():
+        rows.append(rf"{_partial(objective, name(w))} &= {tex(g)} && ({latex_shape(shapes[w])})"
+                    + _rules(result.gradient_rules.get(w, [])))
+    if result.last_check is not None:
+        rows.append(_check_row(result.last_check))
+    return rows
+
+
+def steps_rows(result, wrt: str, bold: bool = False) -> list[str]:
+    """One variable's ``--steps`` (matcalc.steps) as ``align*`` rows: the
+    chain rule, one row per step (partial, shape, rules, δ name), the shape
+    check."""
+    from .steps import derivation_steps
+
+    steps = derivation_steps(result, wrt)
+    shapes = result.shapes
+    tex = lambda e: to_latex(e, bold, shapes)  # noqa: E731
+    objective = latex_name(result.objective_name, bold, shapes.get(result.objective_name))
+    var = latex_name(wrt, bold, shapes.get(wrt))
+
+    def label(target: Expr) -> str:
+        return tex(target) if isinstance(target, Sym) else rf"\left({tex(target)}\right)"
+
+    if not steps.lines:
+        return [rf"{_partial(objective, var)} &= 0 && \text{{({_escape(wrt)} does not affect the objective)}}"]
+    chain = r" \cdot ".join(_partial(label(a), label(b)) for a, b in zip(steps.chain, steps.chain[1:]))
+    rows = [rf"{_partial(objective, var)} &= {chain} && \text{{(chain rule)}}"]
+    for line in steps.lines:
+        named = rf" =: {latex_name(line.delta, bold, line.shape)}" if line.delta else ""
+        rows.append(rf"{_partial(objective, label(line.target))} &= {tex(line.expr)}{named} "
+                    rf"&& ({latex_shape(line.shape)}){_rules(line.rules)}")
+    rows.append(_shape_check_row(result, wrt, bold))
+    return rows
+
+
+def _shape_check_row(result, wrt: str, bold: bool) -> str:
+    """The shape check of matcalc.steps, in LaTeX: the factors of the final
+    product and their shapes, or the gradient's shape against the variable's."""
+    shapes = result.shapes
+    g, shape = result.gradients[wrt], shapes[wrt]
+    var = latex_name(wrt, bold, shape)
+    if isinstance(g, Op) and g.op == "matmul":
+        a, b = (to_latex(x, bold, shapes) for x in g.args)
+        return (rf"& \text{{shape check: }} {a}\ ({latex_shape(g.args[0].shape)})\; {b}\ "
+                rf"({latex_shape(g.args[1].shape)}) \text{{ is }} {latex_shape(g.shape)}"
+                rf"\text{{, the shape of }} {var} \;\checkmark")
+    mark = r"\checkmark" if g.shape == shape else r"\times"
+    partial = _partial(latex_name(result.objective_name), var)
+    return (rf"& \text{{shape check: }} {partial} \text{{ is }} {latex_shape(g.shape)}"
+            rf"\text{{, the shape of }} {var}\ ({latex_shape(shape)}) \; {mark}")
+
+
+def _block(rows: list[str], environment: str) -> str:
+    return f"\\begin{{{environment}}}\n" + " \\\\\n".join("  " + r for r in rows) + f"\n\\end{{{environment}}}"
+
+
+def render_latex(result, bold: bool = False, steps: bool = False) -> str:
+    """The derivation as LaTeX (amsmath ``align*``), and with ``steps`` the
+    chain-rule steps for each variable, one ``align*`` block each.
+
+    For ``CE(y, softmax(relu(x W + b1) U + b2))`` the rows read
+    ``\\delta_{1} &= \\hat{y} - y && (1 \\times C) && \\text{[softmax-CE]}``.
+    """
+    objective = result.objective_name
+    about = f"% {objective} with respect to {', '.join(result.wrt)} (matcalc)"
+    blocks = [about, _block(derivation_rows(result, bold), "align*")]
+    if steps:
+        for w in result.wrt:
+            blocks.append(f"% steps for {w}")
+            blocks.append(_block(steps_rows(result, w, bold), "align*"))
+    return "\n".join(blocks)
+
+
+def render_latex_display(result, bold: bool = False) -> str:
+    """The derivation (definitions, δ terms, gradients, each with its shape)
+    as display math, ``$$\\begin{aligned} ... \\end{aligned}$$``: what a
+    ``Result`` shows in Jupyter."""
+    return "$$" + _block(derivation_rows(result, bold), "aligned") + "$$"
+
+
+def program_table(program) -> str:
+    """A program's shapes as a Markdown table (Jupyter's view of a
+    ``Program``): each variable with its shape and declared kind, each
+    definition with its shape and its right side."""
+    shapes = program.shapes
+    objective = program.names.get(program.objective)
+    rows = ["| name | shape | |", "|:--|:--|:--|"]
+    for n in program.variables:
+        kind = program.kinds.get(n)
+        rows.append(f"| ${latex_name(n)}$ | ${latex_shape(shapes[n])}$ | variable{', ' + kind if kind else ''} |")
+    for n, expr in program.typed.definitions.items():
+        mark = " (objective)" if n == objective else ""
+        rows.append(f"| ${latex_name(n)}$ | ${latex_shape(shapes[n])}$ | "
+                    f"${latex_name(n)} = {to_latex(expr, shapes=shapes)}${mark} |")
+    if objective is None:
+        rows.append(f"| objective | ${latex_shape(program.objective.shape)}$ | ${to_latex(program.typed.objective)}$ |")
+    return "\n".join(rows)

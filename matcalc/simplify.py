@@ -302,6 +302,10 @@ def _order_chain(factors: list[Expr]) -> Expr:
     return assemble(0, n - 1)
 
 
+def _is_ones(e: Expr) -> bool:
+    return isinstance(e, Ones) or isinstance(e, Op) and e.op == "T" and isinstance(e.args[0], Ones)
+
+
 def _algebra(e: Expr) -> Expr | None:
     if not isinstance(e, Op):
         return None
@@ -348,7 +352,7 @@ def _algebra(e: Expr) -> Expr | None:
             if isinstance(b, Zero) or b == Num(0):
                 return Zero(shape) if shape != SCALAR else Num(0)
             for x, y in ((a, b), (b, a)):
-                if isinstance(x, Ones) and y.shape == shape:
+                if _is_ones(x) and y.shape == shape:
                     return y
                 if x.shape == SCALAR:  # a scalar broadcast: scalar multiple
                     return _rebuild("scale", (x, y))

@@ -1,0 +1,247 @@
+"""Jacobians, Hessians and Hessian-vector products as results: what to print
+(with the layout and what each matrix maps), the numeric check (finite
+differences of the function, or of the closed-form gradient), and the numpy
+functions ``jacobians``, ``hessians`` and ``hvp``.
+
+Layouts: numerator (the default) puts the rows of the Jacobian along f and
+its columns along the variable, (∂f/∂x)ᵢⱼ = ∂fᵢ/∂xⱼ; denominator is its
+transpose.  A gradient keeps the shape of its variable in either layout.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import MatcalcError
+from .expr import SCALAR, Expr, Sym, format_shape
+from .jacobian import BOOK_FORM_SKIPS, inline_gradient, jacobian, jvp, vec_size
+
+LAYOUTS = ("numerator", "denominator")
+
+
+@dataclass
+class Derivative:
+    """One Jacobian, Hessian or Hessian-vector product."""
+
+    kind: str  # "jacobian" | "hessian" | "hvp"
+    wrt: str
+    wrt2: str | None
+    expr: Expr  # for display, in the program's names
+    value: Expr  # for evaluation (cheap forms, forward nodes inline)
+    layout: str
+    symmetric: bool = False
+
+    @property
+    def shape(self):
+        return self.expr.shape
+
+    def label(self, objective: str, unicode: bool = True) -> str:
+        from .printer import to_ascii, to_text
+
+        show = to_text if unicode else to_ascii
+        d = "∂" if unicode else "d"
+        x, y = show(Sym(self.wrt)), show(Sym(self.wrt2 or self.wrt))
+        if self.kind == "hvp":
+            return f"{'∇²' if unicode else 'H'}{objective} {show(Sym(self.wrt2))}"
+        if self.kind == "hessian":
+            if self.wrt2 and self.wrt2 != self.wrt:
+                return f"{d}²{objective}/{d}{x}{d}{y}"
+            return f"{d}²{objective}/{d}{x}²"
+        return f"{d}{objective}/{d}{x}"
+
+    def maps(self, objective_shape, wrt_shapes, unicode: bool = True) -> str:
+        """What the matrix maps: ``∂vec(f)/∂vec(X): mn×pq``."""
+        if self.kind == "hvp":
+            return "Hessian-vector product, shaped like " + self.wrt
+        f = "f" if self.kind == "jacobian" else f"∇{self.wrt}"
+        outer = objective_shape if self.kind == "jacobian" else wrt_shapes[self.wrt]
+        inner = wrt_shapes[self.wrt] if self.kind == "jacobian" else wrt_shapes[self.wrt2 or self.wrt]
+        x = self.wrt if self.kind == "jacobian" else (self.wrt2 or self.wrt)
+        top = f"vec({f})" if 1 not in outer else f
+        bottom = f"vec({x})" if 1 not in inner else x
+        if inner == SCALAR:
+            bottom = x
+        rows, cols = vec_size(outer), vec_size(inner)
+        if self.layout == "denominator":
+            rows, cols = cols, rows
+        times = "×" if unicode else "x"
+        return f"∂{top}/∂{bottom}: {_dim(rows)}{times}{_dim(cols)}"
+
+
+def _dim(d) -> str:
+    return str(d).replace("*", "")
+
+
+def _oriented(e: Expr, layout: str, ctx) -> Expr:
+    from .shapes import build
+    from .simplify import simplify
+
+    if layout not in LAYOUTS:
+        raise MatcalcError(f"layout must be numerator or denominator, not {layout!r}")
+    return e if layout == "numerator" else simplify(build("T", (e,)), ctx)
+
+
+def _display(e: Expr, ctx, names) -> Expr:
+    from .api import name_nodes
+    from .rules import default_rules
+    from .simplify import simplify
+
+    # display keeps diag(v) W, the book form of a Jacobian; evaluation uses v ∘ W
+    rules = [r for r in default_rules().of("simplify") if r.name not in BOOK_FORM_SKIPS]
+    return name_nodes(simplify(e, ctx, rules=rules), names)
+
+
+def _cheap(e: Expr, ctx) -> Expr:
+    from .simplify import simplify
+
+    return simplify(e, ctx)
+
+
+def jacobian_derivatives(program, wrt: list[str], layout: str, ctx) -> list[Derivative]:
+    """The Jacobian of a vector- or matrix-valued objective for each variable."""
+    out = []
+    for w in wrt:
+        j = jacobian(program.objective, Sym(w, program.typed.shapes[w]), ctx, program.rules)
+        j = _oriented(j, layout, ctx)
+        out.append(Derivative("jacobian", w, None, _display(j, ctx, program.names), _cheap(j, ctx), layout))
+    return out
+
+
+def hessian_derivatives(result, wrt: list[str], wrt2: str | None, layout: str, ctx) -> list[Derivative]:
+    """Second derivatives of a scalar objective: the Jacobian of each gradient
+    (with respect to the same variable, or to ``wrt2``)."""
+    program = result.program
+    out = []
+    for w in wrt:
+        g = inline_gradient(result.derivation, w)
+        other = wrt2 or w
+        target = Sym(other, program.typed.shapes[other])
+        if g is None:
+            from .jacobian import _zero
+
+            h = _zero(vec_size(program.typed.shapes[w]), vec_size(target.shape))
+        else:
+            h = jacobian(g, target, ctx, program.rules)
+        h = _oriented(h, layout, ctx)
+        symmetric = other == w
+        out.append(Derivative("hessian", w, wrt2, _display(h, ctx, program.names), _cheap(h, ctx), layout,
+                              symmetric))
+    return out
+
+
+def hvp_derivatives(result, wrt: list[str], direction: str, ctx) -> list[Derivative]:
+    """∇²J v for each variable: the derivative of the gradient along v,
+    without forming the Hessian."""
+    program = result.program
+    out = []
+    for w in wrt:
+        g = inline_gradient(result.derivation, w)
+        shape = program.typed.shapes[w]
+        if g is None:
+            from .expr import Num, Zero
+
+            hv = Zero(shape) if shape != SCALAR else Num(0)
+        else:
+            hv = jvp(g, {w: Sym(direction, shape)}, ctx, program.rules)
+        out.append(Derivative("hvp", w, direction, _display(hv, ctx, program.names), _cheap(hv, ctx),
+                              "numerator"))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# the numeric check: central differences of f (Jacobians) or of the
+# closed-form gradient (Hessians, HVPs), at two size assignments
+
+def check_derivatives(program, derivatives: list[Derivative], gradient_values=None, seed: int = 0,
+                      extra_shapes: dict | None = None, tol: float = 1e-6):
+    """A ``CheckResult`` for the derivatives (finite differences)."""
+    from .api import dims_from_inputs
+    from .check import CheckResult
+    from .evaluate import evaluate
+    from .sampling import assign_sizes, sample_inputs
+
+    typed = program.typed
+    variables = {n: s for n, s in typed.shapes.items() if n in program.variables}
+    variables.update(extra_shapes or {})
+    worst, first_dims, details = 0.0, None, []
+    for round_, avoid in enumerate(((), (2,))):
+        sizes = assign_sizes(typed.dims, avoid=avoid)
+        rng = np.random.default_rng(seed + round_)
+        env = sample_inputs(variables, typed.kinds, sizes, rng)
+        dims = {**dims_from_inputs(typed.shapes, env), **sizes}
+        first_dims = first_dims or dict(sizes)
+        for d in derivatives:
+            try:
+                closed = np.atleast_2d(np.asarray(evaluate(d.value, env, dims), dtype=float))
+                numeric = np.atleast_2d(_finite_difference(program, d, env, dims, gradient_values))
+            except (MatcalcError, ValueError, ArithmeticError, np.linalg.LinAlgError) as err:
+                return CheckResult(False, float("inf"), first_dims, f"{d.label('J')}: {err}")
+            if d.layout == "denominator":
+                numeric = numeric.T
+            if closed.shape != numeric.shape:
+                return CheckResult(False, float("inf"), first_dims,
+                                   f"{d.label('J')} is {closed.shape}, finite differences {numeric.shape}")
+            err = float(np.max(np.abs(closed - numeric)) / max(1.0, float(np.max(np.abs(numeric)))))
+            if not np.isfinite(err):
+                return CheckResult(False, float("inf"), first_dims, f"{d.label('J')}: not finite")
+            worst = max(worst, err)
+            if err > tol:
+                details.append(f"{d.label('J')}: max rel err {err:.1e} at sizes {sizes}")
+    return CheckResult(not details, worst, first_dims, "; ".join(details))
+
+
+def _vec(a) -> np.ndarray:
+    return np.asarray(a, dtype=float).reshape(-1, 1, order="F") if np.ndim(a) else np.array([[float(a)]])
+
+
+def _finite_difference(program, d: Derivative, env, dims, gradient_values):
+    from .evaluate import evaluate
+
+    h = 1e-6
+    if d.kind == "jacobian":
+        def f(e):
+            return _vec(evaluate(program.objective, e, dims))
+        x = d.wrt
+    else:
+        def f(e):
+            return _vec(gradient_values(e)[d.wrt])
+        x = d.wrt2 if d.kind == "hessian" and d.wrt2 else d.wrt
+    base = np.asarray(env[x], dtype=float)
+    if d.kind == "hvp":
+        v = np.asarray(env[d.wrt2], dtype=float)
+        step = h * max(1.0, float(np.max(np.abs(base))))
+        plus, minus = dict(env), dict(env)
+        plus[x], minus[x] = base + step * v, base - step * v
+        return ((f(plus) - f(minus)) / (2 * step)).reshape(np.shape(base) or (1, 1), order="F")
+    flat = _vec(base).ravel()
+    columns = []
+    for k in range(flat.size):
+        step = h * max(1.0, abs(flat[k]))
+        e = np.zeros_like(flat)
+        e[k] = step
+        plus, minus = dict(env), dict(env)
+        plus[x] = (flat + e).reshape(np.shape(base), order="F") if np.ndim(base) else float(flat[0] + step)
+        minus[x] = (flat - e).reshape(np.shape(base), order="F") if np.ndim(base) else float(flat[0] - step)
+        columns.append((f(plus) - f(minus)).ravel() / (2 * step))
+    return np.stack(columns, axis=1)
+
+
+def render_derivatives(result, derivatives: list[Derivative], unicode: bool = True) -> list[str]:
+    """Text lines: each derivative with its shape, what it maps, symmetry."""
+    from .printer import to_ascii, to_text
+
+    show = to_text if unicode else to_ascii
+    program = result.program
+    objective = show(Sym(result.objective_name)) if result.objective_name != "J" or program.objective.shape == SCALAR \
+        else "f"
+    shapes = program.typed.shapes
+    rows = []
+    for d in derivatives:
+        note = d.maps(program.objective.shape, shapes, unicode)
+        if d.symmetric:
+            note += ", symmetric"
+        rows.append((f"{d.label(objective, unicode)} = {show(d.expr)}", format_shape(d.shape, "×" if unicode else "x"),
+                     note))
+    width = min(max([len(t) for t, _, _ in rows] + [30]), 90)
+    return [f"{t}{' ' * max(2, width + 3 - len(t))}{s:<9} {n}".rstrip() for t, s, n in rows]
