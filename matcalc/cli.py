@@ -54,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--no-check", dest="check", action="store_false", help="skip the numeric check")
     d.add_argument("--seed", type=int, default=0, help="seed of the numeric check's random inputs")
     d.add_argument("--ascii", action="store_true", help="ASCII spelling instead of unicode")
+    d.add_argument("--order", type=int, choices=[1, 2], default=1,
+                   help="2: the Hessian of a scalar objective (of vec X for a matrix X)")
+    d.add_argument("--wrt2", metavar="VAR", help="mixed second derivative ∂²J/∂x∂VAR (implies --order 2)")
+    d.add_argument("--hvp", metavar="V", help="the Hessian-vector product along a new input V, without the Hessian")
+    d.add_argument("--layout", choices=["numerator", "denominator"], default="numerator",
+                   help="Jacobian layout (default numerator: rows follow f, columns the variable)")
     d.add_argument("--steps", action="store_true",
                    help="show the derivation step by step: chain rule, rules used, shapes")
     return parser
@@ -115,7 +121,7 @@ def cmd_derive(args) -> int:
         raise MatcalcError("derive: say which variables with --wrt (e.g. --wrt W or --wrt W,b1)")
     objective = args.of or args.expr
     program = Program(_read_file(args.file), where=args.where, objective=objective, rules=_rules(args.rules))
-    result = program.derive(wrt)
+    result = program.derive(wrt, order=args.order, wrt2=args.wrt2, hvp=args.hvp, layout=args.layout)
     check = None
     if args.check:
         check = result.check(seed=args.seed)

@@ -61,7 +61,8 @@ def format_shape(shape: Shape, times: str = "×") -> str:
     """``(1, "n")`` -> ``1×n``; a scalar -> ``scalar``."""
     if shape == SCALAR:
         return "scalar"
-    return f"{shape[0]}{times}{shape[1]}"
+    # a vec or kron size m*n reads mn, as the books write it
+    return f"{str(shape[0]).replace('*', '')}{times}{str(shape[1]).replace('*', '')}"
 
 
 class Expr:

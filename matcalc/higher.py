@@ -54,7 +54,16 @@ class Derivative:
         """What the matrix maps: ``∂vec(f)/∂vec(X): mn×pq``."""
         if self.kind == "hvp":
             return "Hessian-vector product, shaped like " + self.wrt
-        f = "f" if self.kind == "jacobian" else f"∇{self.wrt}"
+        if self.kind == "hessian":
+            x, y = self.wrt, self.wrt2 or self.wrt
+            vx = f"vec({x})" if 1 not in wrt_shapes[x] and wrt_shapes[x] != SCALAR else x
+            vy = f"vec({y})" if 1 not in wrt_shapes[y] and wrt_shapes[y] != SCALAR else y
+            rows, cols = vec_size(wrt_shapes[x]), vec_size(wrt_shapes[y])
+            if self.layout == "denominator":
+                rows, cols = cols, rows
+            what = f"Hessian in {vx}" if x == y else f"∂/∂{vy} of the gradient in {vx}"
+            return f"{what}: {_dim(rows)}{'×' if unicode else 'x'}{_dim(cols)}"
+        f = "f"
         outer = objective_shape if self.kind == "jacobian" else wrt_shapes[self.wrt]
         inner = wrt_shapes[self.wrt] if self.kind == "jacobian" else wrt_shapes[self.wrt2 or self.wrt]
         x = self.wrt if self.kind == "jacobian" else (self.wrt2 or self.wrt)

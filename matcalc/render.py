@@ -41,6 +41,7 @@ def render_text(result, unicode: bool = True) -> str:
                      step.shape, []))
     for assumption in result.assumptions:
         rows.append(("assume   ", str(assumption), None, None))
+    rows.append(("layout   ", layout_note(result), None, None))
     for step in result.intermediates:
         rows.append(("  ", f"{show_name(step.name, unicode)} = {show(step.expr)}", step.shape, step.rules))
     d = "∂" if unicode else "d"
@@ -60,9 +61,22 @@ def render_text(result, unicode: bool = True) -> str:
         if rules:
             tail = f"{tail:<7}   [{', '.join(rules)}]"
         lines.append(f"{text}{pad}{tail}".rstrip())
+    if result.derivatives:
+        from .higher import render_derivatives
+
+        lines.extend(render_derivatives(result, result.derivatives, unicode))
     if result.last_check is not None:
         lines.append(render_check(result.last_check))
     return "\n".join(lines)
+
+
+def layout_note(result) -> str:
+    """The layout, said in every output: what it means for what was derived."""
+    if result.derivatives and any(d.kind in ("jacobian", "hessian") for d in result.derivatives):
+        if result.layout == "numerator":
+            return "numerator (∂f/∂x)ᵢⱼ = ∂fᵢ/∂xⱼ: rows follow f, columns the variable"
+        return "denominator (∂f/∂x)ᵢⱼ = ∂fⱼ/∂xᵢ: rows follow the variable, columns f (the transpose)"
+    return f"{result.layout} (a gradient has the shape of its variable in either layout)"
 
 
 def show_name(name: str, unicode: bool) -> str:
@@ -97,6 +111,8 @@ def render_json(result, input_text: str = "") -> str:
             {"wrt": w, "expr": to_ascii(g), "latex": _latex(g), "shape": shape_list(program.shapes[w])}
             for w, g in result.gradients.items()
         ],
+        "layout": result.layout,
+        **_derivatives_json(result),
         "numpy": result.numpy(),
         "check": None if result.last_check is None else {
             "ok": bool(result.last_check.ok),
@@ -105,6 +121,18 @@ def render_json(result, input_text: str = "") -> str:
         },
     }
     return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def _derivatives_json(result) -> dict:
+    out: dict = {}
+    shapes = result.program.typed.shapes
+    for d in result.derivatives:
+        key = {"jacobian": "jacobians", "hessian": "hessians", "hvp": "hvp"}[d.kind]
+        out.setdefault(key, []).append({
+            "wrt": d.wrt, "wrt2": d.wrt2, "expr": to_ascii(d.expr), "latex": _latex(d.expr),
+            "shape": shape_list(d.shape), "maps": d.maps(result.program.objective.shape, shapes),
+            "symmetric": d.symmetric})
+    return out
 
 
 def _named(result, node):

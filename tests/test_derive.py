@@ -104,7 +104,7 @@ def test_json_carries_the_derivation():
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert set(data) == {"input", "objective", "shapes", "assumptions", "intermediates", "gradients",
-                         "numpy", "check"}
+                         "layout", "numpy", "check"}
     assert data["shapes"]["X"] == ["N", "D"] and data["shapes"]["λ" if "λ" in data["shapes"] else "lambda"] == []
     assert [i["name"] for i in data["intermediates"]] == ["delta1", "delta2"]
     assert data["intermediates"][0]["expr"] == "(P - Y) / N"

@@ -1,0 +1,361 @@
+"""Checking a homework answer against the true gradient (SPEC §7).
+
+>>> from matcalc.answers import check_answer
+>>> v = check_answer({"f": "tr(A X B)", "wrt": "X", "where": ["X: (m, n)"]}, "B^T A^T")
+>>> v.kind, v.diagnosis          # ('transpose', 'a layout mistake: ...')
+
+How an answer is judged:
+
+1. The problem is derived once (and its own numeric check run); its inputs
+   are drawn at 3 random points at each of 2 size assignments (distinct
+   sizes 2, 3, 5, ... then 3, 5, 7, ...; kinds, assumptions and ``draw``
+   hints honoured), and the true gradient evaluated there once.
+2. The answer is parsed in the problem's program: it may use the problem's
+   variables and defined names (``h``, ``ŷ``, ``z``), its own helper lines
+   (``--where "delta2 = ..."``, or statements before it: ``d = ŷ - y; hᵀ d``)
+   and, when it does not define them, the engine's δ terms (``δ1``, ``δ2``:
+   what ``matcalc derive`` prints for the problem, numbered from the loss
+   backwards).  LaTeX answers are translated first (``matcalc.latex_input``).
+3. Its shape is inferred jointly with the problem (every problem variable
+   pinned to its shape), aiming at the gradient's shape; then it is
+   evaluated at the same points and compared with a relative tolerance —
+   never as a string.  ``matcalc.answer_diagnosis`` says what is wrong.
+"""
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .answer_diagnosis import Sample, diagnose
+from .errors import MatcalcError, ShapeError
+from .expr import format_shape, free_symbols
+
+POINTS = 3                # random points per size assignment
+SIZE_ROUNDS = ((), (2,))  # sizes 2, 3, 5, ... then 3, 5, 7, ...
+KINDS = ("correct", "shape", "transpose", "factor", "sign", "batch-sum", "counterexample",
+         "unparsable", "unknown-name", "empty")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A homework problem: the objective, the variable, the program lines.
+
+    ``Problem("CE(y, softmax(x W + b))", "W", where=("y: (1, C) onehot",))``;
+    ``draw`` is ``{"X": "spd"}`` (or its items), as in the corpus.
+    """
+
+    objective: str
+    wrt: str
+    where: tuple = ()
+    program: str = ""
+    draw: tuple = ()
+    id: str = ""
+
+    def __post_init__(self):
+        where = (self.where,) if isinstance(self.where, str) else tuple(self.where or ())
+        draw = self.draw.items() if isinstance(self.draw, dict) else (self.draw or ())
+        object.__setattr__(self, "where", tuple(str(w) for w in where))
+        object.__setattr__(self, "draw", tuple(sorted((str(k), str(v)) for k, v in draw)))
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Problem":
+        """A corpus-style dict: ``{"id", "f", "wrt", "where", "draw"}``."""
+        objective = d.get("f", d.get("objective"))
+        wrt = d.get("wrt")
+        if not isinstance(objective, str) or not objective.strip() or not isinstance(wrt, str) or not wrt.strip():
+            raise MatcalcError("a problem needs 'f' (the objective) and 'wrt' (one variable)")
+        where = d.get("where") or ()
+        if not isinstance(where, (str, list, tuple)):
+            raise MatcalcError("a problem's 'where' is a list of lines")
+        draw = d.get("draw") or {}
+        if not isinstance(draw, dict):
+            raise MatcalcError("a problem's 'draw' maps names to kinds, e.g. {\"X\": \"spd\"}")
+        return cls(objective, wrt.strip(), where, str(d.get("program") or ""), draw, str(d.get("id", "")))
+
+
+def as_problem(problem) -> Problem:
+    if isinstance(problem, Problem):
+        return problem
+    if isinstance(problem, dict):
+        return Problem.from_dict(problem)
+    raise MatcalcError(f"a problem is a Problem or a dict, not {type(problem).__name__}")
+
+
+@dataclass
+class Verdict:
+    """What a checker says about one answer.
+
+    ``kind`` is one of ``KINDS``; ``counterexample`` (for kind
+    "counterexample") holds ``sizes``, ``entry`` (1-based row and column, None
+    for a scalar), ``expected``, ``given`` and the ``inputs`` drawn.
+    """
+
+    correct: bool
+    kind: str
+    diagnosis: str
+    counterexample: dict | None = None
+    expected_text: str = ""
+    answer_text: str = ""
+    answer_shape: str = ""
+    expected_shape: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return ("correct: " if self.correct else f"wrong ({self.kind}): ") + self.diagnosis
+
+
+def check_answer(problem, answer: str, *, where=(), latex: bool | None = None, seed: int = 0) -> Verdict:
+    """Whether ``answer`` equals the gradient the ``problem`` asks for.
+
+    ``where`` are the student's helper lines (``"delta2 = (ŷ - y) Uᵀ ∘ step(z)"``);
+    ``latex`` forces (True) or forbids (False) reading the answer as LaTeX
+    (default: detected).  A bad answer is a Verdict; a bad problem raises a
+    MatcalcError.
+
+    >>> check_answer({"f": "x^T A x", "wrt": "x", "where": ["x: (n, 1)"]}, "2 A x").kind
+    'counterexample'
+    """
+    return prepare(as_problem(problem), seed).check(answer, where=where, latex=latex)
+
+
+@functools.lru_cache(maxsize=64)
+def prepare(problem: Problem, seed: int = 0) -> "PreparedProblem":
+    """The problem derived, verified and sampled once (cached per problem)."""
+    return PreparedProblem(problem, seed)
+
+
+def split_statements(text: str) -> list[str]:
+    """``"d = ŷ - y; hᵀ d"`` -> ``["d = ŷ - y", "hᵀ d"]`` (a LaTeX ``\\;`` is a space)."""
+    return [s.strip() for s in re.split(r"(?<!\\)[;\n]", text) if s.strip()]
+
+
+def _reachable(objective, definitions: dict) -> set:
+    """The defined names the objective needs, transitively."""
+    needed, stack = set(), list(free_symbols(objective))
+    while stack:
+        name = stack.pop()
+        if name in definitions and name not in needed:
+            needed.add(name)
+            stack.extend(free_symbols(definitions[name].expr))
+    return needed
+
+
+def split_where(problem: Problem) -> tuple[list[str], list[str]]:
+    """The problem's where-lines and the helper lines among them: a line that
+    only defines names the objective does not need is the student's helper
+    (``--where "delta2 = ..."`` on the command line)."""
+    from .parser import parse_expr, parse_program
+
+    items = list(problem.where)
+    if not items:
+        return [], []
+    surface = parse_program("\n".join(items + ([problem.program] if problem.program else [])))
+    needed = _reachable(parse_expr(problem.objective, known_names=surface.names),
+                        {d.name: d for d in surface.definitions})
+    kept, helpers, line = [], [], 1
+    for item in items:
+        lines = range(line, line + item.count("\n") + 1)
+        line = lines.stop
+        defined = [d.name for d in surface.definitions if d.line in lines]
+        declares = any(d.line in lines for d in surface.declarations.values())
+        if defined and not declares and not needed.intersection(defined):
+            helpers.append(item)
+        else:
+            kept.append(item)
+    return kept, helpers
+
+
+class PreparedProblem:
+    """A problem ready to judge answers: truth values cached at every sample."""
+
+    def __init__(self, problem: Problem, seed: int = 0):
+        from .api import Program
+        from .parser import Declaration
+        from .printer import to_text
+
+        if "," in problem.wrt:
+            raise MatcalcError("check one variable at a time (--wrt W, not a list)")
+        self.problem = problem
+        where, self.helpers = split_where(problem)
+        self.program = Program(problem.program, where=where, objective=problem.objective)
+        typed = self.program.typed
+        self.result = self.program.derive(problem.wrt)
+        self.wrt = problem.wrt
+        self.shape = typed.shapes[self.wrt]
+        gradient = self.result.gradients[self.wrt]
+        objective_name = self.program.names.get(self.program.objective, "f")
+        self.label = f"∂{to_text_name(objective_name)}/∂{to_text_name(self.wrt)}"
+        self.expected_text = to_text(gradient)
+        # the engine's δ terms, as program lines an answer may lean on: (name, text, names used)
+        self.deltas = [(s.name, to_text(s.expr, unicode=False), free_symbols(s.expr))
+                       for s in self.result.intermediates]
+        assumed = {name: kind for a in self.result.assumptions for name, kind in a.draws
+                   if name not in typed.kinds}
+        self.draws = {**assumed, **dict(problem.draw)}
+        check = self.result.check(seed=seed, draws=self.draws)
+        if not check.ok:
+            raise MatcalcError(f"matcalc could not verify its own gradient of this problem "
+                               f"({check.details}); it cannot judge answers to it")
+        # Every variable pinned to its inferred shape, so an answer cannot
+        # re-decide the problem's shapes and its dimensions keep their names.
+        self.declarations = {n: Declaration(n, typed.shapes[n], typed.kinds.get(n), 0)
+                             for n in self.program.variables}
+        self.names = set(typed.shapes)
+        self.dims = list(typed.dims)
+        self.samples = self._sample(seed, gradient)
+        self._surface = None
+
+    # -- the truth at random points ------------------------------------------
+    def _sample(self, seed: int, gradient) -> list[Sample]:
+        from .evaluate import evaluate_program
+        from .expr import Sym
+        from .sampling import assign_sizes, sample_inputs
+
+        typed = self.program.typed
+        variables = {n: typed.shapes[n] for n in self.program.variables}
+        steps = self.result.definitions + self.result.intermediates
+        assignments = [(s.name, s.expr) for s in steps]
+        outputs = {**{s.name: Sym(s.name, s.shape) for s in steps}, "  truth": gradient}
+        samples = []
+        for round_, avoid in enumerate(SIZE_ROUNDS):
+            sizes = assign_sizes(typed.dims, avoid)
+            found = 0
+            for attempt in range(4 * POINTS):
+                rng = np.random.default_rng([seed, round_, attempt])
+                inputs = sample_inputs(variables, typed.kinds, sizes, rng, self.draws)
+                values = evaluate_program(assignments, outputs, inputs, sizes)
+                truth = np.asarray(values.pop("  truth"), dtype=float)
+                if not np.all(np.isfinite(truth)):
+                    continue  # e.g. a log at a bad point: draw again
+                samples.append(Sample(round_, sizes, inputs, {**inputs, **values}, truth))
+                found += 1
+                if found == POINTS:
+                    break
+            else:
+                raise MatcalcError("the true gradient is not finite at random inputs; cannot judge answers")
+        return samples
+
+    # -- one answer -------------------------------------------------------------
+    def check(self, answer, where=(), latex: bool | None = None) -> Verdict:
+        """The verdict on one answer (see ``check_answer``)."""
+        verdict = self._judge(answer if isinstance(answer, str) else "", where, latex)
+        verdict.expected_text = self.expected_text
+        verdict.expected_shape = format_shape(self.shape)
+        return verdict
+
+    def _judge(self, answer: str, where, latex) -> Verdict:
+        from .parser import SurfaceProgram, parse_expr, parse_program
+
+        statements = split_statements(answer)
+        if not statements:
+            return Verdict(False, "empty", "no answer given")
+        where = [where] if isinstance(where, str) else list(where or ())
+        try:
+            statements = [self._translate(s, latex) for s in where + self.helpers + statements]
+            *helpers, final = statements
+            helper_names = parse_program("\n".join(helpers)).names if helpers else frozenset()
+            surface = self._surface_with(helpers, helper_names)
+            expr = parse_expr(final, known_names=surface.names)
+        except MatcalcError as err:
+            return Verdict(False, "unparsable", f"cannot read your answer: {err}", answer_text=answer)
+        defined = {d.name: d for d in surface.definitions}
+        used = free_symbols(expr) | {n for d in surface.definitions[len(self.program.surface.definitions):]
+                                     for n in free_symbols(d.expr)}
+        unknown = sorted(used - set(defined) - self.names - set(self.dims) - set(helper_names))
+        if unknown:
+            return Verdict(False, "unknown-name", _unknown_text(unknown, self), answer_text=final)
+        program = SurfaceProgram(self.declarations, surface.definitions, surface.source)
+        typed, why = _infer(program, expr, self.shape)
+        if typed is None:
+            return Verdict(False, "shape", f"your answer does not fit the problem's shapes: {why}",
+                           answer_text=final)
+        shape = typed.objective.shape
+        extra = [d for d in shape if isinstance(d, str) and any(f not in self.dims for f in d.split("*"))]
+        if extra:
+            return Verdict(False, "shape", f"your answer is {format_shape(shape)} (a size the problem does "
+                           f"not fix) but {self.label} is {format_shape(self.shape)}", answer_text=final,
+                           answer_shape=format_shape(shape))
+        helpers_typed = [(n, e) for n, e in typed.definitions.items() if n not in self.samples[0].values]
+        givens = []
+        for sample in self.samples:
+            try:
+                givens.append(_evaluate(helpers_typed, typed.objective, sample))
+            except (MatcalcError, ArithmeticError, ValueError) as err:
+                return Verdict(False, "counterexample", f"your answer cannot be evaluated at sizes "
+                               f"{_sizes_text(sample.sizes)}: {err}", answer_text=final)
+        kind, diagnosis, counterexample = diagnose(self.samples, givens, self.label, self.wrt,
+                                                   format_shape(shape), format_shape(self.shape))
+        return Verdict(kind == "correct", kind, diagnosis, counterexample, answer_text=final,
+                       answer_shape=format_shape(shape))
+
+    def _translate(self, statement: str, latex: bool | None) -> str:
+        from .latex_input import latex_to_expr_text, looks_like_latex
+
+        if latex or (latex is None and looks_like_latex(statement)):
+            return latex_to_expr_text(statement, names=self.names)
+        return statement
+
+    def _surface_with(self, helpers: list[str], helper_names):
+        """The problem, the engine's δ terms the student does not define, and
+        the student's helper lines, parsed as one program."""
+        from .parser import parse_program
+
+        if not helpers and self._surface is not None:
+            return self._surface
+        shadowed = set(helper_names)
+        lines = []
+        for name, text, uses in self.deltas:  # a δ defined through a shadowed name is left out
+            if name in shadowed or name in self.names or shadowed & uses:
+                shadowed.add(name)
+                continue
+            lines.append(f"{name} = {text}")
+        surface = parse_program("\n".join([self.program.source, *lines, *helpers]))
+        if not helpers:
+            self._surface = surface
+        return surface
+
+
+def _infer(program, expr, target):
+    """The typed answer, aimed at the gradient's shape; failing that, its own
+    shape (to say how it differs); None and the reason when it has none."""
+    from .shapes import infer_shapes
+
+    try:
+        return infer_shapes(program, expr, target=target), ""
+    except ShapeError:
+        pass
+    try:
+        return infer_shapes(program, expr), ""
+    except ShapeError as err:
+        return None, err.message
+
+
+def _evaluate(assignments, objective, sample: Sample):
+    from .evaluate import evaluate_program
+
+    value = evaluate_program(assignments, {"answer": objective}, sample.values, sample.sizes)["answer"]
+    return np.asarray(value, dtype=float)
+
+
+def _sizes_text(sizes: dict) -> str:
+    return ", ".join(f"{d}={n}" for d, n in sizes.items())
+
+
+def _unknown_text(unknown: list[str], problem: PreparedProblem) -> str:
+    names = ", ".join(to_text_name(n) for n in sorted(problem.names))
+    them = ", ".join(to_text_name(n) for n in unknown)
+    return (f"your answer uses {them}, which the problem does not define (its names: {names}); "
+            "define helpers with --where \"name = ...\" or \"name = ...; answer\"")
+
+
+def to_text_name(name: str) -> str:
+    """``yhat`` -> ``ŷ``, ``delta2`` -> ``δ2``."""
+    from .names import unicode_spelling
+
+    return unicode_spelling(name)
+
