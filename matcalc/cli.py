@@ -48,7 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="variables to differentiate with respect to: a comma list (repeatable)")
     d.add_argument("--of", metavar="NAME", help="the definition to differentiate (instead of the last)")
     _common(d)
-    d.add_argument("--format", choices=["text", "json", "numpy"], default="text")
+    d.add_argument("--format", choices=["text", "json", "numpy", "latex", "sympy"], default="text",
+                   help="text (default), json, numpy (a module), latex (an align* block), "
+                        "sympy (SymPy matrix expressions, as Python)")
+    d.add_argument("--bold", action="store_true",
+                   help="with --format latex: vectors and matrices in bold, as the CS224n notes")
     d.add_argument("--check", dest="check", action="store_true", default=True,
                    help="check the result numerically (the default)")
     d.add_argument("--no-check", dest="check", action="store_false", help="skip the numeric check")
@@ -129,6 +133,14 @@ def cmd_derive(args) -> int:
         print(render_json(result, input_text=args.expr or ""))
     elif args.format == "numpy":
         print(result.numpy())
+    elif args.format == "latex":
+        from .latex import render_latex
+
+        print(render_latex(result, bold=args.bold, steps=args.steps))
+    elif args.format == "sympy":
+        from .sympy_export import sympy_source
+
+        print(sympy_source(result))
     else:
         print(render_text(result, unicode=not args.ascii))
         if args.steps:

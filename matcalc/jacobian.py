@@ -27,7 +27,7 @@ from .simplify import simplify
 
 # Jacobians keep the book form diag(v) W while they are built; the cheap form
 # v ∘ W is for evaluation (matcalc.higher simplifies with every rule there)
-BOOK_FORM_SKIPS = {"diag-times-matrix", "matrix-times-diag", "diag-of-row"}
+BOOK_FORM_SKIPS = {"diag-times-matrix", "matrix-times-diag", "diag-of-row", "weighted-gram"}
 
 
 def _book_rules(rules: RuleBase):

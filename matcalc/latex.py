@@ -255,11 +255,24 @@ def _check_row(check) -> str:
     return rf"& \text{{check {status}: max rel err }} {_scientific(check.max_rel_error)} \quad ({dims})"
 
 
-def derivation_rows(result, bold: bool = False, definitions: bool = True) -> list[str]:
+def _derivative_label(d, f: str, name) -> str:
+    """∂f/∂x, ∂²J/∂x², ∂²J/∂x∂y, ∇²J v (a ``matcalc.higher.Derivative``)."""
+    x = name(d.wrt)
+    if d.kind == "hvp":
+        return rf"\nabla^{{2}} {f}\, {name(d.wrt2)}"
+    if d.kind == "hessian":
+        if d.wrt2 and d.wrt2 != d.wrt:
+            return rf"\frac{{\partial^{{2}} {f}}}{{\partial {x}\, \partial {name(d.wrt2)}}}"
+        return rf"\frac{{\partial^{{2}} {f}}}{{\partial {x}^{{2}}}}"
+    return _partial(f, x)
+
+
+def derivation_rows(result, bold: bool = False, definitions: bool = True, layout: bool = True) -> list[str]:
     """The rows of a derivation for an ``align*`` / ``aligned`` block: the
-    variables' shapes, the definitions, assumptions, δ terms, gradients
-    (each ``lhs &= rhs && (shape) && [rules]``) and the check if it ran."""
-    shapes = result.shapes
+    variables' shapes, the definitions, assumptions, the layout, δ terms,
+    gradients (each ``lhs &= rhs && (shape) && [rules]``), Jacobians and
+    Hessians, and the check if it ran."""
+    shapes = {**result.shapes, **getattr(result, "directions", {})}
     tex = lambda e: to_latex(e, bold, shapes)  # noqa: E731
     name = lambda n: latex_name(n, bold, shapes.get(n))  # noqa: E731
     program = result.program
@@ -271,10 +284,22 @@ def derivation_rows(result, bold: bool = False, definitions: bool = True) -> lis
     rows += [rf"& \text{{assume: {_escape(str(a))}}}" for a in result.assumptions]
     rows += [rf"{name(s.name)} &= {tex(s.expr)} && ({latex_shape(s.shape)}){_rules(s.rules)}"
              for s in result.intermediates]
+    derivatives = getattr(result, "derivatives", [])
+    if layout or derivatives:
+        from .render import layout_note
+
+        rows.append(rf"& \text{{layout: {_escape(layout_note(result))}}}")
     objective = name(result.objective_name)
     for w, g in result.gradients.items():
         rows.append(rf"{_partial(objective, name(w))} &= {tex(g)} && ({latex_shape(shapes[w])})"
                     + _rules(result.gradient_rules.get(w, [])))
+    if derivatives:
+        unnamed = result.objective_name == "J" and program.objective.shape != SCALAR
+        f = "f" if unnamed else objective
+        for d in derivatives:
+            note = d.maps(program.objective.shape, program.typed.shapes) + (", symmetric" if d.symmetric else "")
+            rows.append(rf"{_derivative_label(d, f, name)} &= {tex(d.expr)} && ({latex_shape(d.shape)})"
+                        rf" && \text{{{_escape(note)}}}")
     if result.last_check is not None:
         rows.append(_check_row(result.last_check))
     return rows
@@ -336,10 +361,12 @@ def render_latex(result, bold: bool = False, steps: bool = False) -> str:
     ``\\delta_{1} &= \\hat{y} - y && (1 \\times C) && \\text{[softmax-CE]}``.
     """
     objective = result.objective_name
-    about = f"% {objective} with respect to {', '.join(result.wrt)} (matcalc)"
+    if objective == "J" and result.program.objective.shape != SCALAR:
+        objective = "f"
+    about = f"% derivatives of {objective} with respect to {', '.join(result.wrt)} (matcalc)"
     blocks = [about, _block(derivation_rows(result, bold), "align*")]
     if steps:
-        for w in result.wrt:
+        for w in result.gradients:
             blocks.append(f"% steps for {w}")
             blocks.append(_block(steps_rows(result, w, bold), "align*"))
     return "\n".join(blocks)
@@ -349,7 +376,7 @@ def render_latex_display(result, bold: bool = False) -> str:
     """The derivation (definitions, δ terms, gradients, each with its shape)
     as display math, ``$$\\begin{aligned} ... \\end{aligned}$$``: what a
     ``Result`` shows in Jupyter."""
-    return "$$" + _block(derivation_rows(result, bold), "aligned") + "$$"
+    return "$$" + _block(derivation_rows(result, bold, layout=False), "aligned") + "$$"
 
 
 def program_table(program) -> str:

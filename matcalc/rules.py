@@ -357,6 +357,51 @@ def _symmetric(e: Expr, ctx: "Context") -> bool:
     return False
 
 
+_UNIT_FUNCTIONS = {"sigmoid", "step"}  # values in [0, 1]
+_NONNEGATIVE_FUNCTIONS = {"sigmoid", "step", "exp", "relu", "softplus", "abs", "norm", "softmax", "sqrt"}
+
+
+def _unit_interval(e: Expr) -> bool:
+    """Values in [0, 1] by construction: σ(u), step(u), 1 − σ(u), h ∘ h for tanh h."""
+    if isinstance(e, Num):
+        return 0 <= e.value <= 1
+    if not isinstance(e, Op):
+        return False
+    if e.op in _UNIT_FUNCTIONS or e.op == "softmax":
+        return True
+    if e.op == "had":
+        a, b = e.args
+        return (_unit_interval(a) and _unit_interval(b)) or (a == b and _bounded_by_one(a))
+    if e.op == "add" and isinstance(e.args[0], Num) and e.args[0].value == 1:
+        rest = e.args[1]  # 1 − x with x in [0, 1]
+        return (isinstance(rest, Op) and rest.op == "scale" and rest.args[0] == Num(-1)
+                and _unit_interval(rest.args[1]))
+    return False
+
+
+def _bounded_by_one(e: Expr) -> bool:
+    """|value| ≤ 1: tanh, sin, cos, and anything in [0, 1]."""
+    return isinstance(e, Op) and e.op in ("tanh", "sin", "cos") or _unit_interval(e)
+
+
+def _nonnegative(e: Expr, ctx=None) -> bool:
+    """Nonnegative by construction (so √v exists): exp, σ, squares, p ∘ (1 − p)."""
+    if isinstance(e, (Ones, Identity)):
+        return True
+    if isinstance(e, Num):
+        return e.value >= 0
+    if not isinstance(e, Op):
+        return False
+    if e.op in _NONNEGATIVE_FUNCTIONS or _unit_interval(e):
+        return True
+    if e.op in ("had", "matmul", "scale", "div", "add"):
+        a, b = e.args
+        if e.op == "had" and a == b:
+            return True
+        return _nonnegative(a) and _nonnegative(b)
+    return e.op == "epow" and isinstance(e.args[1], Num) and e.args[1].value % 2 == 0
+
+
 @dataclass(frozen=True)
 class Context:
     """What the predicates may know beyond a node: the declared kinds."""
@@ -385,6 +430,7 @@ PREDICATES = {
     "square": lambda e, ctx: _square(e),
     "symmetric": _symmetric,
     "number": lambda e, ctx: isinstance(e, Num),
+    "nonnegative": _nonnegative,
 }
 
 

@@ -66,7 +66,8 @@ def python_name(name: str) -> str:
 
 @dataclass
 class SympyExport:
-    """δ terms and gradients as SymPy expressions; ``symbols`` maps each
+    """δ terms, gradients (and Jacobians, Hessians) as SymPy expressions;
+    ``symbols`` maps each
     Python name used (dimensions, variables, defined names) to its SymPy
     object.  ``str()`` is a Python script that rebuilds them."""
 
@@ -74,6 +75,8 @@ class SympyExport:
     symbols: dict = field(default_factory=dict)
     intermediates: dict = field(default_factory=dict)  # δ name (as matcalc spells it) -> expression
     gradients: dict = field(default_factory=dict)  # variable (as matcalc spells it) -> ∂J/∂variable
+    derivatives: dict = field(default_factory=dict)  # "jacobian_x", "hessian_x", "hessian_x_y", "hvp_x_v"
+    defined: list = field(default_factory=list)  # the program's defined names used, as symbols
 
     def inlined(self) -> dict:
         """The gradients with every δ replaced by its expression."""
@@ -101,9 +104,12 @@ class SympyExport:
                 lines.append(f"{n} = MatrixSymbol(\"{n}\", {rows}, {cols})")
             else:
                 lines.append(f"{n} = Symbol(\"{n}\")")
+        if self.defined:
+            lines.append(f"# defined in the program, symbols here: {', '.join(map(python_name, self.defined))}")
         lines.append("")
         lines += [f"{python_name(n)} = {printer.doprint(e)}" for n, e in self.intermediates.items()]
         lines += [f"d{self.objective}_d{python_name(w)} = {printer.doprint(g)}" for w, g in self.gradients.items()]
+        lines += [f"{python_name(k)} = {printer.doprint(e)}" for k, e in self.derivatives.items()]
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -145,17 +151,23 @@ def to_sympy(result) -> SympyExport:
     ``derive("tr(A X B)", wrt="X").to_sympy().gradients["X"]`` is
     ``A.T*B.T`` (``MatMul(Transpose(A), Transpose(B))``).
     """
-    shapes = result.shapes
+    from .names import unicode_spelling as show
+
+    shapes = {**result.shapes, **getattr(result, "directions", {})}
     translator = _Translator(shapes)
     for n in result.program.variables:  # declare the variables in the program's order
         translator.leaf(n, shapes[n])
     export = SympyExport(python_name(result.objective_name))
     for step in result.intermediates:
-        export.intermediates[step.name] = translator.translate(step.expr, f"{step.name} = ")
+        export.intermediates[step.name] = translator.translate(step.expr, f"{show(step.name)} = ")
         translator.leaf(step.name, step.shape)
     for w, g in result.gradients.items():
-        export.gradients[w] = translator.translate(g, f"∂{result.objective_name}/∂{w} = ")
+        export.gradients[w] = translator.translate(g, f"∂{show(result.objective_name)}/∂{show(w)} = ")
+    for d in getattr(result, "derivatives", []):
+        key = "_".join([d.kind, d.wrt] + ([d.wrt2] if d.wrt2 else []))
+        export.derivatives[key] = translator.translate(d.expr, f"the {d.kind} in {d.wrt}: ")
     export.symbols = dict(translator.symbols)
+    export.defined = [n for n in result.program.typed.definitions if python_name(n) in export.symbols]
     return export
 
 
