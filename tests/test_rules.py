@@ -19,7 +19,7 @@ DECLARE = {"scalar": "{}: ()", "column": "{}: (n, 1)", "row": "{}: (1, n)",
 # rules whose sizes inference cannot guess from the rule alone
 EXAMPLES = {"kron-mixed-product": ["A: (m, n)", "B: (p, q)", "C: (n, r)", "D: (q, s)"]}
 # rules whose conditions a bare name cannot meet: an instance of the left side
-INSTANCES = {"weighted-gram": "A^T (exp(u) ∘ A)"}
+INSTANCES = {"weighted-gram": ("A^T (exp(u) ∘ A)", ["u: (n, 1)"])}
 
 
 def as_symbols(e):
@@ -39,8 +39,8 @@ def simplification_rules():
 @pytest.mark.parametrize("rule", simplification_rules())
 def test_simplification_holds_numerically(rule):
     where = [DECLARE[pred].format(var) for pred, var in rule.conditions if pred in DECLARE] + EXAMPLES.get(rule.name, [])
-    objective = INSTANCES.get(rule.name) or to_ascii(as_symbols(rule.lhs))
-    program = Program("", where=where if rule.name not in INSTANCES else [], objective=objective)
+    objective, where = INSTANCES.get(rule.name, (to_ascii(as_symbols(rule.lhs)), where))
+    program = Program("", where=where, objective=objective)
     lhs = program.objective
     bindings = match(rule.lhs, lhs)
     assert bindings is not None, "the rule does not match its own left side"

@@ -74,18 +74,25 @@ def test_printed_script_rebuilds_the_expressions():
     namespace: dict = {}
     exec(export.source(), namespace)  # our own output, not user text
     assert namespace["delta1"] == export.intermediates["delta1"]
-    assert namespace["dL_dW2"].xreplace({}) == export.inlined()["W2"]
-    assert namespace["dL_db2"] == export.inlined()["b2"]
+    # the script substitutes δ1 as it goes; inlined() does it afterwards
+    assert namespace["dL_dW2"].doit() == export.inlined()["W2"].doit()
+    assert namespace["dL_db2"].doit() == export.inlined()["b2"].doit()
 
 
 @pytest.mark.parametrize("objective, wrt, missing", [
-    ("CE(y, softmax(relu(x W + b1) U + b2))", "W", "step"),
+    ("CE(y, softmax(relu(x W + b1) U + b2))", "W", "relu"),  # δ1 = softmax(relu(...) ...) − y
     ("sum(sigmoid(W x))", "W", "sigmoid"),
     ("logsumexp(x)", "x", "softmax"),
 ])
 def test_what_sympy_cannot_say_is_a_clear_error(objective, wrt, missing):
     result = mc.derive(objective, wrt=wrt)
-    with pytest.raises(mc.MatcalcError, match=rf"no {missing}.*left out: softmax"):
+    with pytest.raises(mc.MatcalcError, match=rf"no {missing};.*left out: softmax"):
+        result.to_sympy()
+
+
+def test_the_error_names_the_line_it_sits_in():
+    result = mc.Program((ROOT / "tests" / "data" / "cs224n.mc").read_text()).derive("W")
+    with pytest.raises(mc.MatcalcError, match=r"no step;.*, in δ2 = δ1 Uᵀ ∘ step\(z\)$"):
         result.to_sympy()
 
 

@@ -1,0 +1,167 @@
+"""The command line for homework: ``matcalc check`` and ``matcalc grade``.
+
+    matcalc check "CE(y, softmax(x W + b))" --wrt W --answer "xᵀ (softmax(x W + b) − y)"
+    matcalc check J -f tests/data/cs224n.mc --wrt W --answer "x^T delta2" \\
+        --where "delta2 = (ŷ - y) Uᵀ ∘ step(z)"
+    matcalc grade answers.csv --problems problems.toml --report report.csv --jobs 2
+
+``check`` exits 0 when the answer is right, 1 when it is wrong (a verdict),
+2 on bad input (a problem matcalc cannot read, or an answer that does not
+parse).  ``cli.py`` wires these in with ``add_commands(subparsers)``; until
+then ``python -m matcalc.cli_answers check ...`` runs them on their own.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .errors import MatcalcError
+
+CHECK_EPILOG = """examples:
+  matcalc check "tr(A X B)" --wrt X --answer "A^T B^T"
+  matcalc check J -f model.mc --wrt W --answer "x^T delta2" --where "delta2 = (yhat - y) U^T .* step(z)"
+  matcalc check J -f model.mc --wrt W --answer '\\mathbf{x}^\\top \\delta_2'
+exit status: 0 right, 1 wrong, 2 bad input
+"""
+GRADE_EPILOG = """answers: CSV (header student,<problem id>,...) or JSONL ({"student": ..., "<id>": answer})
+problems: JSON (list of {"id", "f", "wrt", "where", "draw"}) or TOML ([[problems]] tables)
+example:
+  matcalc grade answers.csv --problems problems.toml --report report.json --jobs 2
+"""
+
+
+def add_commands(subparsers) -> None:
+    """Add ``check`` and ``grade`` to the ``matcalc`` subcommands; each
+    parser's ``handler`` default is its command function."""
+    c = subparsers.add_parser("check", help="check a homework answer against the true gradient",
+                              epilog=CHECK_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    c.add_argument("expr", nargs="?", default=None,
+                   help="the objective: an expression or a defined name (default: the last definition)")
+    c.add_argument("--wrt", required=True, metavar="VAR", help="the variable of the gradient")
+    c.add_argument("--answer", required=True, metavar="ANSWER",
+                   help="the answer: matcalc syntax or LaTeX; helper lines may come first: 'd = ...; xᵀ d'")
+    c.add_argument("--where", action="append", default=[], metavar="LINE",
+                   help="a declaration or definition of the problem, or a helper the answer uses (repeatable)")
+    c.add_argument("-f", "--file", metavar="FILE", help="a program file of the problem")
+    c.add_argument("--draw", action="append", default=[], metavar="NAME=KIND",
+                   help="how to sample a variable (spd, onehot, positive, ...), repeatable")
+    c.add_argument("--latex", action="store_true", default=None, help="read the answer as LaTeX")
+    c.add_argument("--format", choices=["text", "json"], default="text")
+    c.add_argument("--show-answer", action="store_true", help="print the right answer too")
+    c.add_argument("--seed", type=int, default=0, help="seed of the random test points")
+    c.set_defaults(handler=cmd_check)
+
+    g = subparsers.add_parser("grade", help="grade a file of answers (CSV or JSONL) and write a report",
+                              epilog=GRADE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    g.add_argument("answers", help="the answers: .csv or .jsonl, one row per student")
+    g.add_argument("--problems", required=True, metavar="FILE", help="the problems: .json or .toml")
+    g.add_argument("--report", metavar="OUT", help="the report, .csv or .json (default: <answers>.report.csv)")
+    g.add_argument("--jobs", type=int, default=1, metavar="N", help="check in N processes (0: one per core)")
+    g.set_defaults(handler=cmd_grade)
+
+
+def _objective(args, program: str) -> str:
+    """The objective: given, else the last definition of the file (else of --where)."""
+    if args.expr:
+        return args.expr
+    from .parser import parse_program
+
+    for text in (program, "\n".join(args.where)):
+        definitions = parse_program(text).definitions if text.strip() else []
+        if definitions:
+            return definitions[-1].name
+    raise MatcalcError("check: give the objective (an expression or the name of a definition)")
+
+
+def _draws(items) -> dict:
+    draws = {}
+    for item in items:
+        name, sep, kind = item.partition("=")
+        if not sep or not name.strip() or not kind.strip():
+            raise MatcalcError(f"--draw {item}: write NAME=KIND, e.g. X=spd")
+        draws[name.strip()] = kind.strip()
+    return draws
+
+
+def cmd_check(args) -> int:
+    from .answers import Problem, check_answer
+    from .cli import _read_file
+
+    program = _read_file(args.file)
+    problem = Problem(_objective(args, program), args.wrt.strip(), tuple(args.where), program,
+                      _draws(args.draw))
+    verdict = check_answer(problem, args.answer, latex=args.latex, seed=args.seed)
+    if args.format == "json":
+        print(json.dumps(verdict.to_dict(), ensure_ascii=False))
+    else:
+        print(verdict_text(verdict, show_answer=args.show_answer))
+    if verdict.correct:
+        return 0
+    if verdict.kind in ("unparsable", "empty"):
+        if args.format == "text":
+            print(f"matcalc: {verdict.diagnosis}", file=sys.stderr)
+        return 2
+    return 1
+
+
+def verdict_text(verdict, show_answer: bool = False) -> str:
+    """``right  xᵀ δ2 equals ∂J/∂W ...`` / ``wrong  (transpose) a layout mistake ...``."""
+    lines = []
+    if verdict.kind in ("unparsable", "empty"):
+        lines.append("cannot check: " + verdict.diagnosis.splitlines()[0])
+    elif verdict.correct:
+        lines.append(f"right   {verdict.diagnosis}")
+    else:
+        lines.append(f"wrong   ({verdict.kind}) {verdict.diagnosis}")
+    if verdict.answer_text and verdict.kind not in ("unparsable", "empty"):
+        shape = f"   {verdict.answer_shape}" if verdict.answer_shape else ""
+        lines.append(f"read as {verdict.answer_text}{shape}")
+    if show_answer and not verdict.correct:
+        lines.append(f"answer  {verdict.expected_text}   {verdict.expected_shape}")
+    return "\n".join(lines)
+
+
+def cmd_grade(args) -> int:
+    import os
+
+    from .grading import (grade, load_problems, read_answers, summarize, summary_text,
+                          terminal_progress, write_report)
+
+    problems = load_problems(args.problems)
+    rows, errors, columns = read_answers(args.answers)
+    for line, message in errors:
+        print(f"matcalc: {args.answers}, line {line}: {message}", file=sys.stderr)
+    jobs = args.jobs if args.jobs > 0 else (os.cpu_count() or 1)
+    records = grade(problems, rows, columns, jobs=jobs, progress=terminal_progress(),
+                    warn=lambda m: print(f"matcalc: {m}", file=sys.stderr))
+    report = args.report or f"{args.answers}.report.csv"
+    summary = summarize(records, errors)
+    write_report(report, records, errors, summary)
+    print(summary_text(summary, report))
+    return 0
+
+
+def main(argv=None) -> int:
+    """``python -m matcalc.cli_answers check|grade ...`` (the same commands as
+    ``matcalc check|grade`` once cli.py wires them in)."""
+    parser = argparse.ArgumentParser(prog="matcalc", description="Check and grade homework answers.")
+    add_commands(parser.add_subparsers(dest="command", metavar="COMMAND"))
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args)
+    except MatcalcError as err:
+        print(f"matcalc: {type(err).__name__}: {err}", file=sys.stderr)
+        return err.exit_status
+    except RecursionError:
+        print("matcalc: LimitError: the input is nested too deeply", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

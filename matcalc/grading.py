@@ -1,0 +1,299 @@
+"""Grading a file of answers (``matcalc grade``, SPEC §7).
+
+Answers: CSV with the header ``student,<problem id>,...`` or JSONL with one
+``{"student": ..., "<problem id>": answer, ...}`` a line.  Problems: JSON
+(a list of ``{"id", "f", "wrt", "where", "draw"}``, or a dict from id to
+problem) or TOML (``[[problems]]`` tables, or one table per id); a problem
+may name a program file (``file = "cs224n.mc"``, relative to the problems
+file).  Each problem is derived once per process and each answer is checked
+against the cached truth values (``matcalc.answers``)::
+
+    records, errors = grade_file("answers.csv", "problems.toml", jobs=2)
+
+A garbage or empty answer is a verdict; a malformed row is an error record
+with its line number; a problem that does not parse is reported once and its
+column graded "problem-error".
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+import tempfile
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .answers import Problem, prepare
+from .errors import MatcalcError
+
+REPORT_FIELDS = ["line", "student", "problem", "correct", "kind", "diagnosis", "answer"]
+
+
+@dataclass
+class Row:
+    """One student's answers, with the line it starts on."""
+
+    line: int
+    student: str
+    answers: dict = field(default_factory=dict)
+
+
+# -- reading -----------------------------------------------------------------
+
+def _read_text(path) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8-sig", errors="replace")
+    except OSError as err:
+        raise MatcalcError(f"cannot read {path}: {err.strerror}") from None
+
+
+def load_problems(path) -> dict[str, dict]:
+    """Problem id -> problem dict, in file order (JSON or TOML)."""
+    text = _read_text(path)
+    if str(path).lower().endswith(".toml"):
+        import tomllib
+
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as err:
+            raise MatcalcError(f"{path}: not valid TOML: {err}") from None
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise MatcalcError(f"{path}: not valid JSON: {err.msg} (line {err.lineno})") from None
+    if isinstance(data, dict) and isinstance(data.get("problems", data.get("problem")), list):
+        data = data.get("problems", data.get("problem"))
+    if isinstance(data, dict):
+        data = [{"id": key, **value} for key, value in data.items() if isinstance(value, dict)]
+    if not isinstance(data, list) or not data:
+        raise MatcalcError(f"{path}: expected a list of problems or a table per problem")
+    problems: dict[str, dict] = {}
+    for i, item in enumerate(data, 1):
+        if not isinstance(item, dict) or not str(item.get("id", "")).strip():
+            raise MatcalcError(f"{path}: problem {i} has no 'id'")
+        item = dict(item)
+        if item.get("file"):
+            item["program"] = _read_text(Path(path).parent / str(item.pop("file")))
+        problems[str(item["id"]).strip()] = item
+    return problems
+
+
+def read_answers(path) -> tuple[list[Row], list[tuple[int, str]], list[str]]:
+    """(rows, errors as (line, message), the problem columns) of a CSV or JSONL file."""
+    text = _read_text(path)
+    name = str(path).lower()
+    if name.endswith((".jsonl", ".ndjson", ".json")) or (not name.endswith(".csv") and text.lstrip()[:1] == "{"):
+        return _read_jsonl(text)
+    return _read_csv(text)
+
+
+def _read_csv(text: str):
+    rows, errors = [], []
+    reader = csv.reader(io.StringIO(text))
+    header, line = None, 1
+    while True:
+        start = line
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as err:
+            errors.append((start, f"not CSV: {err}"))
+            line = reader.line_num + 1
+            continue
+        line = reader.line_num + 1
+        if not any(c.strip() for c in cells):
+            continue
+        if header is None:
+            header = [c.strip() for c in cells]
+            if not header or header[0].lower() != "student":
+                raise MatcalcError("the CSV header must start with 'student' (student,<problem id>,...)")
+            continue
+        if len(cells) != len(header):
+            errors.append((start, f"expected {len(header)} columns, found {len(cells)}"))
+            continue
+        rows.append(Row(start, cells[0].strip(), dict(zip(header[1:], cells[1:]))))
+    if header is None:
+        raise MatcalcError("the answers file is empty (expected a header student,<problem id>,...)")
+    return rows, errors, header[1:]
+
+
+def _read_jsonl(text: str):
+    rows, errors, columns = [], [], {}
+    for number, raw in enumerate(text.splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            item = json.loads(raw)
+        except json.JSONDecodeError as err:
+            errors.append((number, f"not JSON: {err.msg}"))
+            continue
+        if not isinstance(item, dict) or "student" not in item:
+            errors.append((number, 'expected an object {"student": ..., "<problem id>": answer}'))
+            continue
+        answers = {str(k): ("" if v is None else str(v)) for k, v in item.items() if k != "student"}
+        columns.update(dict.fromkeys(answers))
+        rows.append(Row(number, str(item["student"]), answers))
+    return rows, errors, list(columns)
+
+
+# -- checking ----------------------------------------------------------------
+
+_PROBLEMS: dict[str, Problem] = {}  # id -> Problem, in each worker
+
+
+def _init_worker(problems: dict[str, Problem]) -> None:
+    _PROBLEMS.update(problems)
+
+
+def _check_chunk(chunk: list) -> list:
+    """[(index, problem id, answer)] -> [(index, correct, kind, diagnosis)]."""
+    out = []
+    for index, pid, answer in chunk:
+        try:
+            v = prepare(_PROBLEMS[pid]).check(answer)
+            out.append((index, v.correct, v.kind, v.diagnosis))
+        except (MatcalcError, RecursionError) as err:
+            out.append((index, False, "unparsable", f"cannot read your answer: {err}"))
+        except Exception as err:  # noqa: BLE001 - one bad answer must not stop a class's grading
+            out.append((index, False, "internal-error", f"matcalc failed on this answer: {err!r}"))
+    return out
+
+
+def grade(problems: dict[str, dict], rows: list[Row], columns: list[str], *, jobs: int = 1,
+          progress=None, warn=print) -> list[dict]:
+    """One record per (student, problem column): the verdict in a dict."""
+    prepared: dict[str, Problem] = {}
+    broken: dict[str, str] = {}
+    for pid in columns:
+        if pid not in problems:
+            warn(f"column '{pid}' names no problem; ignored")
+            continue
+        try:
+            prepared[pid] = Problem.from_dict(problems[pid])
+            prepare(prepared[pid])  # derive now, so forked workers inherit it
+        except (MatcalcError, RecursionError) as err:
+            broken[pid] = str(err).splitlines()[0]
+            warn(f"problem '{pid}' cannot be graded: {err}")
+            prepared.pop(pid, None)
+    records, tasks = [], []
+    for row in rows:
+        for pid in columns:
+            if pid not in problems:
+                continue
+            answer = row.answers.get(pid, "")
+            record = {"line": row.line, "student": row.student, "problem": pid, "answer": answer}
+            if pid in broken:
+                record.update(correct=False, kind="problem-error", diagnosis=broken[pid])
+            else:
+                tasks.append((len(records), pid, answer))
+            records.append(record)
+    for index, correct, kind, diagnosis in _run(tasks, prepared, jobs, progress):
+        records[index].update(correct=correct, kind=kind, diagnosis=diagnosis)
+    return records
+
+
+def _run(tasks: list, problems: dict, jobs: int, progress):
+    if not tasks:
+        return []
+    _init_worker(problems)
+    if jobs <= 1:
+        results = []
+        for start in range(0, len(tasks), 25):
+            results += _check_chunk(tasks[start:start + 25])
+            if progress:
+                progress(len(results), len(tasks))
+        return results
+    size = max(1, min(100, len(tasks) // (jobs * 4)))
+    chunks = [tasks[i:i + size] for i in range(0, len(tasks), size)]
+    results, done = [], 0
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(problems,)) as pool:
+        for future in as_completed([pool.submit(_check_chunk, c) for c in chunks]):
+            part = future.result()
+            results += part
+            done += len(part)
+            if progress:
+                progress(done, len(tasks))
+    return results
+
+
+def terminal_progress(stream=None):
+    """A ``\\r`` counter on a terminal (None when ``stream`` is no TTY)."""
+    stream = stream or sys.stderr
+    if not stream.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        stream.write(f"\rgrading {done}/{total} answers" + ("\n" if done == total else ""))
+        stream.flush()
+    return show
+
+
+# -- reporting ---------------------------------------------------------------
+
+def summarize(records: list[dict], errors: list) -> dict:
+    """Per problem: answers, right, the mistakes by kind (most common first)."""
+    per: dict[str, dict] = {}
+    for r in records:
+        entry = per.setdefault(r["problem"], {"answers": 0, "right": 0, "mistakes": Counter()})
+        entry["answers"] += 1
+        entry["right"] += bool(r["correct"])
+        if not r["correct"]:
+            entry["mistakes"][r["kind"]] += 1
+    return {
+        "problems": {pid: {"answers": e["answers"], "right": e["right"],
+                           "mistakes": dict(e["mistakes"].most_common())} for pid, e in per.items()},
+        "students": len({(r["line"], r["student"]) for r in records}),
+        "malformed_rows": [{"line": line, "error": message} for line, message in errors],
+    }
+
+
+def summary_text(summary: dict, report: str) -> str:
+    lines = [f"graded {summary['students']} students → {report}"]
+    width = max([len(p) for p in summary["problems"]] + [7])
+    for pid, e in summary["problems"].items():
+        mistakes = ", ".join(f"{k} {n}" for k, n in list(e["mistakes"].items())[:4]) or "none"
+        lines.append(f"  {pid:<{width}}  {e['right']:>4}/{e['answers']:<4} right   mistakes: {mistakes}")
+    bad = summary["malformed_rows"]
+    if bad:
+        shown = ", ".join(f"line {b['line']} ({b['error']})" for b in bad[:5])
+        lines.append(f"  malformed rows: {len(bad)}: {shown}" + (" ..." if len(bad) > 5 else ""))
+    return "\n".join(lines)
+
+
+def error_records(errors: list) -> list[dict]:
+    return [{"line": line, "student": "", "problem": "", "correct": False, "kind": "malformed-row",
+             "diagnosis": message, "answer": ""} for line, message in errors]
+
+
+def write_report(path, records: list[dict], errors: list, summary: dict) -> None:
+    """CSV or JSON by the extension; written to a temporary file in the same
+    folder, then renamed over ``path`` (never a half-written report)."""
+    path = Path(path)
+    rows = sorted(records + error_records(errors), key=lambda r: (r["line"], r["problem"] != ""))
+    if path.suffix.lower() == ".json":
+        text = json.dumps({"summary": summary, "results": rows}, ensure_ascii=False, indent=1)
+    else:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=REPORT_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        text = buffer.getvalue()
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise MatcalcError(f"cannot write the report in {folder}: {err.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(temp, path)
+    except OSError as err:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise MatcalcError(f"cannot write the report {path}: {err.strerror}") from None
