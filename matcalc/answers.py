@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .answer_diagnosis import Sample, diagnose
-from .errors import MatcalcError, ShapeError
+from .errors import MatcalcError, ParseError, ShapeError
 from .expr import format_shape, free_symbols
 
 POINTS = 3                # random points per size assignment
@@ -154,13 +154,27 @@ def split_where(problem: Problem) -> tuple[list[str], list[str]]:
     items = list(problem.where)
     if not items:
         return [], []
-    surface = parse_program("\n".join(items + ([problem.program] if problem.program else [])))
+    program = [(problem.program, False)] if problem.program else []
+    where = [(item, True) for item in items]
+    # where-lines first (as Program reads them); else after the file, since a
+    # helper may use the file's names (delta2 = (ŷ - y) Uᵀ ∘ step(z))
+    errors = []
+    for order in (where + program, program + where):
+        try:
+            surface = parse_program("\n".join(text for text, _ in order))
+            break
+        except ParseError as err:
+            errors.append(err)
+    else:
+        raise errors[0]
     needed = _reachable(parse_expr(problem.objective, known_names=surface.names),
                         {d.name: d for d in surface.definitions})
     kept, helpers, line = [], [], 1
-    for item in items:
+    for item, is_where in order:
         lines = range(line, line + item.count("\n") + 1)
         line = lines.stop
+        if not is_where:
+            continue
         defined = [d.name for d in surface.definitions if d.line in lines]
         declares = any(d.line in lines for d in surface.declarations.values())
         if defined and not declares and not needed.intersection(defined):

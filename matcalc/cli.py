@@ -171,6 +171,14 @@ def main(argv=None) -> int:
     except RecursionError:
         print("matcalc: LimitError: the input is nested too deeply", file=sys.stderr)
         return 2
+    except Exception as err:  # a bug of ours: say so plainly (MATCALC_DEBUG=1 shows the traceback)
+        import os
+
+        if os.environ.get("MATCALC_DEBUG"):
+            raise
+        print(f"matcalc: internal error ({type(err).__name__}: {err}); this is a bug in matcalc, "
+              "please report it with the command line (MATCALC_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         return 130
 

@@ -178,7 +178,7 @@ def grade(problems: dict[str, dict], rows: list[Row], columns: list[str], *, job
             prepared[pid] = Problem.from_dict(problems[pid])
             prepare(prepared[pid])  # derive now, so forked workers inherit it
         except (MatcalcError, RecursionError) as err:
-            broken[pid] = str(err).splitlines()[0]
+            broken[pid] = "the problem cannot be graded: " + str(err).splitlines()[0]
             warn(f"problem '{pid}' cannot be graded: {err}")
             prepared.pop(pid, None)
     records, tasks = [], []

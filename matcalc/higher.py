@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import MatcalcError
-from .expr import SCALAR, Expr, Sym, format_shape
+from .expr import SCALAR, Expr, Op, Sym, format_shape
 from .jacobian import BOOK_FORM_SKIPS, inline_gradient, jacobian, jvp, vec_size
 
 LAYOUTS = ("numerator", "denominator")
@@ -31,6 +31,8 @@ class Derivative:
     value: Expr  # for evaluation (cheap forms, forward nodes inline)
     layout: str
     symmetric: bool = False
+    where: tuple = ()  # ((name, expr), ...): repeated subexpressions named for reading
+
 
     @property
     def shape(self):
@@ -101,6 +103,38 @@ def _display(e: Expr, ctx, names) -> Expr:
     return name_nodes(simplify(e, ctx, rules=rules), names)
 
 
+_READING_NAMES = "pqrstuvabcdefgh"
+
+
+def name_repeats(e: Expr, taken) -> tuple[Expr, tuple]:
+    """Subexpressions written more than once get a short name, largest
+    first: ``Xᵀ diag(σ(X w) ∘ (1 − σ(X w))) X`` reads
+    ``Xᵀ diag(p ∘ (1 − p)) X`` with ``p = σ(X w)``."""
+    from .api import name_nodes, substitute
+
+    where = []
+    free = [n for n in _READING_NAMES if n not in taken]
+    while free:
+        counts: dict = {}
+        stack = [e]
+        while stack:  # occurrences in the written tree, not the shared DAG
+            node = stack.pop()
+            counts[node] = counts.get(node, 0) + 1
+            stack.extend(node.children)
+        repeated = [n for n, c in counts.items() if c > 1 and isinstance(n, Op) and _worth_a_name(n)]
+        if not repeated:
+            break
+        biggest = max(repeated, key=lambda n: sum(1 for _ in n.walk()))
+        name = free.pop(0)
+        where.append((name, biggest))
+        e = name_nodes(e, {biggest: name})
+    return e, tuple(where)
+
+
+def _worth_a_name(n: Op) -> bool:
+    return n.op not in ("T", "scale", "inv") and sum(1 for _ in n.walk()) >= 2
+
+
 def _cheap(e: Expr, ctx) -> Expr:
     from .simplify import simplify
 
@@ -113,7 +147,8 @@ def jacobian_derivatives(program, wrt: list[str], layout: str, ctx) -> list[Deri
     for w in wrt:
         j = jacobian(program.objective, Sym(w, program.typed.shapes[w]), ctx, program.rules)
         j = _oriented(j, layout, ctx)
-        out.append(Derivative("jacobian", w, None, _display(j, ctx, program.names), _cheap(j, ctx), layout))
+        shown, where = name_repeats(_display(j, ctx, program.names), program.typed.shapes)
+        out.append(Derivative("jacobian", w, None, shown, _cheap(j, ctx), layout, where=where))
     return out
 
 
@@ -134,8 +169,8 @@ def hessian_derivatives(result, wrt: list[str], wrt2: str | None, layout: str, c
             h = jacobian(g, target, ctx, program.rules)
         h = _oriented(h, layout, ctx)
         symmetric = other == w
-        out.append(Derivative("hessian", w, wrt2, _display(h, ctx, program.names), _cheap(h, ctx), layout,
-                              symmetric))
+        shown, where = name_repeats(_display(h, ctx, program.names), program.typed.shapes)
+        out.append(Derivative("hessian", w, wrt2, shown, _cheap(h, ctx), layout, symmetric, where))
     return out
 
 
@@ -252,5 +287,8 @@ def render_derivatives(result, derivatives: list[Derivative], unicode: bool = Tr
             note += ", symmetric"
         rows.append((f"{d.label(objective, unicode)} = {show(d.expr)}", format_shape(d.shape, "×" if unicode else "x"),
                      note))
+        for name, expr in d.where:
+            rows.append((f"    where {show(Sym(name))} = {show(expr)}", format_shape(expr.shape, "×" if unicode else "x"),
+                         ""))
     width = min(max([len(t) for t, _, _ in rows] + [30]), 90)
     return [f"{t}{' ' * max(2, width + 3 - len(t))}{s:<9} {n}".rstrip() for t, s, n in rows]

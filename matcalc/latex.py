@@ -396,3 +396,10 @@ def program_table(program) -> str:
     if objective is None:
         rows.append(f"| objective | ${latex_shape(program.objective.shape)}$ | ${to_latex(program.typed.objective)}$ |")
     return "\n".join(rows)
+
+
+def render_steps_display(result, wrt: str | None = None, bold: bool = False) -> str:
+    """The ``--steps`` of one variable (or of each) as display math, for
+    Jupyter: ``display(Latex(render_steps_display(result, "W")))``."""
+    names = [wrt] if wrt else list(result.gradients)
+    return "\n".join("$$" + _block(steps_rows(result, w, bold), "aligned") + "$$" for w in names)

@@ -40,12 +40,13 @@ def form(objective, wrt, *where, **options):
     result = mc.derive(objective, wrt=wrt, where=list(where), **options)
     assert result.check().ok
     (d,) = result.derivatives
-    return to_text(d.expr)
+    named = "".join(f", {name} = {to_text(e)}" for name, e in d.where)
+    return to_text(d.expr) + named
 
 
 # -- the forms of the issue, in book notation ---------------------------
 def test_softmax_jacobian():  # diag(ŷ) − ŷ ŷᵀ
-    assert form("softmax(z)", "z", "z: (n, 1)") == "diag(softmax(z)) − softmax(z) softmax(z)ᵀ"
+    assert form("softmax(z)", "z", "z: (n, 1)") == "diag(p) − p pᵀ, p = softmax(z)"
     program = mc.Program("z: (n, 1)\nyhat = softmax(z)")
     (d,) = program.derive("z").derivatives
     assert to_text(d.expr) == "diag(ŷ) − ŷ ŷᵀ"
@@ -66,7 +67,7 @@ def test_kronecker_jacobians():  # d vec(A X B) = (Bᵀ ⊗ A) d vec(X); d X⁻�
 def test_hessians():
     assert form("x^T A x", "x", order=2) == "A + Aᵀ"
     assert form("-sum(y .* log(sigmoid(X w)) + (1 - y) .* log(1 - sigmoid(X w)))", "w",
-                "X: (N, D)", "w: (D, 1)", "y: (N, 1)", order=2) == "Xᵀ diag(σ(X w) ∘ (1 − σ(X w))) X"
+                "X: (N, D)", "w: (D, 1)", "y: (N, 1)", order=2) == "Xᵀ diag(p ∘ (1 − p)) X, p = σ(X w)"
     assert form("tr(X^T A X)", "X", order=2) == "I ⊗ (A + Aᵀ)"
     assert form("logdet(X)", "X", order=2) == "−commutation(n, n) (X⁻ᵀ ⊗ X⁻¹)"
 
