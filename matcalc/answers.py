@@ -294,11 +294,14 @@ class PreparedProblem:
             return Verdict(False, "shape", f"your answer is {format_shape(shape)} (a size the problem does "
                            f"not fix) but {self.label} is {format_shape(self.shape)}", answer_text=final,
                            answer_shape=format_shape(shape))
-        helpers_typed = [(n, e) for n, e in typed.definitions.items() if n not in self.samples[0].values]
+        # the student's helpers (and anything they shadow) are computed; the
+        # problem's names and matcalc's δ terms come from the cache
+        cached = set(self.samples[0].values) - set(helper_names)
+        helpers_typed = [(n, e) for n, e in typed.definitions.items() if n not in cached]
         givens = []
         for sample in self.samples:
             try:
-                givens.append(_evaluate(helpers_typed, typed.objective, sample))
+                givens.append(_evaluate(helpers_typed, typed.objective, sample, cached))
             except (MatcalcError, ArithmeticError, ValueError) as err:
                 return Verdict(False, "counterexample", f"your answer cannot be evaluated at sizes "
                                f"{_sizes_text(sample.sizes)}: {err}", answer_text=final)
@@ -349,10 +352,11 @@ def _infer(program, expr, target):
         return None, err.message
 
 
-def _evaluate(assignments, objective, sample: Sample):
+def _evaluate(assignments, objective, sample: Sample, cached: set):
     from .evaluate import evaluate_program
 
-    value = evaluate_program(assignments, {"answer": objective}, sample.values, sample.sizes)["answer"]
+    env = {n: v for n, v in sample.values.items() if n in cached}
+    value = evaluate_program(assignments, {"answer": objective}, env, sample.sizes)["answer"]
     return np.asarray(value, dtype=float)
 
 

@@ -144,10 +144,15 @@ def cmd_derive(args) -> int:
     else:
         print(render_text(result, unicode=not args.ascii))
         if args.steps:
+            from .higher import render_derivative_steps
             from .steps import render_steps_text
 
-            print()
-            print(render_steps_text(result, unicode=not args.ascii))
+            if result.gradients:
+                print()
+                print(render_steps_text(result, unicode=not args.ascii))
+            if result.derivatives:
+                print()
+                print(render_derivative_steps(result, unicode=not args.ascii))
     if check is not None and not check.ok:
         print(f"matcalc: the numeric check FAILED (max rel err {check.max_rel_error:.2e}): "
               "the closed form disagrees with finite differences", file=sys.stderr)

@@ -32,6 +32,7 @@ class Derivative:
     layout: str
     symmetric: bool = False
     where: tuple = ()  # ((name, expr), ...): repeated subexpressions named for reading
+    steps: tuple = ()  # ((node, Jacobian, rule names), ...) along the forward pass
 
 
     @property
@@ -145,10 +146,12 @@ def jacobian_derivatives(program, wrt: list[str], layout: str, ctx) -> list[Deri
     """The Jacobian of a vector- or matrix-valued objective for each variable."""
     out = []
     for w in wrt:
-        j = jacobian(program.objective, Sym(w, program.typed.shapes[w]), ctx, program.rules)
+        trace: list = []
+        j = jacobian(program.objective, Sym(w, program.typed.shapes[w]), ctx, program.rules, trace)
         j = _oriented(j, layout, ctx)
         shown, where = name_repeats(_display(j, ctx, program.names), program.typed.shapes)
-        out.append(Derivative("jacobian", w, None, shown, _cheap(j, ctx), layout, where=where))
+        out.append(Derivative("jacobian", w, None, shown, _cheap(j, ctx), layout, where=where,
+                              steps=tuple(trace)))
     return out
 
 
@@ -166,11 +169,13 @@ def hessian_derivatives(result, wrt: list[str], wrt2: str | None, layout: str, c
 
             h = _zero(vec_size(program.typed.shapes[w]), vec_size(target.shape))
         else:
-            h = jacobian(g, target, ctx, program.rules)
+            trace: list = []
+            h = jacobian(g, target, ctx, program.rules, trace)
         h = _oriented(h, layout, ctx)
         symmetric = other == w
         shown, where = name_repeats(_display(h, ctx, program.names), program.typed.shapes)
-        out.append(Derivative("hessian", w, wrt2, shown, _cheap(h, ctx), layout, symmetric, where))
+        out.append(Derivative("hessian", w, wrt2, shown, _cheap(h, ctx), layout, symmetric, where,
+                              tuple(trace) if g is not None else ()))
     return out
 
 
@@ -292,3 +297,38 @@ def render_derivatives(result, derivatives: list[Derivative], unicode: bool = Tr
                          ""))
     width = min(max([len(t) for t, _, _ in rows] + [30]), 90)
     return [f"{t}{' ' * max(2, width + 3 - len(t))}{s:<9} {n}".rstrip() for t, s, n in rows]
+
+
+def render_derivative_steps(result, unicode: bool = True) -> str:
+    """``--steps`` for Jacobians and Hessians: forward mode, node by node
+    (the program's names where it has them), with the rules used."""
+    from .api import name_nodes
+    from .printer import to_ascii, to_text
+
+    show = to_text if unicode else to_ascii
+    d_ = "∂" if unicode else "d"
+    names = result.program.names
+    objective = show(Sym(result.objective_name)) if result.program.objective in names else \
+        ("f" if result.program.objective.shape != SCALAR else "J")
+    blocks = []
+    for d in result.derivatives:
+        if d.kind == "hvp":
+            blocks.append(f"{d.label(objective, unicode)}: the derivative of the gradient ∂J/∂{show(Sym(d.wrt))} "
+                          f"along {show(Sym(d.wrt2))} (forward mode on the gradient; no Hessian is formed)")
+            continue
+        x = show(Sym(d.wrt2 or d.wrt))
+        head = ("forward mode, numerator layout: each step is M · (the Jacobian before it)"
+                if d.kind == "jacobian" else
+                f"the Hessian is the Jacobian of the gradient ∂J/∂{show(Sym(d.wrt))}, by forward mode")
+        lines = [f"{d.label(objective, unicode)}: {head}"]
+        shown = [(n, j, r) for n, j, r in d.steps if n in names or n is d.steps[-1][0]]
+        for node, j, rules in shown:
+            target = show(Sym(names[node])) if node in names else f"({show(name_nodes(node, names))})"
+            tail = format_shape(j.shape, "×" if unicode else "x")
+            if rules:
+                tail = f"{tail:<7}   [{', '.join(rules)}]"
+            lines.append(f"  {d_}{target}/{d_}{x} = {show(name_nodes(j, names))}   {tail}")
+        if d.layout == "denominator":
+            lines.append("  denominator layout: the transpose of the last line")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)

@@ -41,10 +41,13 @@ def vec_size(shape):
     return 1 if shape == SCALAR else dim_product(shape[0], shape[1])
 
 
-def jacobian(f: Expr, wrt: Sym, ctx: Context = NO_CONTEXT, rules: RuleBase | None = None) -> Expr:
+def jacobian(f: Expr, wrt: Sym, ctx: Context = NO_CONTEXT, rules: RuleBase | None = None,
+             trace: list | None = None) -> Expr:
     """∂vec(f)/∂vec(wrt), numerator layout: size(f) × size(wrt).
 
     ``jacobian(tanh(W x), x)`` is ``diag(1 − tanh(W x) ∘ tanh(W x)) W``.
+    ``trace`` (a list) receives (node, its Jacobian, the rules used), in the
+    order computed, for ``--steps``.
     """
     from .differentiate import _active_nodes, _differentials, _linearise
 
@@ -60,11 +63,15 @@ def jacobian(f: Expr, wrt: Sym, ctx: Context = NO_CONTEXT, rules: RuleBase | Non
     for node in f.walk(prune=lambda v: v not in active):
         if node not in active or node in jac:
             continue
-        form, _, _ = _linearise(node, active, rules, ctx, memo)
+        form, used, _ = _linearise(node, active, rules, ctx, memo)
         for d in _differentials(form, forward):
             if d.args[0] not in jac:  # a fused rule reached below a node: go there first
                 jac[d.args[0]] = jacobian_of(d.args[0], wrt, ctx, rules, memo, active, jac)
-        jac[node] = simplify(_jacobian_of_form(form, jac, rules, ctx, forward), ctx, _book_rules(rules), memo=memo)
+        maps: list = []
+        jac[node] = simplify(_jacobian_of_form(form, jac, rules, ctx, forward, maps), ctx, _book_rules(rules),
+                             memo=memo)
+        if trace is not None:
+            trace.append((node, jac[node], [r for r in used + maps if r not in ("sum", "elementwise")]))
     return jac[f]
 
 
@@ -92,7 +99,8 @@ def _zero(rows, cols):
     return Num(0) if rows == 1 and cols == 1 else Zero((rows, cols))
 
 
-def _jacobian_of_form(form: Expr, jac: dict, rules: RuleBase, ctx: Context, forward: set) -> Expr:
+def _jacobian_of_form(form: Expr, jac: dict, rules: RuleBase, ctx: Context, forward: set,
+                      used: list | None = None) -> Expr:
     """J(form): the Jacobian of a linear form whose d(v) have Jacobians ``jac``."""
     from .differentiate import _contains_differential
     from .shapes import build
@@ -123,6 +131,8 @@ def _jacobian_of_form(form: Expr, jac: dict, rules: RuleBase, ctx: Context, forw
                 continue
             b["J"] = results[b["L"]]
             results[lin] = instantiate(rule.rhs, b, None)
+            if used is not None and rule.name not in used:
+                used.append(rule.name)
             break
         else:
             from .printer import to_text

@@ -282,13 +282,13 @@ def derivation_rows(result, bold: bool = False, definitions: bool = True, layout
     if definitions:
         rows += [rf"{name(s.name)} &= {tex(s.expr)} && ({latex_shape(s.shape)})" for s in result.definitions]
     rows += [rf"& \text{{assume: {_escape(str(a))}}}" for a in result.assumptions]
-    rows += [rf"{name(s.name)} &= {tex(s.expr)} && ({latex_shape(s.shape)}){_rules(s.rules)}"
-             for s in result.intermediates]
     derivatives = getattr(result, "derivatives", [])
     if layout or derivatives:
         from .render import layout_note
 
         rows.append(rf"& \text{{layout: {_escape(layout_note(result))}}}")
+    rows += [rf"{name(s.name)} &= {tex(s.expr)} && ({latex_shape(s.shape)}){_rules(s.rules)}"
+             for s in result.intermediates]
     objective = name(result.objective_name)
     for w, g in result.gradients.items():
         rows.append(rf"{_partial(objective, name(w))} &= {tex(g)} && ({latex_shape(shapes[w])})"

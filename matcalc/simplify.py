@@ -249,7 +249,79 @@ def _factor(terms: list[Expr]) -> list[Expr]:
             merged = build(op, (inner, factor) if side == 1 else (factor, inner))
             rest = [t for i, t in enumerate(terms) if i not in idx]
             return _factor([merged] + rest) if idx[0] == 0 else _factor(rest[: idx[0]] + [merged] + rest[idx[0]:])
+    return _factor_chains(terms)
+
+
+def _factor_chains(terms: list[Expr]) -> list[Expr]:
+    """Matrix chains that end (or start) alike share the common part when
+    that is no dearer to evaluate: ``D U P W − y yᵀ U P W`` ->
+    ``(D − y yᵀ) U P W``, but ``X b cᵀ + X c bᵀ`` stays (two outer products
+    and an n×n product would cost more)."""
+    from .shapes import build
+
+    split = []
+    for t in terms:
+        c, core = _coefficient(t)
+        chain = _chain(core) if isinstance(core, Op) and core.op == "matmul" else None
+        split.append((c, chain))
+    for i, (ci, a) in enumerate(split):
+        if a is None:
+            continue
+        for j in range(i + 1, len(split)):
+            cj, b = split[j]
+            if b is None:
+                continue
+            for side in ("suffix", "prefix"):
+                k = _common(a, b, side)
+                if k == 0 or k >= min(len(a), len(b)):
+                    continue
+                shared = a[-k:] if side == "suffix" else a[:k]
+                rest_a = a[:-k] if side == "suffix" else a[k:]
+                rest_b = b[:-k] if side == "suffix" else b[k:]
+                inner = build("add", (_times(ci, _product_of(rest_a), None),
+                                      _times(cj, _product_of(rest_b), None)))
+                if inner.shape is None:
+                    continue
+                merged = (_product_of([inner] + shared) if side == "suffix" else _product_of(shared + [inner]))
+                if _cost(merged) <= _cost(terms[i]) + _cost(terms[j]):
+                    rest = [t for n, t in enumerate(terms) if n not in (i, j)]
+                    return _factor_chains(rest[:i] + [merged] + rest[i:])
     return terms
+
+
+def _common(a: list, b: list, side: str) -> int:
+    n = 0
+    pairs = zip(reversed(a), reversed(b)) if side == "suffix" else zip(a, b)
+    for x, y in pairs:
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _product_of(factors: list[Expr]) -> Expr:
+    from .shapes import build
+
+    result = factors[0]
+    for f in factors[1:]:
+        result = build("matmul", (result, f))
+    return result
+
+
+def _cost(e: Expr) -> int:
+    """A rough count of multiplications to evaluate ``e`` (symbolic sizes
+    taken as large, vectors as thin)."""
+    total, seen = 0, set()
+    for node in e.walk():
+        if node in seen or not isinstance(node, Op):
+            continue
+        seen.add(node)
+        size = _size(rows_of(node.shape)) * _size(cols_of(node.shape))
+        if node.op == "matmul":
+            total += size * _size(cols_of(node.args[0].shape))
+        else:
+            total += size
+    return total
 
 
 def _chain(e: Expr) -> list[Expr]:
