@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from .differentiate import Derivation, differentiate
 from .errors import CheckFailedError, MatcalcError, ParseError
-from .expr import SCALAR, DimSize, Expr, Op, Sym, format_shape
+from .expr import SCALAR, Expr, Op, Sym, format_shape
 from .rules import Context, RuleBase, default_rules, load_rules
 
 

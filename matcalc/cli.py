@@ -89,7 +89,7 @@ def _rules(files):
 
 def cmd_parse(args) -> int:
     from .api import Program
-    from .expr import SCALAR, format_shape
+    from .expr import format_shape
     from .printer import to_text
     from .render import shape_list
 

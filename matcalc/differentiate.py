@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from .errors import NotDifferentiableError
 from .expr import SCALAR, Expr, Num, Ones, Op, Sym, Zero, format_shape
 from .rules import (NO_CONTEXT, Context, RuleBase, conditions_hold,
-                    default_rules, first_match, instantiate, match)
+                    default_rules, instantiate, match)
 from .simplify import simplify
 
 

@@ -111,7 +111,7 @@ def name_repeats(e: Expr, taken) -> tuple[Expr, tuple]:
     """Subexpressions written more than once get a short name, largest
     first: ``Xᵀ diag(σ(X w) ∘ (1 − σ(X w))) X`` reads
     ``Xᵀ diag(p ∘ (1 − p)) X`` with ``p = σ(X w)``."""
-    from .api import name_nodes, substitute
+    from .api import name_nodes
 
     where = []
     free = [n for n in _READING_NAMES if n not in taken]
