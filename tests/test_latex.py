@@ -160,3 +160,15 @@ def test_moderately_deep_trees_print():
     for _ in range(300):
         e = Op("add", (e, x), ())
     assert to_latex(e) == " + ".join(["x"] * 301)
+
+
+def test_cli_format_latex_with_bold_and_steps(capsys):
+    from matcalc.cli import main
+
+    status = main(["derive", "-f", str(ROOT / "tests" / "data" / "cs224n.mc"), "--wrt", "W",
+                   "--format", "latex", "--bold", "--steps"])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert out.count("\\begin{align*}") == 2  # the derivation, then the steps for W
+    assert r"\frac{\partial J}{\partial \mathbf{W}} &= \mathbf{x}^\top \boldsymbol{\delta}_{2}" in out
+    assert r"\text{[softmax-CE]}" in out and r"\text{check ok" in out

@@ -1,0 +1,324 @@
+"""Write and execute the notebooks of this folder, outputs included.
+
+    python notebooks/build.py            # all of them
+    python notebooks/build.py cookbook   # those whose name contains "cookbook"
+
+Each notebook is a list of cells here (markdown strings and code strings),
+so a change to matcalc's output is one rerun away from the committed
+notebooks.  Needs nbformat, nbclient and ipykernel (the `test` extra).
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+# every notebook starts here: matcalc from this clone when run inside it
+# (installed or not), numpy, the display helpers
+SETUP = """\
+import sys, pathlib
+if (pathlib.Path.cwd().parent / "matcalc").is_dir():
+    sys.path.insert(0, str(pathlib.Path.cwd().parent))  # this clone's matcalc
+import numpy as np
+from IPython.display import Latex, Markdown, display
+import matcalc as mc"""
+
+
+def md(text: str) -> tuple[str, str]:
+    return ("markdown", text.strip("\n"))
+
+
+def code(text: str, *tags: str) -> tuple[str, str, tuple]:
+    return ("code", text.strip("\n"), tags)
+
+
+CS224N = [
+    md("""
+# The CS224n gradients, end to end
+
+The one-hidden-layer network of the CS224n gradient notes, for one example
+$x$ (a row vector) with a one-hot label $y$:
+
+$$z = x W + b_1,\\quad h = \\operatorname{relu}(z),\\quad \\theta = h U + b_2,\\quad
+\\hat y = \\operatorname{softmax}(\\theta),\\quad J = \\operatorname{CE}(y, \\hat y).$$
+
+matcalc derives every gradient the way the notes do (error terms $\\delta$,
+each with its shape, the identity used), proves it numerically, and compiles
+it to numpy.  At the end, a few epochs of SGD with the compiled gradient.
+"""),
+    code(SETUP),
+    md("## The program and its shapes\nThe sizes D, H, C stay symbolic; `y` is declared one-hot."),
+    code('''
+program = mc.Program("""
+x : (1, D)
+W : (D, H)
+b1 : (1, H)
+U : (H, C)
+b2 : (1, C)
+y : (1, C) onehot
+z = x W + b1
+h = relu(z)
+θ = h U + b2
+ŷ = softmax(θ)
+J = CE(y, ŷ)
+""")
+program'''),
+    md("## Every gradient\nA result shows itself as mathematics: definitions, the assumption the softmax-CE "
+       "identity needs, the error terms $\\delta_1 = \\partial J/\\partial\\theta$ and "
+       "$\\delta_2 = \\partial J/\\partial z$, and the four gradients with their shapes and rules."),
+    code('''
+result = program.derive(wrt=["U", "b2", "W", "b1"])
+result'''),
+    md("The same in text, as `matcalc derive -f cs224n.mc --wrt U,b2,W,b1` prints it:"),
+    code("print(repr(result))"),
+    md("In bold, as the notes typeset vectors and matrices (`result.latex(bold=True)` is the LaTeX source):"),
+    code('''
+from matcalc.latex import render_latex_display
+display(Latex(render_latex_display(result, bold=True)))'''),
+    md("## The steps\nThe chain rule through the program's names, one line per step with the identity "
+       "from `rules/` and the shape, and the shape check at the end (`--steps`)."),
+    code('''
+from matcalc.steps import render_steps_text
+print(render_steps_text(result))'''),
+    code('''
+from matcalc.latex import render_steps_display
+display(Latex(render_steps_display(result, "W")))'''),
+    md("## The check\nCentral finite differences at random inputs, with distinct sizes for D, H and C so "
+       "that a transposed answer cannot pass."),
+    code('''
+check = result.check(seed=0)
+assert check.ok
+print(f"max rel err {check.max_rel_error:.1e} at sizes {check.dims}")'''),
+    md("## Compile\n`compile()` turns the derivation into a numpy function `gradients(**inputs)`; "
+       "this is its source (`--format numpy`):"),
+    code('''
+grad = result.compile()
+print(result.numpy())'''),
+    md("## SGD on a toy problem\nThree Gaussian blobs in four dimensions, 16 hidden units, one example at a "
+       "time (learning rate 0.01).  The loss is computed by a plain numpy forward pass; the gradient is the compiled one."),
+    code('''
+rng = np.random.default_rng(0)
+D, H, C, per_class = 4, 16, 3, 20
+centres = 2.5 * rng.normal(size=(C, D))
+X = np.vstack([centres[c] + rng.normal(size=(per_class, D)) for c in range(C)])
+labels = np.repeat(np.arange(C), per_class)
+Y = np.eye(C)[labels]
+
+params = {"W": 0.3 * rng.normal(size=(D, H)), "b1": np.zeros((1, H)),
+          "U": 0.3 * rng.normal(size=(H, C)), "b2": np.zeros((1, C))}
+
+def mean_loss(p):
+    z = X @ p["W"] + p["b1"]
+    theta = np.maximum(z, 0) @ p["U"] + p["b2"]
+    theta = theta - theta.max(axis=1, keepdims=True)
+    log_p = theta - np.log(np.exp(theta).sum(axis=1, keepdims=True))
+    return -np.mean(np.sum(Y * log_p, axis=1))
+
+losses = [mean_loss(params)]
+for epoch in range(10):
+    for i in rng.permutation(len(X)):
+        g = grad(x=X[i:i + 1], y=Y[i:i + 1], **params)
+        for name in params:
+            params[name] -= 0.01 * g[name]
+    losses.append(mean_loss(params))
+
+for epoch, loss in enumerate(losses):
+    print(f"epoch {epoch}:  loss {loss:.4f}")
+assert all(later < earlier for earlier, later in zip(losses, losses[1:]))'''),
+    md("## Errors read like the command line\nA shape mismatch is a `ShapeError` with both shapes "
+       "(this cell fails on purpose):"),
+    code('mc.derive("x W", wrt="W", where=["x: (1, D)", "W: (H, C)"])', "raises-exception"),
+]
+
+
+TWO_LAYER = [
+    md("""
+# A two-layer net on a batch, with L2
+
+The differential-forms derivation: a batch $X$ of $N$ rows, one-hot labels
+$Y$, biases broadcast over the batch, the mean cross-entropy and an L2 penalty
+on both weight matrices:
+
+$$L = \\frac{1}{N}\\operatorname{CE}(Y, \\operatorname{softmax}(\\operatorname{relu}(X W_1 + b_1) W_2 + b_2))
++ \\lambda\\left(\\Vert W_1\\Vert_F^2 + \\Vert W_2\\Vert_F^2\\right).$$
+
+Broadcasting is differentiated honestly: a bias added to every row gets the
+sum of its error term over the batch, $\\mathbf{1}^\\top \\delta$.
+"""),
+    code(SETUP),
+    code('''
+program = mc.Program("""
+X : (N, D)
+Y : (N, C) onehot
+λ : ()
+Z1 = X W1 + b1
+H1 = relu(Z1)
+Z2 = H1 W2 + b2
+P = softmax(Z2)
+L = CE(Y, P) / N + λ (‖W1‖_F^2 + ‖W2‖_F^2)
+""")
+program'''),
+    md("The hidden width was never declared: matcalc names it `n`.  The gradients:"),
+    code('''
+result = program.derive(wrt=["W1", "b1", "W2", "b2"])
+result.check(seed=1)
+result'''),
+    md("The steps for $W_1$: the chain through $Z_2$, $H_1$, $Z_1$, and the two paths (data and "
+       "penalty) meeting in $\\partial L/\\partial W_1$."),
+    code('''
+from matcalc.steps import render_steps_text
+print(render_steps_text(result).split("\\n\\n")[0])'''),
+    md("## Compiled against hand-written backprop\nThe usual numpy backward pass, written out by hand "
+       "(CS231n style):"),
+    code('''
+def backprop(X, Y, W1, b1, W2, b2, lam):
+    N = X.shape[0]
+    Z1 = X @ W1 + b1
+    H1 = np.maximum(Z1, 0)
+    Z2 = H1 @ W2 + b2
+    P = np.exp(Z2 - Z2.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    dZ2 = (P - Y) / N
+    dW2 = H1.T @ dZ2 + 2 * lam * W2
+    db2 = dZ2.sum(axis=0, keepdims=True)
+    dZ1 = (dZ2 @ W2.T) * (Z1 > 0)
+    dW1 = X.T @ dZ1 + 2 * lam * W1
+    db1 = dZ1.sum(axis=0, keepdims=True)
+    return {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}'''),
+    code('''
+rng = np.random.default_rng(0)
+N, D, n, C = 64, 20, 32, 5
+inputs = {"X": rng.normal(size=(N, D)), "Y": np.eye(C)[rng.integers(C, size=N)],
+          "W1": 0.1 * rng.normal(size=(D, n)), "b1": 0.1 * rng.normal(size=(1, n)),
+          "W2": 0.1 * rng.normal(size=(n, C)), "b2": 0.1 * rng.normal(size=(1, C)),
+          "lambda": 1e-3}   # λ is spelled lambda, a keyword: pass it in a dict
+grad = result.compile()
+ours = grad(**inputs)
+hand = backprop(*(inputs[k] for k in ("X", "Y", "W1", "b1", "W2", "b2", "lambda")))
+for name in ours:
+    assert np.allclose(ours[name], hand[name], rtol=1e-10, atol=1e-12), name
+    print(f"{name:3} {str(ours[name].shape):9} allclose: True   max |diff| "
+          f"{np.abs(ours[name] - hand[name]).max():.1e}")'''),
+    md("Timing (the compiled module computes each shared term once, as the hand-written one does):"),
+    code('''
+import timeit
+repeat = 300
+t_ours = min(timeit.repeat(lambda: grad(**inputs), number=repeat, repeat=3)) / repeat
+t_hand = min(timeit.repeat(lambda: backprop(*(inputs[k] for k in ("X", "Y", "W1", "b1", "W2", "b2", "lambda"))),
+                           number=repeat, repeat=3)) / repeat
+print(f"compiled matcalc gradient: {1e6 * t_ours:7.1f} µs per call")
+print(f"hand-written backprop:     {1e6 * t_hand:7.1f} µs per call")'''),
+]
+
+
+COOKBOOK = [
+    md("""
+# A tour of the Matrix Cookbook
+
+Trace, determinant, inverse and norm identities: each derived by matcalc,
+shown as LaTeX, and checked numerically against finite differences (at
+distinct sizes, so a transposed answer cannot pass).  Gradients have the shape
+of the variable (the layout of the notes): $\\partial\\, \\operatorname{tr}(A X B)/\\partial X
+= A^\\top B^\\top$ is $m \\times n$ when $X$ is.
+"""),
+    code(SETUP),
+    code('''
+from matcalc.latex import latex_shape, to_latex
+
+identities = [
+    # (objective, variable, declarations)
+    ("tr(A X B)", "X", []),
+    ("tr(Xᵀ A X)", "X", []),
+    ("tr(X²)", "X", []),
+    ("tr(X⁻¹ A)", "X", []),
+    ("log(det(X))", "X", ["X: (n, n) spd"]),
+    ("logdet(X)", "X", []),
+    ("det(X)", "X", []),
+    ("aᵀ X b", "X", []),
+    ("aᵀ X⁻¹ b", "X", []),
+    ("aᵀ Xᵀ X b", "X", []),
+    ("xᵀ A x", "x", []),
+    ("xᵀ A x", "x", ["A: (n, n) symmetric"]),
+    ("‖X w − y‖²", "w", []),
+    ("‖X‖_F²", "X", []),
+    ("‖x‖", "x", []),
+]
+
+rows = ["| $f$ | declared | $\\\\partial f / \\\\partial X$ | shape | check |", "|:--|:--|:--|:--|:--|"]
+for objective, wrt, where in identities:
+    r = mc.derive(objective, wrt=wrt, where=where)
+    check = r.check(seed=0)
+    assert check.ok, objective
+    f = to_latex(r.program.objective)
+    rows.append(f"| ${f}$ | {', '.join(where) or ''} | ${to_latex(r.gradients[wrt])}$ "
+                f"| ${latex_shape(r.program.shapes[wrt])}$ | ok, {check.max_rel_error:.0e} |")
+display(Markdown("\\n".join(rows)))'''),
+    md("## One identity in full\n$\\partial\\, a^\\top X^{-1} b / \\partial X = -X^{-\\top} a b^\\top X^{-\\top}$, "
+       "from $d(X^{-1}) = -X^{-1}\\, dX\\, X^{-1}$ and the trace trick:"),
+    code('''
+r = mc.derive("aᵀ X⁻¹ b", wrt="X")
+r.check()
+r'''),
+    code('''
+from matcalc.steps import render_steps_text
+print(render_steps_text(r))'''),
+    md("## Second order\nThe Hessian of $x^\\top A x$ (and of least squares) with `order=2`:"),
+    code('''
+h = mc.derive("xᵀ A x", wrt="x", order=2)
+h.check()
+h'''),
+    md("## To SymPy\nThe matrix-algebra part exports to SymPy matrix expressions, dimensions as symbols "
+       "(`--format sympy`):"),
+    code('''
+export = mc.derive("tr(A X B) + ‖X‖_F²", wrt="X").to_sympy()
+print(export)
+export.gradients["X"]'''),
+    md("Explicit at small sizes, the SymPy gradient of $\\log\\det X$ is the inverse transpose:"),
+    code('''
+import sympy
+export = mc.derive("logdet(X)", wrt="X").to_sympy()
+n, X = export.symbols["n"], export.symbols["X"]
+sample = sympy.Matrix([[2, 1], [0, 3]])
+export.gradients["X"].subs(n, 2).xreplace({X.subs(n, 2): sample}).doit(), sample.inv().T'''),
+]
+
+NOTEBOOKS = {
+    "cs224n_gradients.ipynb": CS224N,
+    "two_layer_batch_net.ipynb": TWO_LAYER,
+    "matrix_cookbook.ipynb": COOKBOOK,
+}
+
+
+def build(name: str, cells: list) -> None:
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    for kind, text, *rest in cells:
+        if kind == "markdown":
+            nb.cells.append(nbformat.v4.new_markdown_cell(text))
+        else:
+            cell = nbformat.v4.new_code_cell(text)
+            if rest and rest[0]:
+                cell.metadata["tags"] = list(rest[0])
+            nb.cells.append(cell)
+    for i, cell in enumerate(nb.cells):  # stable ids: rebuilding changes only what changed
+        cell["id"] = f"{Path(name).stem.replace('_', '-')}-{i}"
+    NotebookClient(nb, timeout=120, kernel_name="python3", record_timing=False,
+                   resources={"metadata": {"path": str(HERE)}}).execute()
+    nbformat.write(nb, HERE / name)
+    print(f"wrote {HERE / name}")
+
+
+def main(argv: list[str]) -> int:
+    wanted = [n for n in NOTEBOOKS if not argv or any(a in n for a in argv)]
+    for name in wanted:
+        build(name, NOTEBOOKS[name])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
