@@ -93,13 +93,17 @@ CALLABLE_OPERATORS = {"inv": ("inv", 1)}
 # marks the linear argument of a differential rule); in user text ``d`` stays
 # an ordinary name.  So are the size helpers of Jacobian rules: ``rows(L)``
 # and ``cols(L)`` (a dimension of what L matched) and ``eye(n)`` (the n×n
-# identity), which the rule machinery evaluates when it builds a right side.
+# identity), which the rule machinery evaluates when it builds a right side,
+# and ``pow(a, k)``, ``epow(A, k)``: the power operators, called by name.
 DIFFERENTIAL = Function("d", 1, "same", "None")
 RULE_ONLY = {
     "d": DIFFERENTIAL,
     "rows": Function("rows", 1, "scalar", "None"),
     "cols": Function("cols", 1, "scalar", "None"),
     "eye": Function("eye", 1, "scalar", "None"),
+    # a^k and A .^ k with a symbolic exponent k, which the operators cannot spell
+    "pow": Function("pow", 2, "pow", "None"),
+    "epow": Function("epow", 2, "epow", "None"),
 }
 _rule_syntax = False
 

@@ -130,6 +130,8 @@ def _jacobian_of_form(form: Expr, jac: dict, rules: RuleBase, ctx: Context, forw
             if any(_contains_differential(v, has_d, forward) for k, v in b.items() if k != "L"):
                 continue
             b["J"] = results[b["L"]]
+            if lin.op in ("had", "div") and b["L"].shape != lin.shape:  # L was broadcast first
+                b["J"] = broadcast_jacobian(b["J"], b["L"].shape, lin.shape)
             results[lin] = instantiate(rule.rhs, b, None)
             if used is not None and rule.name not in used:
                 used.append(rule.name)

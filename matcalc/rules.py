@@ -427,6 +427,7 @@ PREDICATES = {
     "column": lambda e, ctx: e.shape != SCALAR and e.shape[1] == 1,
     "row": lambda e, ctx: e.shape != SCALAR and e.shape[0] == 1,
     "matrix": lambda e, ctx: e.shape != SCALAR and 1 not in e.shape,
+    "nonscalar": lambda e, ctx: e.shape != SCALAR,
     "square": lambda e, ctx: _square(e),
     "symmetric": _symmetric,
     "number": lambda e, ctx: isinstance(e, Num),
@@ -522,7 +523,7 @@ def instantiate(template: Expr, bindings: dict, target_shape=None, differential=
             if node.op in ("rows", "cols", "eye"):  # size helpers of Jacobian rules
                 memo[node] = _size_helper(node.op, args[0])
                 continue
-            if node.op == "pow" and isinstance(args[1], Op):
+            if node.op in ("pow", "epow") and isinstance(args[1], Op):
                 args[1] = _fold_number(args[1])
             args = _size_constants(node.op, args, target_shape)
             memo[node] = build(node.op, tuple(args))
