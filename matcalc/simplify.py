@@ -3,9 +3,13 @@ matrix chains) plus the rewrites of ``rules/simplify.rules``, bottom-up to a
 fixed point.
 
 It terminates by construction: every rewrite is oriented (it removes a node,
-pushes a transpose towards the leaves, or folds numbers), each node is
-rewritten at most ``MAX_REWRITES_PER_NODE`` times, and the whole run is
-bounded by ``MAX_STEPS`` (a ``LimitError`` past it, never a hang).
+pushes a transpose towards the leaves, or folds numbers).  A rule file can
+break that orientation (``grow: A -> A + 0 A``, or two rules that undo each
+other), so three bounds end every run with a ``LimitError`` naming the rules
+that fired, never a hang or a RecursionError: a node rewritten more than
+``MAX_REWRITES_PER_NODE`` times (a cycle), rewrites nested more than
+``MAX_NESTING`` deep (each rewrite making new nodes that rewrite again), and
+``MAX_STEPS`` rewrites in all.
 
 ``simplify(e, trace=[])`` appends the name of every rule that fired.
 """
@@ -20,6 +24,7 @@ from .errors import ShapeError
 from .rules import NO_CONTEXT, Context, conditions_hold, default_rules, instantiate, match
 
 MAX_REWRITES_PER_NODE = 64
+MAX_NESTING = 100
 MAX_STEPS = 200_000
 
 
@@ -32,9 +37,15 @@ def simplify(e: Expr, ctx: Context = NO_CONTEXT, rules=None, trace: list | None 
     """
     rules = default_rules().of("simplify") if rules is None else rules
     memo = {} if memo is None else memo
-    budget = [MAX_STEPS]
-    global _memo
+    global _memo, _nesting
+    if _nesting == 0:
+        _budget[0] = MAX_STEPS
+        _fired.clear()
+    elif _nesting >= MAX_NESTING:
+        raise LimitError(f"simplification kept rewriting the nodes its rewrites made ({MAX_NESTING} levels "
+                         f"deep); rules that grow without bound or undo each other? {_fired_text()}")
     outer, _memo = _memo, memo
+    _nesting += 1
     try:
         # a node already in the memo is done (or opaque: the engine seeds the
         # memo with the forward nodes, which are the user's and stay as they are)
@@ -44,15 +55,24 @@ def simplify(e: Expr, ctx: Context = NO_CONTEXT, rules=None, trace: list | None 
             if isinstance(node, Op) and node.op != "d":
                 args = tuple(memo.get(a, a) for a in node.args)
                 rebuilt = node if args == node.args else _rebuild(node.op, args)
-                memo[node] = _to_fixed_point(rebuilt, ctx, rules, trace, memo, budget)
+                memo[node] = _to_fixed_point(rebuilt, ctx, rules, trace, memo, _budget)
             else:
                 memo[node] = node
     finally:
         _memo = outer
+        _nesting -= 1
     return memo[e]
 
 
 _memo: dict | None = None  # the memo of the simplification in progress
+_nesting = 0  # simplify() calls in progress (a rewrite simplifies the nodes it made)
+_budget = [MAX_STEPS]  # rewrites left to the outermost simplify() in progress
+_fired: list = []  # the names of the last rules that fired (for a LimitError)
+
+
+def _fired_text() -> str:
+    names = list(dict.fromkeys(reversed(_fired[-50:])))
+    return ", ".join(names) if names else "(algebra only)"
 
 
 def _is_differential(e: Expr) -> bool:
@@ -71,7 +91,8 @@ def _to_fixed_point(e: Expr, ctx, rules, trace, memo, budget) -> Expr:
         budget[0] -= 1
         if budget[0] < 0:
             raise LimitError("simplification did not settle within its step limit "
-                             f"({MAX_STEPS} rewrites); the expression may be growing without bound")
+                             f"({MAX_STEPS} rewrites); the expression may be growing without bound: "
+                             f"{_fired_text()}")
         new = _algebra(e)
         if new is None:
             new = _rewrite(e, ctx, rules, trace) if isinstance(e, Op) else None
@@ -81,7 +102,8 @@ def _to_fixed_point(e: Expr, ctx, rules, trace, memo, budget) -> Expr:
             return e
         # the rewrite may have made new nodes below the top: simplify them too
         e = simplify(new, ctx, rules, trace, memo) if isinstance(new, Op) and new not in memo else memo.get(new, new)
-    return e
+    raise LimitError(f"simplification rewrote one node {MAX_REWRITES_PER_NODE} times without settling; "
+                     f"rules that undo each other? {_fired_text()}")
 
 
 def _rewrite(e: Op, ctx, rules, trace) -> Expr | None:
@@ -97,6 +119,8 @@ def _rewrite(e: Op, ctx, rules, trace) -> Expr | None:
             continue
         if trace is not None:
             trace.append(rule.name)
+        _fired.append(rule.name)
+        del _fired[:-100]
         return new
     return None
 
@@ -374,6 +398,19 @@ def _order_chain(factors: list[Expr]) -> Expr:
     return assemble(0, n - 1)
 
 
+def _dimension(d) -> Expr:
+    """A size as a scalar expression: 3 -> 3, "n" -> n, "m*n" -> m n."""
+    from .expr import DimSize
+
+    if isinstance(d, int):
+        return Num(d)
+    factors = [Num(int(f)) if f.isdigit() else DimSize(f) for f in str(d).split("*")]
+    result = factors[0]
+    for f in factors[1:]:
+        result = _rebuild("scale", (result, f))
+    return result
+
+
 def _is_ones(e: Expr) -> bool:
     return isinstance(e, Ones) or isinstance(e, Op) and e.op == "T" and isinstance(e.args[0], Ones)
 
@@ -407,6 +444,10 @@ def _algebra(e: Expr) -> Expr | None:
             return b
         if isinstance(b, Identity):
             return a
+        if _is_ones(a) and _is_ones(b):  # 𝟙 𝟙ᵀ is all ones; 𝟙ᵀ 𝟙 counts
+            inner = cols_of(a.shape)
+            block = Ones(shape) if shape != SCALAR else Num(1)
+            return block if inner == 1 else _rebuild("scale", (_dimension(inner), block))
         for i, x in enumerate(args):  # scalars out of products: (λ A) B -> λ (A B)
             if isinstance(x, Op) and x.op == "scale":
                 rest = (x.args[1], b) if i == 0 else (a, x.args[1])
