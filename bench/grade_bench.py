@@ -24,19 +24,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-ANSWERS = [  # (answer, expected kind)
-    ("x^T delta2", "correct"),
-    ("xᵀ ((ŷ − y) Uᵀ ∘ step(z))", "correct"),
-    (r"\mathbf{x}^\top \delta_2", "correct"),
-    ("d = (yhat - y) U^T .* sgn(h); x^T d", "correct"),
-    ("delta2^T x", "transpose"),
-    ("2 x^T delta2", "factor"),
-    ("-x^T delta2", "sign"),
-    ("x^T (yhat - y) U^T", "counterexample"),
-    ("x^T delta1", "shape"),
-    ("x^T delta2 + ) (", "unparsable"),
-    ("", "empty"),
-]
+RIGHT = "x^T delta2"
+# (answer, expected kind): the right answer in several spellings, then mistaken
+ANSWERS = [(RIGHT, "correct"), (r"\mathbf{x}^\top \delta_2", "correct"),
+           ("d = (yhat - y) U^T .* sgn(h); x^T d", "correct"), ("xᵀ ((ŷ − y) Uᵀ ∘ step(z))", "correct")]
+ANSWERS += [(template.format(RIGHT), kind) for template, kind in [
+    ("({})^T", "transpose"), ("3 {}", "factor"), ("-{}", "sign"), ("x^T delta1", "shape"),
+    ("{} + x^T z", "counterexample"), ("{} ) (", "unparsable")]]
+ANSWERS.append(("", "empty"))
 
 
 def _command() -> list[str]:

@@ -18,6 +18,7 @@ from .errors import (CheckFailedError, LimitError, MatcalcError,  # noqa: E402
 __all__ = [
     "__version__", "derive", "Program", "load_rules", "MatcalcError", "ParseError", "ShapeError",
     "UnknownFunctionError", "NotDifferentiableError", "RuleError", "CheckFailedError", "LimitError",
+    "check_answer", "Verdict", "Problem",
 ]
 
 
@@ -27,6 +28,10 @@ def __getattr__(name):
         from . import api
 
         return getattr(api, name)
+    if name in ("check_answer", "Verdict", "Problem"):
+        from . import answers
+
+        return getattr(answers, name)
     if name == "load_rules":
         from .rules import load_rules
 

@@ -1,8 +1,8 @@
 """Checking a homework answer against the true gradient (SPEC §7).
 
 >>> from matcalc.answers import check_answer
->>> v = check_answer({"f": "tr(A X B)", "wrt": "X", "where": ["X: (m, n)"]}, "B^T A^T")
->>> v.kind, v.diagnosis          # ('transpose', 'a layout mistake: ...')
+>>> v = check_answer({"f": "tr(A X B)", "wrt": "X", "where": ["X: (m, n)"]}, "B A")
+>>> v.kind, v.diagnosis   # ('transpose', 'your answer is n×m but ∂f/∂X is m×n: you wrote the transpose ...')
 
 How an answer is judged:
 
@@ -264,6 +264,7 @@ class PreparedProblem:
 
     def _judge(self, answer: str, where, latex) -> Verdict:
         from .parser import SurfaceProgram, parse_expr, parse_program
+        from .printer import to_text
 
         statements = split_statements(answer)
         if not statements:
@@ -289,6 +290,7 @@ class PreparedProblem:
             return Verdict(False, "shape", f"your answer does not fit the problem's shapes: {why}",
                            answer_text=final)
         shape = typed.objective.shape
+        final = to_text(typed.objective)  # the answer as read, in matcalc's spelling
         extra = [d for d in shape if isinstance(d, str) and any(f not in self.dims for f in d.split("*"))]
         if extra:
             return Verdict(False, "shape", f"your answer is {format_shape(shape)} (a size the problem does "

@@ -61,7 +61,10 @@ class Program:
         for name, expr in self.typed.definitions.items():
             node = substitute(expr, self.nodes)
             self.nodes[name] = node
-            self.names.setdefault(node, name)
+            # only computed nodes take a program's name: an alias of an input
+            # (``h = x``, ``c = 2``) must not rename that input in every result
+            if isinstance(node, Op):
+                self.names.setdefault(node, name)
         self.objective = substitute(self.typed.objective, self.nodes)
         defined = set(self.typed.definitions)
         self.variables = [n for n in self.typed.shapes if n not in defined]
@@ -90,6 +93,8 @@ class Program:
         if order not in (1, 2):
             raise MatcalcError(f"--order is 1 or 2, not {order}")
         names = _wrt_list(wrt)
+        wrt2 = canonical_name(wrt2) if wrt2 else wrt2
+        hvp = canonical_name(hvp) if hvp else hvp
         if not names:
             raise MatcalcError("--wrt: name at least one variable to differentiate with respect to")
         for w in names:
@@ -142,10 +147,21 @@ def _wrt_list(wrt) -> list[str]:
     out = []
     for item in items:
         for w in item.split(","):
-            w = w.strip()
+            w = canonical_name(w.strip())
             if w and w not in out:
                 out.append(w)
     return out
+
+
+def canonical_name(name: str) -> str:
+    """A name as the program spells it internally: ``--wrt θ`` names
+    ``theta``, ``ŷ`` names ``yhat`` (a word that is no name stays as it is)."""
+    from .names import word_units
+
+    try:
+        return "".join(word_units(name))
+    except ValueError:
+        return name
 
 
 def substitute(e: Expr, env: dict) -> Expr:
@@ -280,7 +296,7 @@ class Result:
         # draw inputs so that the assumptions hold (y sums to 1), unless told otherwise
         assumed = {name: kind for a in self.assumptions for name, kind in a.draws
                    if name not in typed.kinds}
-        draws = {**assumed, **(draws or {})}
+        draws = {**assumed, **{canonical_name(n): k for n, k in (draws or {}).items()}}
         if self.gradients:
             result = check_gradients(objective, gradients, variables, typed.kinds, self.wrt,
                                      typed.dims, seed=seed, draws=draws)

@@ -10,6 +10,7 @@ import json
 import sys
 
 from . import __version__
+from .cli_answers import add_commands
 from .errors import MatcalcError
 
 EPILOG = """examples:
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Jacobian layout (default numerator: rows follow f, columns the variable)")
     d.add_argument("--steps", action="store_true",
                    help="show the derivation step by step: chain rule, rules used, shapes")
+    add_commands(sub)  # matcalc check, matcalc grade
     return parser
 
 
@@ -167,6 +169,8 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     try:
+        if getattr(args, "handler", None):
+            return args.handler(args)
         if args.command == "parse":
             return cmd_parse(args)
         return cmd_derive(args)

@@ -125,6 +125,13 @@ def verdict_text(verdict, show_answer: bool = False) -> str:
 def cmd_grade(args) -> int:
     import os
 
+    jobs = args.jobs if args.jobs > 0 else (os.cpu_count() or 1)
+    if jobs > 1:
+        # Processes, not BLAS threads, share the cores: N processes with N
+        # BLAS threads each on tiny matrices run slower than one process.
+        # (Only effective before numpy loads, which the CLI delays until here.)
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, "1")
     from .grading import (grade, load_problems, read_answers, summarize, summary_text,
                           terminal_progress, write_report)
 
@@ -132,7 +139,6 @@ def cmd_grade(args) -> int:
     rows, errors, columns = read_answers(args.answers)
     for line, message in errors:
         print(f"matcalc: {args.answers}, line {line}: {message}", file=sys.stderr)
-    jobs = args.jobs if args.jobs > 0 else (os.cpu_count() or 1)
     records = grade(problems, rows, columns, jobs=jobs, progress=terminal_progress(),
                     warn=lambda m: print(f"matcalc: {m}", file=sys.stderr))
     report = args.report or f"{args.answers}.report.csv"
@@ -161,6 +167,10 @@ def main(argv=None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as err:  # noqa: BLE001 - a bug of ours, said plainly (as matcalc.cli does)
+        print(f"matcalc: internal error ({type(err).__name__}: {err}); this is a bug in matcalc",
+              file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -102,7 +102,7 @@ def _spell(spelling: str, args: list[tuple[str, int]]) -> str:
     def argument(m):
         text, prec = args[int(m.group(1))]
         return text if prec == ATOM or _whole_argument(spelling, m.start(), m.end()) else f"({text})"
-    return re.sub(r"\ba([01])\b", argument, spelling)
+    return re.sub(r"\ba([0-2])\b", argument, spelling)
 
 
 class _Printer:

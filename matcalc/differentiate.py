@@ -182,7 +182,7 @@ def _linearise(node: Expr, active: set, rules: RuleBase, ctx: Context, memo: dic
         if b is not None and conditions_hold(rule, b, ctx):
             form = instantiate(rule.rhs, b, node.shape, differential=differential)
             assumption = _assumption(rule, b)
-            return simplify(form, ctx, memo=memo), [rule.name], assumption
+            return simplify(form, ctx, rules.of("simplify"), memo=memo), [rule.name], assumption
     if node.op in rules.derivatives and len(node.args) == 1:
         # the chain rule of an elementwise function: d f(A) = f'(A) ∘ d(A)
         rule = rules.derivatives[node.op]
@@ -191,7 +191,7 @@ def _linearise(node: Expr, active: set, rules: RuleBase, ctx: Context, memo: dic
         from .shapes import build
 
         form = build("had", (slope, differential(a)))
-        return simplify(form, ctx, memo=memo), ["elementwise", rule.name], None
+        return simplify(form, ctx, rules.of("simplify"), memo=memo), ["elementwise", rule.name], None
     if node.op in rules.definitions:
         # a function a rule file defined: differentiate its body
         rule = rules.definitions[node.op]
@@ -267,7 +267,7 @@ def _simplify_sum(parts: list[Expr], shape, ctx, rules, memo) -> Expr:
     total = parts[0]
     for p in parts[1:]:
         total = build("add", (total, p))
-    return simplify(total, ctx, memo=memo)
+    return simplify(total, ctx, rules.of("simplify"), memo=memo)
 
 
 _SIMPLE_OPS = {"matmul", "scale", "T"}
@@ -300,6 +300,8 @@ def _transpose(form: Expr, g: Expr, rules: RuleBase, ctx: Context, forward: set)
     stack = [(form, g)]
     while stack:
         lin, g = stack.pop()
+        if not _contains_differential(lin, has_d, forward):
+            continue  # a constant form (sgn'(u) = 0 made d sgn(u) = 0): nothing passes through
         g = unbroadcast(g, lin.shape)
         if isinstance(lin, Op) and lin.op == "d":
             yield lin.args[0], g

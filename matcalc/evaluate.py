@@ -23,7 +23,7 @@ from .expr import SCALAR, DimSize, Expr, Identity, Num, Ones, Op, Shape, Sym, Ze
 from .functions import FUNCTIONS
 
 # Signatures whose arguments are plain numbers, not arrays: commutation(m, n).
-NUMBER_ARGUMENTS = {"commutation"}
+NUMBER_ARGUMENTS = {"commutation", "reshape"}
 # Signatures whose numpy spelling already returns a number for a scalar result.
 SCALAR_SIGNATURES = {"elementwise", "square-scalar", "scalar", "pair-scalar", "rowwise-scalar"}
 
@@ -173,7 +173,7 @@ def numpy_function(spelling: str):
     """
     f = _compiled.get(spelling)
     if f is None:
-        code = compile(f"lambda a0=None, a1=None: ({spelling})", "<matcalc function table>", "eval")
+        code = compile(f"lambda a0=None, a1=None, a2=None: ({spelling})", "<matcalc function table>", "eval")
         f = _compiled[spelling] = eval(code, runtime.namespace())  # noqa: S307 - our own table
     return f
 

@@ -17,6 +17,7 @@ This is machinery, not mathematics: derivatives and identities live in
 * ``kron``          (m, n), (p, q) -> (m*p, n*q)
 * ``rowwise-scalar`` vector -> scalar; (N, C) matrix -> (N, 1) (logsumexp)
 * ``commutation``   commutation(m, n): an (m*n, m*n) matrix of dimension arguments
+* ``reshape``       reshape(A, m, n): A's entries, column-major, as an m×n matrix
 * ``broadcast``     f(A, B) elementwise over numpy-broadcast A and B (max, min)
 """
 from __future__ import annotations
@@ -72,6 +73,9 @@ FUNCTIONS: dict[str, Function] = {
         _f("max", 2, "broadcast", "np.maximum(a0, a1)"),
         _f("min", 2, "broadcast", "np.minimum(a0, a1)"),
         _f("commutation", 2, "commutation", "commutation(a0, a1)"),
+        # reshape(A, m, n): the m×n matrix whose columns are vec(A) cut in
+        # turn (column-major, the inverse of vec)
+        _f("reshape", 3, "reshape", "np.reshape(a0, (int(a1), int(a2)), order='F')"),
     ]
 }
 

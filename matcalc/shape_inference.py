@@ -499,8 +499,9 @@ class _Solver:
                 contextual.add(node)
             elif any(child in contextual for child in node.children):
                 contextual.add(node)
-            if isinstance(node, Op) and node.op == "commutation":
-                self.dim_args.update(a.name for a in node.args if isinstance(a, Sym))
+            if isinstance(node, Op) and node.op in ("commutation", "reshape"):
+                dims = node.args if node.op == "commutation" else node.args[1:]
+                self.dim_args.update(a.name for a in dims if isinstance(a, Sym))
         memo, done = self.memo, []
         stack = [(root, False)]
         while stack:
@@ -611,6 +612,9 @@ class _Solver:
         if sig == "commutation":
             size = self._product(*(self._dim_class(_dim_argument(x.expr)) for x in args))
             return self._fresh_term(inst, size, size)
+        if sig == "reshape":
+            rows, cols = (self._dim_class(_dim_argument(x.expr)) for x in args[1:])
+            return self._fresh_term(inst, rows, cols)
         raise ShapeError(f"{op}: no shape rule for signature {sig!r}")
 
     # -- defaults ---------------------------------------------------------

@@ -190,6 +190,8 @@ def _forward(sig: str, op: str, args: tuple, shapes: list) -> Shape:
         return make_shape(dim_product(rows_of(a), rows_of(b)), dim_product(cols_of(a), cols_of(b)))
     if sig == "rowwise-scalar":
         return SCALAR if 1 in (rows_of(a), cols_of(a)) else (rows_of(a), 1)
+    if sig == "reshape":
+        return make_shape(_dim_argument(args[1]), _dim_argument(args[2]))
     if sig == "commutation":
         size = dim_product(*(_dim_argument(x) for x in args))
         return make_shape(size, size)

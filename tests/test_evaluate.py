@@ -112,6 +112,7 @@ CASES = [
     ("logsumexp row by row", op("logsumexp", ("m", 1), a_), np.log(np.exp(A).sum(axis=1, keepdims=True))),
     ("CE", op("CE", SCALAR, P_, op("softmax", ("m", "n"), a_)), -np.sum(P * np.log(softmax_rows(A)))),
     ("max broadcasts", op("max", ("m", "n"), a_, r_), np.maximum(A, r)),
+    ("reshape is vec's inverse", op("reshape", ("m", "n"), op("vec", ("m*n", 1), a_), DimSize("m"), DimSize("n")), A),
     ("min broadcasts", op("min", ("m", "n"), a_, s_), np.minimum(A, s)),
     ("tr of a scalar is the scalar", op("tr", SCALAR, mm(r_, x_, SCALAR)), (r @ x).item()),
     ("step of a scalar", op("step", SCALAR, s_), 1.0),

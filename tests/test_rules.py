@@ -54,7 +54,7 @@ def test_simplification_holds_numerically(rule):
     for seed in (0, 1):
         env = sample_inputs(variables, typed.kinds, assign_sizes(typed.dims), np.random.default_rng(seed),
                             draws={n: "positive" for n in variables if n not in typed.kinds})
-        dims = dims_from_inputs(typed.shapes, env)
+        dims = {**assign_sizes(typed.dims), **dims_from_inputs(typed.shapes, env)}
         np.testing.assert_allclose(evaluate(rhs, env, dims), evaluate(lhs, env, dims), rtol=1e-10, atol=1e-12)
 
 
