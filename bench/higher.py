@@ -15,7 +15,7 @@ ends in ``block_until_ready``.  Before any timing, matcalc's Hessian (HVP) is
 checked against jax's with ``np.allclose``; a disagreement stops the run.
 
 Per-evaluation times are medians over interleaved rounds (each round runs
-every implementation ``number`` times, ``number`` calibrated to ~40 ms), so
+every implementation ``number`` times, ``number`` calibrated to ~10 ms, at least 1), so
 drift of the machine hits all alike.  The finite-difference Hessian is central
 differences of matcalc's emitted gradient (2 gradient calls per coordinate,
 step 6e-6·max(1, |wᵢ|)), timed separately with fewer repeats.
@@ -149,7 +149,7 @@ def vec_hessian(H, shape):
 # ---------------------------------------------------------------------------
 # timing
 # ---------------------------------------------------------------------------
-def calibrate(fn, budget=0.04) -> int:
+def calibrate(fn, budget=0.01) -> int:
     t = time.perf_counter()
     fn()
     dt = time.perf_counter() - t
@@ -496,7 +496,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("bench", choices=["hessian", "hvp", "all"])
     p.add_argument("--threads", type=int, default=2, help="cores for both numpy and jax (default 2)")
-    p.add_argument("--rounds", type=int, default=15, help="interleaved timing rounds")
+    p.add_argument("--rounds", type=int, default=40, help="interleaved timing rounds")
     p.add_argument("--fd-repeat", type=int, default=3, help="repeats of the finite-difference Hessian")
     p.add_argument("--N", type=int, default=2000)
     p.add_argument("--D", type=int, default=500)

@@ -276,7 +276,7 @@ def _finite_difference(program, d: Derivative, env, dims, gradient_values):
     return np.stack(columns, axis=1)
 
 
-def render_derivatives(result, derivatives: list[Derivative], unicode: bool = True) -> list[str]:
+def render_derivatives(result, derivatives: list[Derivative], unicode: bool = True, width: int = 0) -> list[str]:
     """Text lines: each derivative with its shape, what it maps, symmetry."""
     from .printer import to_ascii, to_text
 
@@ -295,7 +295,7 @@ def render_derivatives(result, derivatives: list[Derivative], unicode: bool = Tr
         for name, expr in d.where:
             rows.append((f"    where {show(Sym(name))} = {show(expr)}", format_shape(expr.shape, "×" if unicode else "x"),
                          ""))
-    width = min(max([len(t) for t, _, _ in rows] + [30]), 90)
+    width = min(max([len(t) for t, _, _ in rows] + [30, width]), 100)
     return [f"{t}{' ' * max(2, width + 3 - len(t))}{s:<9} {n}".rstrip() for t, s, n in rows]
 
 

@@ -64,7 +64,7 @@ def render_text(result, unicode: bool = True) -> str:
     if result.derivatives:
         from .higher import render_derivatives
 
-        lines.extend(render_derivatives(result, result.derivatives, unicode))
+        lines.extend(render_derivatives(result, result.derivatives, unicode, width))
     if result.last_check is not None:
         lines.append(render_check(result.last_check))
     return "\n".join(lines)
