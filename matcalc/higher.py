@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from .errors import MatcalcError
 from .expr import SCALAR, Expr, Op, Sym, format_shape
 from .jacobian import BOOK_FORM_SKIPS, inline_gradient, jacobian, jvp, vec_size
@@ -205,6 +203,8 @@ def hvp_derivatives(result, wrt: list[str], direction: str, ctx) -> list[Derivat
 def check_derivatives(program, derivatives: list[Derivative], gradient_values=None, seed: int = 0,
                       extra_shapes: dict | None = None, tol: float = 1e-6):
     """A ``CheckResult`` for the derivatives (finite differences)."""
+    import numpy as np
+
     from .api import dims_from_inputs
     from .check import CheckResult
     from .evaluate import evaluate
@@ -240,11 +240,15 @@ def check_derivatives(program, derivatives: list[Derivative], gradient_values=No
     return CheckResult(not details, worst, first_dims, "; ".join(details))
 
 
-def _vec(a) -> np.ndarray:
+def _vec(a):
+    import numpy as np
+
     return np.asarray(a, dtype=float).reshape(-1, 1, order="F") if np.ndim(a) else np.array([[float(a)]])
 
 
 def _finite_difference(program, d: Derivative, env, dims, gradient_values):
+    import numpy as np
+
     from .evaluate import evaluate
 
     h = 1e-6

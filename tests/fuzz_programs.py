@@ -120,7 +120,7 @@ class Generator:
     def __init__(self, rng: random.Random):
         self.rng = rng
         self.dims = rng.sample(DIM_NAMES, rng.randint(1, 3)) + ([BATCH] if rng.random() < 0.4 else [])
-        self.max_depth = rng.randint(2, MAX_DEPTH)
+        self.max_depth = rng.choice([3, 4, 5, 5, 6, 6])
         self.variables: dict[str, tuple] = {}  # name -> (shape, kind)
         self.definitions: list[tuple[str, Node]] = []
         self.counter = 0
@@ -157,7 +157,7 @@ class Generator:
 
     # -- generation ------------------------------------------------------------
     def gen(self, shape, depth: int) -> Node:
-        if depth >= self.max_depth or self.rng.random() < 0.1 + 0.13 * depth:
+        if depth >= self.max_depth or self.rng.random() < 0.04 + 0.09 * depth:
             return self.leaf(shape)
         builders = self.scalar_builders() if shape == () else self.shape_builders(shape)
         node = None
@@ -200,7 +200,7 @@ class Generator:
 
     def shape_builders(self, shape):
         out = [self.add, self.add, self.scale, self.hadamard, self.divide, self.elementwise, self.elementwise,
-               self.log_or_sqrt, self.power, self.transpose, self.matmul, self.matmul, self.softmax]
+               self.log_or_sqrt, self.power, self.transpose, self.matmul, self.matmul, self.softmax, self.layer]
         if shape[0] == shape[1]:
             out += [self.inverse, self.inverse, self.diag]
         if shape[1] == 1:
@@ -313,6 +313,18 @@ class Generator:
         return Node(f"{self.operand(a)}{times}{self.operand(b)}", lambda env: _matmul(a.fn(env), b.fn(env)),
                     shape, a.mag * b.mag * math.sqrt(TYPICAL_SIZE), False)
 
+    def layer(self, shape, d):
+        """A dense layer over a batch of rows: ``f(X W + b)``, the bias broadcast over the rows."""
+        x = self.gen((shape[0], self.dim(False)), d)
+        w, b = self.variable((x.shape[1] if x.shape else 1, shape[1])), self.variable(shape_of(1, shape[1]))
+        if w.shape == () or x.shape == ():
+            return None
+        name = self.rng.choice(["relu", "tanh", "sigmoid", None])
+        f = ELEMENTWISE[name][0] if name else (lambda v: v)
+        inner = f"{self.operand(x)} {w.text} + {b.text}"
+        return Node(f"{name}({inner})" if name else inner, lambda env: f(_matmul(x.fn(env), w.fn(env)) + b.fn(env)),
+                    shape, 1.0 if name in ("tanh", "sigmoid") else x.mag * 3 + 1, bool(name))
+
     def softmax(self, shape, d):
         a = self.gen(shape, d)
         if self.rng.random() < 0.6:
@@ -395,6 +407,10 @@ class Generator:
     def cross_entropy(self, shape, d):
         target = self.rng.choice([(1, self.dim(False)), (self.dim(False), 1), (self.dim(), self.dim(False))])
         y = self.variable(target, "onehot")
+        if self.rng.random() < 0.25:  # a target that is an expression: a distribution, or positive only
+            u = self.gen(target, d + 1)
+            spelled, g = self.rng.choice([("softmax", _softmax), ("σ", ELEMENTWISE["sigmoid"][0])])
+            y = Node(f"{spelled}({u.text})", lambda env: g(u.fn(env)), target, 0.5)
         z = self.gen(target, d)
         p_text, p_fn = f"softmax({z.text})", lambda env: _softmax(z.fn(env))
         if self.rng.random() < 0.2:

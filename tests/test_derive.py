@@ -166,3 +166,13 @@ def test_unsupported_is_not_differentiable():
 def test_wrt_must_be_a_variable():
     with pytest.raises(mc.MatcalcError):
         mc.derive("sum(W x)", wrt="V")
+
+
+def test_derive_without_check_imports_neither_numpy_nor_sympy():
+    # startup time is a product feature (bench/RESULTS.md): the main job
+    # without --check must not pay for numpy's or sympy's import
+    code = ("import sys; from matcalc.cli import main; "
+            "main(['derive', 'CE(y, softmax(relu(xW+b1)U+b2))', '--wrt', 'W', '--no-check']); "
+            "print('numpy' in sys.modules, 'sympy' in sys.modules, file=sys.stderr)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stderr.strip().endswith("False False"), out.stderr
