@@ -225,7 +225,10 @@ def _add(e: Op, part) -> str:
 
 
 _SPECIAL = {"\\": r"\backslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-            "{": r"\{", "}": r"\}", "~": r"\sim{}", "^": r"\hat{}"}
+            "{": r"\{", "}": r"\}", "~": r"\sim{}", "^": r"\hat{}",
+            # the unicode of the text notes, as math (pdflatex has no unicode)
+            "∂": r"$\partial$", "∇": r"$\nabla$", "×": r"$\times$", "ᵢ": r"$_i$", "ⱼ": r"$_j$",
+            "ᵀ": r"$^\top$", "²": r"$^2$", "−": "-", "∘": r"$\circ$", "δ": r"$\delta$"}
 
 
 def _escape(text: str) -> str:
