@@ -7,8 +7,7 @@
 
 ``check`` exits 0 when the answer is right, 1 when it is wrong (a verdict),
 2 on bad input (a problem matcalc cannot read, or an answer that does not
-parse).  ``cli.py`` wires these in with ``add_commands(subparsers)``; until
-then ``python -m matcalc.cli_answers check ...`` runs them on their own.
+parse).  ``cli.py`` wires these in with ``add_commands(subparsers)``.
 """
 from __future__ import annotations
 
@@ -146,32 +145,3 @@ def cmd_grade(args) -> int:
     write_report(report, records, errors, summary)
     print(summary_text(summary, report))
     return 0
-
-
-def main(argv=None) -> int:
-    """``python -m matcalc.cli_answers check|grade ...`` (the same commands as
-    ``matcalc check|grade`` once cli.py wires them in)."""
-    parser = argparse.ArgumentParser(prog="matcalc", description="Check and grade homework answers.")
-    add_commands(parser.add_subparsers(dest="command", metavar="COMMAND"))
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 2
-    try:
-        return args.handler(args)
-    except MatcalcError as err:
-        print(f"matcalc: {type(err).__name__}: {err}", file=sys.stderr)
-        return err.exit_status
-    except RecursionError:
-        print("matcalc: LimitError: the input is nested too deeply", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-    except Exception as err:  # noqa: BLE001 - a bug of ours, said plainly (as matcalc.cli does)
-        print(f"matcalc: internal error ({type(err).__name__}: {err}); this is a bug in matcalc",
-              file=sys.stderr)
-        return 3
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

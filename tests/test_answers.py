@@ -21,13 +21,8 @@ BATCH = Problem("L", "b2", program=(DATA / "two_layer_batch.mc").read_text())
 
 
 def cli(*args, **kwargs) -> subprocess.CompletedProcess:
-    """``matcalc ARGS`` in a fresh process: ``python -m matcalc`` once cli.py
-    wires in the homework commands, ``python -m matcalc.cli_answers`` before."""
-    from matcalc.cli import build_parser
-
-    wired = any("check" in (getattr(a, "choices", None) or {}) for a in build_parser()._actions)
-    module = "matcalc" if wired else "matcalc.cli_answers"
-    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
+    """``matcalc ARGS`` in a fresh process."""
+    return subprocess.run([sys.executable, "-m", "matcalc", *args], capture_output=True, text=True,
                           cwd=ROOT, timeout=120, **kwargs)
 
 
