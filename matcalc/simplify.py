@@ -149,16 +149,25 @@ def _times(c: Fraction, core: Expr | None, shape) -> Expr:
     return build("scale", (Num(c), core))
 
 
-def _terms(e: Expr) -> list[Expr]:
-    """The terms of a (nested) sum, iteratively."""
+def _flatten(e: Expr, op: str) -> list[Expr]:
+    """The operands of a nest of one associative operator, left to right
+    (iteratively): the terms of a sum, the factors of a matrix chain."""
     out, stack = [], [e]
     while stack:
         x = stack.pop()
-        if isinstance(x, Op) and x.op == "add":
+        if isinstance(x, Op) and x.op == op:
             stack.extend(reversed(x.args))
         else:
             out.append(x)
     return out
+
+
+def _terms(e: Expr) -> list[Expr]:
+    return _flatten(e, "add")
+
+
+def _chain(e: Expr) -> list[Expr]:
+    return _flatten(e, "matmul")
 
 
 def _sum_of(terms: list[Expr], shape) -> Expr:
@@ -346,17 +355,6 @@ def _cost(e: Expr) -> int:
         else:
             total += size
     return total
-
-
-def _chain(e: Expr) -> list[Expr]:
-    out, stack = [], [e]
-    while stack:
-        x = stack.pop()
-        if isinstance(x, Op) and x.op == "matmul":
-            stack.extend(reversed(x.args))
-        else:
-            out.append(x)
-    return out
 
 
 def _size(d) -> int:
