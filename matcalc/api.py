@@ -293,9 +293,14 @@ class Result:
         objective, gradients = self.evaluator()
         typed = self.program.typed
         variables = {n: s for n, s in typed.shapes.items() if n in self.program.variables}
-        # draw inputs so that the assumptions hold (y sums to 1), unless told otherwise
-        assumed = {name: kind for a in self.assumptions for name, kind in a.draws
-                   if name not in typed.kinds}
+        # draw inputs so that the assumptions hold (y sums to 1) and inside the
+        # domain of log and sqrt (log(x): x > 0), unless told otherwise
+        from .sampling import domain_draws
+
+        assumed = {name: kind for name, kind in domain_draws(self.program.objective).items()
+                   if name in variables}
+        assumed.update({name: kind for a in self.assumptions for name, kind in a.draws})
+        assumed = {name: kind for name, kind in assumed.items() if name not in typed.kinds}
         draws = {**assumed, **{canonical_name(n): k for n, k in (draws or {}).items()}}
         if self.gradients:
             result = check_gradients(objective, gradients, variables, typed.kinds, self.wrt,

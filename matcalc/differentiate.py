@@ -223,7 +223,9 @@ def _assumption(rule, bindings) -> Assumption | None:
     name, var = rule.assumption
     template, kind = ASSUMPTIONS[name]
     node = bindings[var]
-    draws = tuple((n.name, kind) for n in node.walk() if isinstance(n, Sym)) if isinstance(node, Sym) else ()
+    if not isinstance(node, Sym):  # not an input: the rule's conditions proved it (softmax sums to 1)
+        return None
+    draws = ((node.name, kind),)
     return Assumption(template.format(_show(node)), draws)
 
 

@@ -40,12 +40,21 @@ class MatcalcError(Exception):
                 parts = [f"{self.message} ({where})", "  " + text, "  " + " " * (caret - 1) + "^"]
         if self.suggestions:
             parts.append("did you mean: " + ", ".join(self.suggestions) + "?")
-        return "\n".join(parts)
+        return "\n".join(_printable(line) for part in parts for line in str(part).split("\n"))
 
     def _render_traceback_(self) -> list[str]:
         # IPython shows these lines instead of a traceback: in a notebook a
         # bad input reads like the CLI's message, caret included
         return f"{type(self).__name__}: {self}".splitlines()
+
+
+def _printable(line: str) -> str:
+    """The line with each control or unprintable character (an escape sequence
+    in hostile input, a NUL, a tab) shown as one � or space: what reaches a
+    terminal is text, and the caret still lines up."""
+    if line.isprintable():
+        return line
+    return "".join(c if c.isprintable() else " " if c == "\t" else "\ufffd" for c in line)
 
 
 class ParseError(MatcalcError):

@@ -272,9 +272,9 @@ _DEFAULT: RuleBase | None = None
 
 def default_rules() -> RuleBase:
     """The rule base that ships with matcalc (read once per process, and
-    parsed once per version of the rule files: a pickle in the temporary
-    folder, keyed by the hash of the rule files and of the code that reads
-    them, saves ~30 ms at every start)."""
+    parsed once per version of the rule files: a pickle in the user's private
+    cache folder (``matcalc.cache``), keyed by the hash of the rule files and
+    of the code that reads them, saves ~30 ms at every start)."""
     global _DEFAULT
     if _DEFAULT is None:
         cache = _rules_cache_path()
@@ -288,9 +288,10 @@ def default_rules() -> RuleBase:
     return _DEFAULT
 
 
-def _rules_cache_path() -> Path:
+def _rules_cache_path() -> Path | None:
     import hashlib
-    import tempfile
+
+    from .cache import cache_file
 
     digest = hashlib.sha256()
     here = Path(__file__).resolve().parent
@@ -299,12 +300,14 @@ def _rules_cache_path() -> Path:
     for f in sources:
         if f.exists():
             digest.update(f.name.encode() + f.read_bytes())
-    return Path(tempfile.gettempdir()) / f"matcalc-rules-{digest.hexdigest()[:16]}.pickle"
+    return cache_file(f"rules-{digest.hexdigest()[:16]}.pickle")
 
 
-def _read_cache(path: Path) -> RuleBase | None:
+def _read_cache(path: Path | None) -> RuleBase | None:
     import pickle
 
+    if path is None:
+        return None
     try:
         with open(path, "rb") as fh:
             base = pickle.load(fh)
@@ -313,16 +316,18 @@ def _read_cache(path: Path) -> RuleBase | None:
         return None
 
 
-def _write_cache(path: Path, base: RuleBase) -> None:
+def _write_cache(path: Path | None, base: RuleBase) -> None:
     import os
     import pickle
 
+    if path is None:
+        return
     try:
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         with open(tmp, "wb") as fh:
             pickle.dump(base, fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
-    except OSError:  # a read-only temporary folder: no cache, no harm
+    except OSError:  # a read-only cache folder: no cache, no harm
         pass
 
 
@@ -402,6 +407,13 @@ def _nonnegative(e: Expr, ctx=None) -> bool:
     return e.op == "epow" and isinstance(e.args[1], Num) and e.args[1].value % 2 == 0
 
 
+def _distribution(e: Expr) -> bool:
+    """Rows that sum to 1: a softmax, or an input the result may assume does
+    (the assumption is printed and the numeric check draws it so); never an
+    expression such as σ(u), which need not."""
+    return isinstance(e, Sym) or isinstance(e, Op) and e.op == "softmax"
+
+
 @dataclass(frozen=True)
 class Context:
     """What the predicates may know beyond a node: the declared kinds."""
@@ -432,6 +444,7 @@ PREDICATES = {
     "symmetric": _symmetric,
     "number": lambda e, ctx: isinstance(e, Num),
     "nonnegative": _nonnegative,
+    "distribution": lambda e, ctx: _distribution(e),
 }
 
 

@@ -94,6 +94,27 @@ DRAWS = {
 SYMMETRIC_KINDS = {"symmetric", "spd"}
 
 
+# functions defined only for positive arguments: an input passed to one
+# directly is drawn positive (log(x): x > 0), as a declared kind would be
+POSITIVE_DOMAIN = {"log", "sqrt"}
+
+
+def domain_draws(expr) -> dict[str, str]:
+    """``{name: "positive"}`` for each input that is the direct argument (or
+    the transpose of one) of log or sqrt in ``expr``: ``sum(log(x))`` draws
+    x positive.  Anything less direct is left to redraws."""
+    from .expr import Op, Sym
+
+    out = {}
+    for node in expr.walk():
+        if isinstance(node, Op) and node.op in POSITIVE_DOMAIN:
+            arg = node.args[0]
+            arg = arg.args[0] if isinstance(arg, Op) and arg.op == "T" else arg
+            if isinstance(arg, Sym):
+                out[arg.name] = "positive"
+    return out
+
+
 def kind_of(name: str, kinds: dict, draws: dict | None) -> str:
     """How ``name`` is drawn: its ``draw`` hint, else its declared kind, else normal."""
     kind = (draws or {}).get(name) or kinds.get(name) or "normal"

@@ -44,13 +44,16 @@ def _grammar_path() -> Path:
 
 def _cache_path() -> str | bool:
     """Where lark keeps the analysed grammar between runs (about 30 ms saved
-    at every start): a file keyed by the grammar's own hash, in the temporary
-    folder; lark rebuilds it when the grammar changes."""
+    at every start): a file keyed by the grammar's own hash, in the user's
+    private cache folder (``matcalc.cache``: a pickle is never read from a
+    shared folder); lark rebuilds it when the grammar changes."""
     import hashlib
-    import tempfile
+
+    from .cache import cache_file
 
     digest = hashlib.sha256(_grammar_path().read_bytes()).hexdigest()[:16]
-    return str(Path(tempfile.gettempdir()) / f"matcalc-grammar-{digest}.lark-cache")
+    path = cache_file(f"grammar-{digest}.lark-cache")
+    return str(path) if path is not None else False
 
 
 @functools.cache

@@ -1,24 +1,18 @@
 """Random well-typed matcalc programs, built by construction (issue 8).
 
-``generate_case(random.Random(seed))`` returns a ``FuzzCase``: the text of a
-program (declarations, definitions, a scalar objective ``J``), the variables
-to differentiate with respect to, how each input must be drawn, and an
-independent numpy implementation of the objective (``forward``), written
-here from the semantics of SPEC §2, not by the engine.
+``generate_case(random.Random(seed))`` is a ``FuzzCase``: a program
+(declarations, definitions, a scalar objective J), the variables to
+differentiate with respect to, how to draw each input, and the objective in
+plain numpy (``forward``, from SPEC §2 via ``fuzz_numpy``, not the engine).
 
-Every expression is generated for a target shape chosen first (a scalar, a
-row 1×n, a column n×1, a matrix, a batch N×D); an operator that produces that
-shape is picked, and its operands are generated for the shapes it needs.
-Shapes are declared, so the program type-checks by construction.  The
-domains are kept by construction too: log and sqrt see positive values
-(``exp(u)``, ``u ∘ u + 1``, a ``positive`` draw), inverses and determinants
-see well-conditioned matrices (a declared spd matrix, ``G Gᵀ + I``,
-``tanh(G) + 2 n I``, ``I + tanh(G) / (2 n)``), CE sees a one-hot target and
-a softmax.  A rough magnitude estimate keeps values finite (large operands
-are scaled down before exp).
-
-The same function drives the hypothesis strategies (``tests/strategies.py``,
-through ``st.randoms``) and the 10,000-program benchmark (``bench/fuzz.py``).
+The target shape comes first (scalar, row, column, matrix, batch N×D), then
+an operator that makes it, then operands for the shapes it needs; shapes are
+declared, so every program type-checks.  Domains hold by construction: log
+and sqrt see ``exp(u)``, ``u ∘ u + 1`` or a ``positive`` draw; inv, det and
+logdet a declared spd matrix, ``G Gᵀ + I``, ``tanh(G) + 2 n I`` or
+``I + tanh(G) / (2 n)``; a rough magnitude estimate scales large operands
+down.  The hypothesis strategies (``tests/strategies.py``) and the benchmark
+(``bench/fuzz.py``) share this one generator.
 """
 from __future__ import annotations
 
@@ -28,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+
+from fuzz_numpy import ELEMENTWISE, diag, log_softmax, logsumexp, matmul, scalar, softmax
 
 MAX_DEPTH = 6
 DIM_NAMES = ("n", "m", "k", "p")
@@ -46,9 +42,6 @@ class FuzzCase:
     draws: dict = field(default_factory=dict)  # name -> sampling kind (spd, onehot, positive, ...)
     forward: Callable | None = field(default=None, repr=False, compare=False)
 
-    def __repr__(self) -> str:  # hypothesis prints this for a shrunk failure
-        return f"FuzzCase(text={self.text!r}, wrt={self.wrt!r}, draws={self.draws!r})"
-
 
 @dataclass(frozen=True)
 class Node:
@@ -59,59 +52,10 @@ class Node:
     shape: tuple
     mag: float = 1.0
     atomic: bool = True  # a name, a call or a number: needs no parentheses as an operand
-    floor: bool = False  # positive and bounded away from 0 (a fair denominator)
-    positive: bool = False  # positive (a fair argument of log)
 
 
 def shape_of(rows, cols) -> tuple:
     return () if rows == 1 and cols == 1 else (rows, cols)
-
-
-def _scalar(v):
-    """matcalc's scalars are numbers, whatever numpy made of a 1×1 result."""
-    a = np.asarray(v)
-    return float(a.reshape(())) if a.size == 1 and (a.ndim != 2 or a.shape == (1, 1)) else v
-
-
-def _matmul(a, b):
-    return _scalar(a * b if np.ndim(a) == 0 or np.ndim(b) == 0 else a @ b)
-
-
-def _axis(a):  # along a column vector, else along each row (SPEC §2)
-    return 0 if a.shape[1] == 1 and a.shape[0] != 1 else 1
-
-
-def _logsumexp(a):
-    ax = _axis(a)
-    top = a.max(axis=ax, keepdims=True)
-    out = top + np.log(np.exp(a - top).sum(axis=ax, keepdims=True))
-    return _scalar(out) if 1 in a.shape else out
-
-
-def _softmax(a):
-    e = np.exp(a - a.max(axis=_axis(a), keepdims=True))
-    return e / e.sum(axis=_axis(a), keepdims=True)
-
-
-def _log_softmax(a):
-    ax = _axis(a)
-    top = a.max(axis=ax, keepdims=True)
-    return a - top - np.log(np.exp(a - top).sum(axis=ax, keepdims=True))
-
-
-def _diag(a):
-    return np.diagflat(a) if 1 in a.shape else np.diagonal(a).reshape(-1, 1).copy()
-
-
-# elementwise functions: numpy value, magnitude of the result given the argument's
-ELEMENTWISE = {
-    "exp": (np.exp, math.exp), "sin": (np.sin, lambda m: 1.0), "cos": (np.cos, lambda m: 1.0),
-    "tanh": (np.tanh, lambda m: 1.0), "sigmoid": (lambda a: 1 / (1 + np.exp(-a)), lambda m: 1.0),
-    "relu": (lambda a: np.maximum(a, 0.0), lambda m: m), "softplus": (lambda a: np.logaddexp(0.0, a),
-                                                                      lambda m: m + 1),
-    "abs": (np.abs, lambda m: m), "sgn": (np.sign, lambda m: 1.0),
-    "step": (lambda a: (np.asarray(a) > 0).astype(float)[()], lambda m: 1.0),
-}
 
 
 class Generator:
@@ -150,10 +94,9 @@ class Generator:
             letters = SCALAR_LETTERS if shape == () else VECTOR_LETTERS if 1 in shape else MATRIX_LETTERS
             name = self.fresh(letters)
             self.variables[name] = (shape, kind)
-        mag = {"spd": 1.5, "onehot": 0.5, "positive": 1.2}.get(kind, 1.0)
+        mag = {"spd": 1.5, "onehot": 0.5, "positive": 1.2, "symmetric": 1.5}.get(kind, 1.0)
         key = GREEK.get(name[0], name[0]) + name[1:]  # the canonical spelling: λ1 is lambda1
-        return Node(name, lambda env: env[key], shape, mag, floor=kind in ("positive", "spd"),
-                    positive=kind == "positive")
+        return Node(name, lambda env: env[key], shape, mag)
 
     # -- generation ------------------------------------------------------------
     def gen(self, shape, depth: int) -> Node:
@@ -179,19 +122,23 @@ class Generator:
         if shape == () and self.rng.random() < 0.15:
             c = self.rng.choice([2, 3, 0.5, 1.5])
             return Node(str(c), lambda env, c=c: float(c), (), c)
-        return self.variable(shape)
+        square = shape != () and shape[0] == shape[1]
+        node = self.variable(shape, "symmetric" if square and self.rng.random() < 0.15 else "normal")
+        if self.rng.random() < 0.04:  # an alias: h = x
+            node = self.define(node)
+        return node
 
     def define(self, node: Node) -> Node:
         name = self.fresh("hzqg")
         self.definitions.append((name, node))
-        return Node(name, node.fn, node.shape, node.mag, True, node.floor, node.positive)
+        return Node(name, node.fn, node.shape, node.mag)
 
     def operand(self, node: Node) -> str:
         return node.text if node.atomic else f"({node.text})"
 
     def div_by(self, node: Node, c: int) -> Node:
         return Node(f"{self.operand(node)} / {c}", lambda env, f=node.fn: f(env) / c, node.shape,
-                    node.mag / c, False, node.floor, node.positive)
+                    node.mag / c, False)
 
     def scalar_builders(self):
         return [self.add, self.scale, self.hadamard, self.elementwise, self.log_or_sqrt, self.power,
@@ -221,31 +168,35 @@ class Generator:
         sign = self.rng.choice([" + ", " + ", " - ", " − "])
         s = -1.0 if sign.strip() in "-−" else 1.0
         return Node(f"{a.text}{sign}{self.operand(b)}", lambda env: a.fn(env) + s * b.fn(env), shape,
-                    a.mag + b.mag, False, a.floor and b.floor and s > 0, a.positive and b.positive and s > 0)
+                    a.mag + b.mag, False)
 
     def scale(self, shape, d):
         x = self.gen(shape, d)
         r = self.rng.random()
         if r < 0.2:
             return Node(f"-{self.operand(x)}", lambda env: -x.fn(env), shape, x.mag, False)
-        if r < 0.35:
+        if r < 0.3:
             dim = self.rng.choice(self.dims)
             return Node(f"{self.operand(x)} / {dim}", lambda env: x.fn(env) / env["#" + dim], shape,
-                        x.mag / 2, False, x.floor, x.positive)
+                        x.mag / 2, False)
+        if r < 0.4:  # divided by a scalar expression, kept away from 0
+            s = self.positive((), d, floor=True)
+            return Node(f"{self.operand(x)} / {self.operand(s)}", lambda env: x.fn(env) / s.fn(env), shape,
+                        x.mag, False)
         s = self.gen((), d) if r < 0.8 else Node(self.rng.choice(self.dims), None, (), TYPICAL_SIZE)
         sfn = s.fn or (lambda env, n=s.text: float(env["#" + n]))
         times = self.rng.choice([" ", " ", " * ", " · "])
-        return Node(f"{self.operand(s)}{times}{self.operand(x)}", lambda env: _matmul(sfn(env), x.fn(env)),
+        return Node(f"{self.operand(s)}{times}{self.operand(x)}", lambda env: matmul(sfn(env), x.fn(env)),
                     shape, s.mag * x.mag, False)
 
     def hadamard(self, shape, d):
         a = self.gen(shape, d)
-        other = shape if shape == () or self.rng.random() < 0.8 else shape_of(
-            *self.rng.choice([(1, shape[1]), (shape[0], 1)]))
+        other = shape if shape == () or self.rng.random() < 0.75 else shape_of(
+            *self.rng.choice([(1, shape[1]), (shape[0], 1), (1, 1)]))
         b = self.gen(other, d)
         op = self.rng.choice([" ∘ ", " ⊙ ", " .* "])
         return Node(f"{self.operand(a)}{op}{self.operand(b)}", lambda env: a.fn(env) * b.fn(env), shape,
-                    a.mag * b.mag, False, a.floor and b.floor, a.positive and b.positive)
+                    a.mag * b.mag, False)
 
     def divide(self, shape, d):
         a, b = self.gen(shape, d), self.positive(shape, d, floor=True)
@@ -260,9 +211,7 @@ class Generator:
             a = self.div_by(a, 2 ** math.ceil(math.log2(a.mag / 2)))
         f, mag = ELEMENTWISE[name]
         spelled = "σ" if name == "sigmoid" and self.rng.random() < 0.3 else name
-        return Node(f"{spelled}({a.text})", lambda env: _scalar(f(a.fn(env))), shape, mag(a.mag),
-                    floor=name == "exp" or a.floor and name in ("relu", "abs", "softplus"),
-                    positive=name in ("exp", "sigmoid", "softplus") or a.positive and name in ("relu", "abs"))
+        return Node(f"{spelled}({a.text})", lambda env: scalar(f(a.fn(env))), shape, mag(a.mag))
 
     def positive(self, shape, d, floor=False) -> Node:
         """A positive expression (``floor``: bounded away from 0, a fair denominator)."""
@@ -273,63 +222,66 @@ class Generator:
             u = self.gen(shape, d + 1)
             one = "1" if shape == () or self.rng.random() < 0.5 else "ones"
             return Node(f"{self.operand(u)} ∘ {self.operand(u)} + {one}", lambda env: u.fn(env) ** 2 + 1.0, shape,
-                        u.mag ** 2 + 1, False, True, True)
+                        u.mag ** 2 + 1, False)
         u = self.gen(shape, d + 1)
         if u.mag > 3:
             u = self.div_by(u, 2 ** math.ceil(math.log2(u.mag / 2)))
         f = self.rng.choice(["exp", "exp"] + ([] if floor else ["sigmoid", "softplus"]))
         fn = ELEMENTWISE[f][0]
-        return Node(f"{f}({u.text})", lambda env: _scalar(fn(u.fn(env))), shape, 3.0, True, f == "exp", True)
+        return Node(f"{f}({u.text})", lambda env: scalar(fn(u.fn(env))), shape, 3.0)
 
     def log_or_sqrt(self, shape, d):
         f = self.rng.choice(["log", "sqrt"])
         a = self.positive(shape, d, floor=f == "sqrt")
         fn = np.log if f == "log" else np.sqrt
-        return Node(f"{f}({a.text})", lambda env: _scalar(fn(a.fn(env))), shape,
-                    math.log(a.mag + 1) + 1 if f == "log" else math.sqrt(a.mag), positive=f == "sqrt",
-                    floor=f == "sqrt" and a.floor)
+        return Node(f"{f}({a.text})", lambda env: scalar(fn(a.fn(env))), shape,
+                    math.log(a.mag + 1) + 1 if f == "log" else math.sqrt(a.mag))
 
     def power(self, shape, d):
         a = self.gen(shape, d)
         k = self.rng.choice([2, 2, 3])
-        if shape == ():
-            text = f"{self.operand(a)}^{k}" if self.rng.random() < 0.5 else f"{self.operand(a)}{'²³'[k - 2]}"
+        matrix_power = shape != () and shape[0] == shape[1] and self.rng.random() < 0.4
+        base = self.operand(a)
+        if base[-1] in "⁰¹²³⁴⁵⁶⁷⁸⁹":  # A⁻¹³ is A to the −13: (A⁻¹)³ needs its parentheses
+            base = f"({base})"
+        if shape == () or matrix_power:  # a scalar power, or A² = A A of a square matrix
+            text = f"{base}^{k}" if self.rng.random() < 0.5 else f"{base}{'²³'[k - 2]}"
         else:
-            text = f"{self.operand(a)} .^ {k}"
-        return Node(text, lambda env: a.fn(env) ** k, shape, a.mag ** k, False, a.floor, a.positive or k == 2)
+            text = f"{base} .^ {k}"
+        mag = max(a.mag, 2.0) ** k  # a typical entry of 1 has larger ones beside it
+        if matrix_power:
+            return Node(text, lambda env: np.linalg.matrix_power(a.fn(env), k), shape,
+                        mag * TYPICAL_SIZE ** (k / 2 - 0.5), False)
+        return Node(text, lambda env: a.fn(env) ** k, shape, mag, False)
 
     def transpose(self, shape, d):
         a = self.gen((shape[1], shape[0]), d)
         mark = self.rng.choice(["ᵀ", "^T", "'", ".T", "ᵀ"])
-        return Node(f"{self.operand(a)}{mark}", lambda env: a.fn(env).T, shape, a.mag, True, a.floor, a.positive)
+        return Node(f"{self.operand(a)}{mark}", lambda env: a.fn(env).T, shape, a.mag)
 
     def matmul(self, shape, d):
         rows, cols = shape if shape else (1, 1)
         inner = self.dim() if rows == 1 or cols == 1 or self.rng.random() < 0.85 else 1
         a, b = self.gen(shape_of(rows, inner), d), self.gen(shape_of(inner, cols), d)
-        if a.shape == () or b.shape == ():
-            return None
         times = self.rng.choice([" ", " ", " * ", " @ "])
-        return Node(f"{self.operand(a)}{times}{self.operand(b)}", lambda env: _matmul(a.fn(env), b.fn(env)),
+        return Node(f"{self.operand(a)}{times}{self.operand(b)}", lambda env: matmul(a.fn(env), b.fn(env)),
                     shape, a.mag * b.mag * math.sqrt(TYPICAL_SIZE), False)
 
     def layer(self, shape, d):
         """A dense layer over a batch of rows: ``f(X W + b)``, the bias broadcast over the rows."""
         x = self.gen((shape[0], self.dim(False)), d)
-        w, b = self.variable((x.shape[1] if x.shape else 1, shape[1])), self.variable(shape_of(1, shape[1]))
-        if w.shape == () or x.shape == ():
-            return None
+        w, b = self.variable((x.shape[1], shape[1])), self.variable(shape_of(1, shape[1]))
         name = self.rng.choice(["relu", "tanh", "sigmoid", None])
         f = ELEMENTWISE[name][0] if name else (lambda v: v)
         inner = f"{self.operand(x)} {w.text} + {b.text}"
-        return Node(f"{name}({inner})" if name else inner, lambda env: f(_matmul(x.fn(env), w.fn(env)) + b.fn(env)),
+        return Node(f"{name}({inner})" if name else inner, lambda env: f(matmul(x.fn(env), w.fn(env)) + b.fn(env)),
                     shape, 1.0 if name in ("tanh", "sigmoid") else x.mag * 3 + 1, bool(name))
 
     def softmax(self, shape, d):
         a = self.gen(shape, d)
         if self.rng.random() < 0.6:
-            return Node(f"softmax({a.text})", lambda env: _softmax(a.fn(env)), shape, 0.5, positive=True)
-        return Node(f"log_softmax({a.text})", lambda env: _log_softmax(a.fn(env)), shape, a.mag + 2)
+            return Node(f"softmax({a.text})", lambda env: softmax(a.fn(env)), shape, 0.5)
+        return Node(f"log_softmax({a.text})", lambda env: log_softmax(a.fn(env)), shape, a.mag + 2)
 
     def well_conditioned(self, n, d, for_det=False) -> Node:
         """An n×n matrix far from singular (and of modest determinant ``for_det``)."""
@@ -343,6 +295,10 @@ class Generator:
         if r < 0.8:  # eigenvalues with real part ≥ n
             return Node(f"tanh({g.text}) + 2 {n} I",
                         lambda env: np.tanh(g.fn(env)) + 2 * env["#" + n] * np.eye(env["#" + n]), (n, n), 3.0, False)
+        if r < 0.9:  # a symmetric input, its spectrum shifted past 0
+            a = self.variable((n, n), "symmetric")
+            return Node(f"{a.text} + 3 {n} I", lambda env: a.fn(env) + 3 * env["#" + n] * np.eye(env["#" + n]),
+                        (n, n), 3.0, False)
         h = self.gen((n, self.dim()), d + 1)
         h = self.div_by(h, 2 ** math.ceil(math.log2(h.mag))) if h.mag > 2 else h
         return Node(f"{self.operand(h)} {self.operand(h)}ᵀ + I",
@@ -358,13 +314,13 @@ class Generator:
 
     def diag(self, shape, d):
         a = self.gen((shape[0], shape[0]) if shape[1] == 1 else (shape[0], 1), d)
-        return Node(f"diag({a.text})", lambda env: _diag(a.fn(env)), shape, a.mag)
+        return Node(f"diag({a.text})", lambda env: diag(a.fn(env)), shape, a.mag)
 
     def row_logsumexp(self, shape, d):
         if shape[0] == 1:
             return None
         a = self.gen((shape[0], self.dim(False)), d)
-        return Node(f"logsumexp({a.text})", lambda env: _logsumexp(a.fn(env)), shape, a.mag + 2)
+        return Node(f"logsumexp({a.text})", lambda env: logsumexp(a.fn(env)), shape, a.mag + 2)
 
     def ones_product(self, shape, d):
         """``onesᵀ G`` sums the rows of G; ``G ones`` its columns."""
@@ -398,52 +354,51 @@ class Generator:
                                             ("‖{}‖_F", False), ("‖{}‖^2", True), ("‖{}‖²", True)])
         fn = (lambda env: float(np.sum(a.fn(env) ** 2))) if squared else (
             lambda env: float(np.sqrt(np.sum(a.fn(env) ** 2))))
-        return Node(spelled.format(a.text), fn, (), (a.mag * 4) ** (2 if squared else 1), not squared, True, True)
+        return Node(spelled.format(a.text), fn, (), (a.mag * 4) ** (2 if squared else 1), not squared)
 
     def logsumexp(self, shape, d):
         a = self.gen(self.rng.choice([(1, self.dim()), (self.dim(), 1)]), d)
-        return Node(f"logsumexp({a.text})", lambda env: _logsumexp(a.fn(env)), (), a.mag + 2)
+        return Node(f"logsumexp({a.text})", lambda env: logsumexp(a.fn(env)), (), a.mag + 2)
 
     def cross_entropy(self, shape, d):
         target = self.rng.choice([(1, self.dim(False)), (self.dim(False), 1), (self.dim(), self.dim(False))])
         y = self.variable(target, "onehot")
         if self.rng.random() < 0.25:  # a target that is an expression: a distribution, or positive only
             u = self.gen(target, d + 1)
-            spelled, g = self.rng.choice([("softmax", _softmax), ("σ", ELEMENTWISE["sigmoid"][0])])
+            spelled, g = self.rng.choice([("softmax", softmax), ("σ", ELEMENTWISE["sigmoid"][0])])
             y = Node(f"{spelled}({u.text})", lambda env: g(u.fn(env)), target, 0.5)
         z = self.gen(target, d)
-        p_text, p_fn = f"softmax({z.text})", lambda env: _softmax(z.fn(env))
+        p_text, p_fn = f"softmax({z.text})", lambda env: softmax(z.fn(env))
         if self.rng.random() < 0.2:
             p_text, p_fn = f"σ({z.text})", lambda env: 1 / (1 + np.exp(-z.fn(env)))
         text = f"CE({y.text}, {p_text})"
         fn = lambda env: float(-np.sum(y.fn(env) * np.log(p_fn(env))))  # noqa: E731
         if BATCH in target and self.rng.random() < 0.6:
             return Node(f"{text} / {BATCH}", lambda env: fn(env) / env["#" + BATCH], (), 2.0, False)
-        return Node(text, fn, (), 2.0 * TYPICAL_SIZE, positive=True)
+        return Node(text, fn, (), 2.0 * TYPICAL_SIZE)
 
     def determinant(self, shape, d):
         n = self.dim(False)
         kind = self.rng.choice(["det", "logdet", "logdet", "log-det"])
         a = self.well_conditioned(n, d, for_det=kind == "det")
         if kind == "det":
-            return Node(f"det({a.text})", lambda env: float(np.linalg.det(a.fn(env))), (), 3.0, positive=True)
+            return Node(f"det({a.text})", lambda env: float(np.linalg.det(a.fn(env))), (), 3.0)
         text = f"logdet({a.text})" if kind == "logdet" else f"log(det({a.text}))"
         return Node(text, lambda env: float(np.log(np.linalg.det(a.fn(env)))), (), 3.0)
 
     # -- the program -------------------------------------------------------------
     def case(self) -> FuzzCase:
-        objective = self.gen((), 0)
-        while objective.text in self.variables or objective.text in dict(self.definitions) or \
-                objective.text[0].isdigit():
-            objective = self.gen((), 0)  # a bare name or number: nothing to differentiate
+        objective = None
+        while objective is None:  # an operator at the top: not a bare name or number
+            objective = self.rng.choice(self.scalar_builders())((), 1)
         used = {d for shape, _ in self.variables.values() for d in shape}
         for dim in self.dims:  # a dimension used only as a scalar (x / n) is declared by some input
-            if dim not in used:
+            if dim not in used or not self.variables:
                 self.variable((dim, 1))
         lines = []
         for name, (shape, kind) in self.variables.items():
             dims = "()" if shape == () else f"({shape[0]}, {shape[1]})"
-            declared = f" {kind}" if kind in ("spd", "onehot") else ""
+            declared = f" {kind}" if kind in ("spd", "onehot", "symmetric") else ""
             lines.append(f"{name} : {dims}{declared}")
         lines += [f"{name} = {node.text}" for name, node in self.definitions]
         lines.append(f"J = {objective.text}")

@@ -169,10 +169,18 @@ def test_wrong_gradient_of_a_relu_net_is_a_mismatch_not_a_kink():
     assert not wrong.ok and "mismatch" in wrong.details and "redrew" not in wrong.details
 
 
-def test_non_finite_objective_fails_without_raising():
-    f = op("sum", SCALAR, op("log", ("n", 1), x_))  # x is drawn normal: log of negatives
+def test_log_of_a_negative_draw_is_redrawn_and_reported():
+    f = op("sum", SCALAR, op("log", ("n", 1), x_))  # x is drawn normal: log of negatives at first
     result = check(f, {"x": op("div", ("n", 1), num(1), x_)}, {"x": ("n", 1)}, wrt=["x"], dims=["n"])
-    assert not result.ok and "not finite" in result.details
+    assert result.ok, result.details
+    assert "redrew" in result.details and "not finite" in result.details
+
+
+def test_objective_never_finite_fails_without_raising():
+    minus_x_squared = neg(op("had", ("n", 1), x_, x_))
+    f = op("sum", SCALAR, op("log", ("n", 1), minus_x_squared))  # log(−x∘x): nan at every draw
+    result = check(f, {"x": op("div", ("n", 1), num(2), x_)}, {"x": ("n", 1)}, wrt=["x"], dims=["n"])
+    assert not result.ok and "not finite" in result.details and "after 3 redraws" in result.details
 
 
 def test_positive_draw_makes_the_same_check_pass():
