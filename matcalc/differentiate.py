@@ -311,20 +311,26 @@ def _transpose(form: Expr, g: Expr, rules: RuleBase, ctx: Context, forward: set)
         if isinstance(lin, Op) and lin.op == "add":
             stack.extend((a, g) for a in lin.args if _contains_differential(a, has_d, forward))
             continue
-        for rule in rules.of("adjoint"):
-            b = match(rule.lhs, lin)
-            if b is None or "L" not in b or not conditions_hold(rule, b, ctx):
-                continue
-            if not _contains_differential(b["L"], has_d, forward):
-                continue
-            if any(_contains_differential(v, has_d, forward) for k, v in b.items() if k != "L"):
-                continue
-            b["G"] = g
-            share = instantiate(rule.rhs, b, b["L"].shape)
-            stack.append((b["L"], share))
-            break
-        else:
+        found = match_linear_map(rules.of("adjoint"), lin, ctx, lambda e: _contains_differential(e, has_d, forward))
+        if found is None:
             raise NotDifferentiableError(f"no adjoint rule passes a cotangent through {_show(lin)}")
+        rule, b = found
+        b["G"] = g
+        stack.append((b["L"], instantiate(rule.rhs, b, b["L"].shape)))
+
+
+def match_linear_map(rules, lin: Expr, ctx: Context, linear):
+    """The first rule whose left side F(L) matches ``lin`` with L bound to
+    its linear part (``linear(L)``: it holds differentials) and every other
+    variable to a constant: (rule, bindings), or None.  The adjoint rules
+    and the Jacobian rules are both read this way."""
+    for rule in rules:
+        b = match(rule.lhs, lin)
+        if b is None or "L" not in b or not conditions_hold(rule, b, ctx):
+            continue
+        if linear(b["L"]) and not any(linear(v) for k, v in b.items() if k != "L"):
+            return rule, b
+    return None
 
 
 def unbroadcast(g: Expr, shape) -> Expr:

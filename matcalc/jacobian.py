@@ -20,8 +20,7 @@ from __future__ import annotations
 
 from .errors import NotDifferentiableError
 from .expr import SCALAR, Expr, Identity, Num, Ones, Op, Sym, Zero, format_shape
-from .rules import (NO_CONTEXT, Context, RuleBase, conditions_hold,
-                    default_rules, instantiate, match)
+from .rules import NO_CONTEXT, Context, RuleBase, default_rules, instantiate
 from .simplify import simplify
 
 
@@ -102,7 +101,7 @@ def _zero(rows, cols):
 def _jacobian_of_form(form: Expr, jac: dict, rules: RuleBase, ctx: Context, forward: set,
                       used: list | None = None) -> Expr:
     """J(form): the Jacobian of a linear form whose d(v) have Jacobians ``jac``."""
-    from .differentiate import _contains_differential
+    from .differentiate import _contains_differential, match_linear_map
     from .shapes import build
 
     has_d: dict = {}
@@ -121,25 +120,19 @@ def _jacobian_of_form(form: Expr, jac: dict, rules: RuleBase, ctx: Context, forw
                 total = build("add", (total, p))
             results[lin] = total
             continue
-        for rule in rules.of("jacobian"):
-            b = match(rule.lhs, lin)
-            if b is None or "L" not in b or not conditions_hold(rule, b, ctx):
-                continue
-            if not _contains_differential(b["L"], has_d, forward):
-                continue
-            if any(_contains_differential(v, has_d, forward) for k, v in b.items() if k != "L"):
-                continue
-            b["J"] = results[b["L"]]
-            if lin.op in ("had", "div") and b["L"].shape != lin.shape:  # L was broadcast first
-                b["J"] = broadcast_jacobian(b["J"], b["L"].shape, lin.shape)
-            results[lin] = instantiate(rule.rhs, b, None)
-            if used is not None and rule.name not in used:
-                used.append(rule.name)
-            break
-        else:
+        found = match_linear_map(rules.of("jacobian"), lin, ctx,
+                                 lambda e: _contains_differential(e, has_d, forward))
+        if found is None:
             from .printer import to_text
 
             raise NotDifferentiableError(f"no Jacobian rule for the linear map {to_text(lin)}")
+        rule, b = found
+        b["J"] = results[b["L"]]
+        if lin.op in ("had", "div") and b["L"].shape != lin.shape:  # L was broadcast first
+            b["J"] = broadcast_jacobian(b["J"], b["L"].shape, lin.shape)
+        results[lin] = instantiate(rule.rhs, b, None)
+        if used is not None and rule.name not in used:
+            used.append(rule.name)
     return results[form]
 
 
