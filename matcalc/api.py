@@ -311,7 +311,7 @@ class Result:
             from .higher import check_derivatives
 
             second = check_derivatives(self.program, self.derivatives, gradients, seed=seed,
-                                       extra_shapes=self.directions)
+                                       extra_shapes=self.directions, draws=draws)
             result = second if result is None else _combine_checks(result, second)
         self.last_check = result
         if raise_on_failure and not result.ok:

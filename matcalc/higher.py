@@ -201,8 +201,12 @@ def hvp_derivatives(result, wrt: list[str], direction: str, ctx) -> list[Derivat
 # closed-form gradient (Hessians, HVPs), at two size assignments
 
 def check_derivatives(program, derivatives: list[Derivative], gradient_values=None, seed: int = 0,
-                      extra_shapes: dict | None = None, tol: float = 1e-6):
-    """A ``CheckResult`` for the derivatives (finite differences)."""
+                      extra_shapes: dict | None = None, tol: float = 1e-6, draws: dict | None = None,
+                      redraws: int = 3):
+    """A ``CheckResult`` for the derivatives (finite differences), with the
+    gradient check's draws (assumptions, domains of log and sqrt); inputs
+    where a value is not finite or a matrix is singular are drawn again (at
+    most ``redraws`` times, said in the details)."""
     import numpy as np
 
     from .api import dims_from_inputs
@@ -213,19 +217,30 @@ def check_derivatives(program, derivatives: list[Derivative], gradient_values=No
     typed = program.typed
     variables = {n: s for n, s in typed.shapes.items() if n in program.variables}
     variables.update(extra_shapes or {})
-    worst, first_dims, details = 0.0, None, []
+    worst, first_dims, details, notes = 0.0, None, [], []
     for round_, avoid in enumerate(((), (2,))):
         sizes = assign_sizes(typed.dims, avoid=avoid)
-        rng = np.random.default_rng(seed + round_)
-        env = sample_inputs(variables, typed.kinds, sizes, rng)
-        dims = {**dims_from_inputs(typed.shapes, env), **sizes}
         first_dims = first_dims or dict(sizes)
-        for d in derivatives:
+        for attempt in range(redraws + 1):
+            rng = np.random.default_rng(seed + round_ + 1000 * attempt)
+            env = sample_inputs(variables, typed.kinds, sizes, rng, draws=draws)
+            dims = {**dims_from_inputs(typed.shapes, env), **sizes}
             try:
-                closed = np.atleast_2d(np.asarray(evaluate(d.value, env, dims), dtype=float))
-                numeric = np.atleast_2d(_finite_difference(program, d, env, dims, gradient_values))
+                values = [(np.atleast_2d(np.asarray(evaluate(d.value, env, dims), dtype=float)),
+                           np.atleast_2d(_finite_difference(program, d, env, dims, gradient_values)))
+                          for d in derivatives]
             except (MatcalcError, ValueError, ArithmeticError, np.linalg.LinAlgError) as err:
-                return CheckResult(False, float("inf"), first_dims, f"{d.label('J')}: {err}")
+                failure = str(err)
+                continue
+            if all(np.all(np.isfinite(c)) and np.all(np.isfinite(n)) for c, n in values):
+                break
+            failure = "a value is not finite at the drawn inputs"
+        else:
+            return CheckResult(False, float("inf"), first_dims,
+                               f"no usable inputs after {redraws} redraws: {failure}")
+        if attempt:
+            notes.append(f"inputs drawn again {attempt} time(s) at sizes {sizes} (not finite or singular)")
+        for d, (closed, numeric) in zip(derivatives, values):
             if d.layout == "denominator":
                 numeric = numeric.T
             if closed.shape != numeric.shape:
@@ -237,7 +252,7 @@ def check_derivatives(program, derivatives: list[Derivative], gradient_values=No
             worst = max(worst, err)
             if err > tol:
                 details.append(f"{d.label('J')}: max rel err {err:.1e} at sizes {sizes}")
-    return CheckResult(not details, worst, first_dims, "; ".join(details))
+    return CheckResult(not details, worst, first_dims, "; ".join(details + notes))
 
 
 def _vec(a):
