@@ -259,6 +259,10 @@ class _Printer:
     def _matmul(self, node: Op, a: int, b: int) -> tuple[str, int]:
         if SCALAR in (self.dag.nodes[a].shape, self.dag.nodes[b].shape):
             return self._binary(a, "*", PRODUCT, b)
+        left = self.dag.nodes[a]
+        if isinstance(left, Op) and left.op == "commutation":  # a row permutation, not a product
+            m, n = (self.text(k)[0] for k in self.dag.children[a])
+            return f"commute_rows({self.text(b)[0]}, {m}, {n})", ATOM
         # onesᵀ G sums the rows of G; G ones sums its columns
         for ones, other, axis in ((a, b, 0), (b, a, 1)):
             if self._ones_side(ones, "left" if axis == 0 else "right"):

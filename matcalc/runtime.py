@@ -78,7 +78,17 @@ def commutation(m, n):
     return k
 
 
-HELPERS = {f.__name__: f for f in (sigmoid, softmax, log_softmax, logsumexp, diag, vec, commutation)}
+def commute_rows(a, m, n):
+    """commutation(m, n) @ a without the (m·n)×(m·n) matrix: a row permutation."""
+    m, n = int(round(float(np.asarray(m).reshape(())))), int(round(float(np.asarray(n).reshape(()))))
+    i, j = np.meshgrid(np.arange(m), np.arange(n), indexing="ij")
+    perm = np.empty(m * n, dtype=int)
+    perm[(j + i * n).ravel()] = (i + j * m).ravel()
+    return a[perm]
+
+
+HELPERS = {f.__name__: f for f in (sigmoid, softmax, log_softmax, logsumexp, diag, vec, commutation,
+                                   commute_rows)}
 
 # helper -> the private helpers its source calls
 _NEEDS = {"softmax": ("_vector_axis",), "log_softmax": ("_vector_axis",), "logsumexp": ("_vector_axis",)}

@@ -234,15 +234,15 @@ def _collect_terms(e: Op, terms: list[Expr]) -> Expr | None:
     coefficients: dict = {}
     order: list = []
     number = Fraction(0)
-    zeros = []
+    first: dict = {}  # a commutative product's key -> the spelling met first
     for t in terms:
         if isinstance(t, Zero):
-            zeros.append(t)
             continue
         c, core = _coefficient(t)
         if core is None:
             number += c
             continue
+        core = first.setdefault(_commutative_key(core), core)  # a ∘ b and b ∘ a are like terms
         if core not in coefficients:
             order.append(core)
             coefficients[core] = Fraction(0)
@@ -257,6 +257,14 @@ def _collect_terms(e: Op, terms: list[Expr]) -> Expr | None:
     if result.shape != e.shape:  # a dropped zero carried the broadcast shape
         return None
     return None if result == e else result
+
+
+def _commutative_key(e: Expr):
+    """The same key for ``a ∘ b`` and ``b ∘ a`` (and for ``a + b``, ``b + a``)."""
+    if isinstance(e, Op) and e.op in ("had", "add") and len(e.args) == 2:
+        a, b = e.args
+        return (e.op, frozenset((a, b)), a == b)
+    return e
 
 
 def _factor(terms: list[Expr]) -> list[Expr]:
