@@ -103,6 +103,8 @@ def _display(e: Expr, ctx, names) -> Expr:
 
 
 _READING_NAMES = "pqrstuvabcdefgh"
+# the names the notes give such values: ŷ = softmax(θ), h = tanh(z), p = σ(X w)
+_CUSTOMARY = {"softmax": "yhat", "tanh": "h", "relu": "h", "sigmoid": "p"}
 
 
 def name_repeats(e: Expr, taken) -> tuple[Expr, tuple]:
@@ -112,7 +114,7 @@ def name_repeats(e: Expr, taken) -> tuple[Expr, tuple]:
     from .api import name_nodes
 
     where = []
-    free = [n for n in _READING_NAMES if n not in taken]
+    free = [n for n in ["yhat", "h"] + list(_READING_NAMES) if n not in taken]
     while free:
         counts: dict = {}
         stack = [e]
@@ -124,7 +126,9 @@ def name_repeats(e: Expr, taken) -> tuple[Expr, tuple]:
         if not repeated:
             break
         biggest = max(repeated, key=lambda n: sum(1 for _ in n.walk()))
-        name = free.pop(0)
+        customary = _CUSTOMARY.get(biggest.op)
+        name = customary if customary in free else free[0]
+        free.remove(name)
         where.append((name, biggest))
         e = name_nodes(e, {biggest: name})
     return e, tuple(where)

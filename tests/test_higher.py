@@ -11,6 +11,7 @@ import matcalc as mc
 from conftest import corpus_cases
 from matcalc.api import Program, dims_from_inputs
 from matcalc.evaluate import evaluate
+from matcalc.expr import Sym
 from matcalc.printer import to_text
 from matcalc.sampling import assign_sizes, sample_inputs
 
@@ -40,13 +41,13 @@ def form(objective, wrt, *where, **options):
     result = mc.derive(objective, wrt=wrt, where=list(where), **options)
     assert result.check().ok
     (d,) = result.derivatives
-    named = "".join(f", {name} = {to_text(e)}" for name, e in d.where)
+    named = "".join(f", {to_text(Sym(name))} = {to_text(e)}" for name, e in d.where)
     return to_text(d.expr) + named
 
 
 # -- the forms of the issue, in book notation ---------------------------
 def test_softmax_jacobian():  # diag(ŷ) − ŷ ŷᵀ
-    assert form("softmax(z)", "z", "z: (n, 1)") == "diag(p) − p pᵀ, p = softmax(z)"
+    assert form("softmax(z)", "z", "z: (n, 1)") == "diag(ŷ) − ŷ ŷᵀ, ŷ = softmax(z)"
     program = mc.Program("z: (n, 1)\nyhat = softmax(z)")
     (d,) = program.derive("z").derivatives
     assert to_text(d.expr) == "diag(ŷ) − ŷ ŷᵀ"
