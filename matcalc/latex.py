@@ -372,7 +372,35 @@ def render_latex(result, bold: bool = False, steps: bool = False) -> str:
         for w in result.gradients:
             blocks.append(f"% steps for {w}")
             blocks.append(_block(steps_rows(result, w, bold), "align*"))
+        for d in getattr(result, "derivatives", []):
+            rows = derivative_steps_rows(result, d, objective, bold)
+            if rows:
+                blocks.append(f"% forward-mode steps for the {d.kind} in {d.wrt2 or d.wrt}")
+                blocks.append(_block(rows, "align*"))
     return "\n".join(blocks)
+
+
+def derivative_steps_rows(result, d, objective: str, bold: bool = False) -> list[str]:
+    """A Jacobian's or Hessian's ``--steps`` (``matcalc.higher``) as
+    ``align*`` rows: each named node's Jacobian, its shape and rules."""
+    from .api import name_nodes
+    from .expr import Sym
+
+    names = result.program.names
+    program_shapes = result.program.typed.shapes
+    tex = lambda e: to_latex(e, bold=bold, shapes=program_shapes)  # noqa: E731
+    x = latex_name(d.wrt2 or d.wrt, bold, program_shapes.get(d.wrt2 or d.wrt))
+    rows = []
+    for node, j, rules in d.steps:
+        if node not in names and node is not d.steps[-1][0]:
+            continue
+        target = latex_name(names[node], bold, node.shape) if node in names else \
+            rf"\left({tex(name_nodes(node, names))}\right)"
+        rows.append(rf"{_partial(target, x)} &= {tex(name_nodes(j, names))} && ({latex_shape(j.shape)})"
+                    + _rules(rules))
+    if rows and d.layout == "denominator":
+        rows.append(r"& \text{denominator layout: the transpose of the last line}")
+    return rows
 
 
 def render_latex_display(result, bold: bool = False) -> str:

@@ -128,3 +128,15 @@ def test_numpy_module_has_jacobians_and_hessians():
     hess = mc.derive("x^T A x", wrt="x", order=2)
     source = hess.numpy()
     assert "def hessians(" in source and "def gradients(" in source
+
+
+def test_steps_cover_jacobians_in_text_and_latex(tmp_path):
+    program = tmp_path / "layer.mc"
+    program.write_text("x: (n, 1)\nz = W x + b\nh = tanh(z)\nyhat = softmax(U h)\n")
+    text = subprocess.run([sys.executable, "-m", "matcalc", "derive", "-f", str(program), "--wrt", "x",
+                           "--steps", "--no-check"], capture_output=True, text=True, timeout=60).stdout
+    assert "∂h/∂x = diag(1 − h ∘ h) W" in text and "forward mode" in text
+    latex = subprocess.run([sys.executable, "-m", "matcalc", "derive", "-f", str(program), "--wrt", "x",
+                            "--steps", "--format", "latex", "--no-check"], capture_output=True, text=True,
+                           timeout=60).stdout
+    assert r"\frac{\partial h}{\partial x} &= \operatorname{diag}\left(1 - h \circ h\right) W" in latex
