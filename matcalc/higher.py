@@ -115,6 +115,7 @@ def name_repeats(e: Expr, taken) -> tuple[Expr, tuple]:
 
     where = []
     free = [n for n in ["yhat", "h"] + list(_READING_NAMES) if n not in taken]
+    plain = [n for n in free if n not in ("yhat", "h")]
     while free:
         counts: dict = {}
         stack = [e]
@@ -127,7 +128,9 @@ def name_repeats(e: Expr, taken) -> tuple[Expr, tuple]:
             break
         biggest = max(repeated, key=lambda n: sum(1 for _ in n.walk()))
         customary = _CUSTOMARY.get(biggest.op)
-        name = customary if customary in free else free[0]
+        name = customary if customary in free else next((n for n in plain if n in free), None)
+        if name is None:
+            break
         free.remove(name)
         where.append((name, biggest))
         e = name_nodes(e, {biggest: name})
