@@ -19,7 +19,7 @@ matrix.  Mixed second derivatives: the Jacobian of ∂J/∂x with respect to y.
 from __future__ import annotations
 
 from .errors import NotDifferentiableError
-from .expr import SCALAR, Expr, Identity, Num, Ones, Op, Sym, Zero, format_shape
+from .expr import SCALAR, Expr, Identity, Num, Ones, Op, Sym, Zero, cols_of, format_shape
 from .rules import NO_CONTEXT, Context, RuleBase, default_rules, instantiate
 from .simplify import simplify
 
@@ -130,9 +130,16 @@ def _jacobian_of_form(form: Expr, jac: dict, rules: RuleBase, ctx: Context, forw
         b["J"] = results[b["L"]]
         if lin.op in ("had", "div") and b["L"].shape != lin.shape:  # L was broadcast first
             b["J"] = broadcast_jacobian(b["J"], b["L"].shape, lin.shape)
+        if lin.op in ("had", "div"):  # so was a smaller constant factor: spread it out
+            for k, v in b.items():
+                if k not in ("L", "J") and v.shape != lin.shape:
+                    b[k] = build("had", (v, Ones(lin.shape)))
         results[lin] = instantiate(rule.rhs, b, None)
         if used is not None and rule.name not in used:
             used.append(rule.name)
+    if form not in results:  # a constant form (d sgn(u) = 0): the zero Jacobian
+        n = cols_of(next(iter(jac.values())).shape) if jac else 1
+        return _zero(vec_size(form.shape), n)
     return results[form]
 
 

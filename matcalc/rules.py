@@ -587,6 +587,8 @@ def _size_constants(op: str, args: list, target_shape) -> list:
     s = other.shape
     if op in ("add", "had", "div") or s == SCALAR:
         shape = target_shape if s == SCALAR else s
+    elif op == "kron":  # kron(ones, M): as many copies of M as M has rows
+        shape = (s[0], 1)
     elif isinstance(args[i], Identity):
         shape = (s[1], s[1]) if i == 1 else (s[0], s[0])
     else:  # M ones: a column of cols(M) ones; ones M: a row of rows(M) ones
