@@ -29,7 +29,8 @@ from pathlib import Path
 from . import functions
 from .errors import MatcalcError, RuleError
 from .expr import (SCALAR, DimSize, Expr, Identity, Num, Ones, Op, PatternVar,
-                   Sym, Zero, cols_of, is_vector_shape, rows_of)
+                   Sym, Zero, cols_of, rows_of)
+from .predicates import ASSUMPTIONS, NO_CONTEXT, PREDICATES, Context  # noqa: F401 (re-exported)
 
 KINDS = ("differential", "derivative", "definition", "simplify", "adjoint", "jacobian")
 
@@ -329,123 +330,6 @@ def _write_cache(path: Path | None, base: RuleBase) -> None:
         os.replace(tmp, path)
     except OSError:  # a read-only cache folder: no cache, no harm
         pass
-
-
-# ---------------------------------------------------------------------------
-# side conditions: named predicates over the typed node a variable matched
-
-def _square(e: Expr) -> bool:
-    return e.shape != SCALAR and e.shape[0] == e.shape[1]
-
-
-def _symmetric(e: Expr, ctx: "Context") -> bool:
-    """Declared symmetric/spd, or symmetric by construction (A + Aᵀ, Aᵀ A)."""
-    if not _square(e):
-        return e.shape == SCALAR
-    if isinstance(e, (Identity, Zero, Ones)):
-        return True
-    if isinstance(e, Sym):
-        return e.name in ctx.symmetric
-    if isinstance(e, Op):
-        if e.op == "add" and len(e.args) == 2:
-            a, b = e.args
-            if b == Op("T", (a,), a.shape and (cols_of(a.shape), rows_of(a.shape))):
-                return True
-            return _symmetric(a, ctx) and _symmetric(b, ctx)
-        if e.op in ("inv", "T") and len(e.args) == 1:
-            return _symmetric(e.args[0], ctx)
-        if e.op == "scale":
-            return _symmetric(e.args[1], ctx)
-        if e.op == "matmul":
-            a, b = e.args
-            return isinstance(a, Op) and a.op == "T" and a.args[0] == b
-    return False
-
-
-_UNIT_FUNCTIONS = {"sigmoid", "step"}  # values in [0, 1]
-_NONNEGATIVE_FUNCTIONS = {"sigmoid", "step", "exp", "relu", "softplus", "abs", "norm", "softmax", "sqrt"}
-
-
-def _unit_interval(e: Expr) -> bool:
-    """Values in [0, 1] by construction: σ(u), step(u), 1 − σ(u), h ∘ h for tanh h."""
-    if isinstance(e, Num):
-        return 0 <= e.value <= 1
-    if not isinstance(e, Op):
-        return False
-    if e.op in _UNIT_FUNCTIONS or e.op == "softmax":
-        return True
-    if e.op == "had":
-        a, b = e.args
-        return (_unit_interval(a) and _unit_interval(b)) or (a == b and _bounded_by_one(a))
-    if e.op == "add" and isinstance(e.args[0], Num) and e.args[0].value == 1:
-        rest = e.args[1]  # 1 − x with x in [0, 1]
-        return (isinstance(rest, Op) and rest.op == "scale" and rest.args[0] == Num(-1)
-                and _unit_interval(rest.args[1]))
-    return False
-
-
-def _bounded_by_one(e: Expr) -> bool:
-    """|value| ≤ 1: tanh, sin, cos, and anything in [0, 1]."""
-    return isinstance(e, Op) and e.op in ("tanh", "sin", "cos") or _unit_interval(e)
-
-
-def _nonnegative(e: Expr, ctx=None) -> bool:
-    """Nonnegative by construction (so √v exists): exp, σ, squares, p ∘ (1 − p)."""
-    if isinstance(e, (Ones, Identity)):
-        return True
-    if isinstance(e, Num):
-        return e.value >= 0
-    if not isinstance(e, Op):
-        return False
-    if e.op in _NONNEGATIVE_FUNCTIONS or _unit_interval(e):
-        return True
-    if e.op in ("had", "matmul", "scale", "div", "add"):
-        a, b = e.args
-        if e.op == "had" and a == b:
-            return True
-        return _nonnegative(a) and _nonnegative(b)
-    return e.op == "epow" and isinstance(e.args[1], Num) and e.args[1].value % 2 == 0
-
-
-def _distribution(e: Expr) -> bool:
-    """Rows that sum to 1: a softmax, or an input the result may assume does
-    (the assumption is printed and the numeric check draws it so); never an
-    expression such as σ(u), which need not."""
-    return isinstance(e, Sym) or isinstance(e, Op) and e.op == "softmax"
-
-
-@dataclass(frozen=True)
-class Context:
-    """What the predicates may know beyond a node: the declared kinds."""
-
-    symmetric: frozenset = frozenset()  # names declared symmetric or spd
-
-    @classmethod
-    def from_kinds(cls, kinds: dict) -> "Context":
-        return cls(frozenset(n for n, k in kinds.items() if k in ("symmetric", "spd")))
-
-
-NO_CONTEXT = Context()
-
-# What an ``assume name(Y)`` clause says, and how the numeric check draws Y so
-# that it holds: (text with {} for Y, the sampling kind).
-ASSUMPTIONS = {
-    "sums_to_one": ("{} sums to 1 (one-hot or a distribution)", "distribution"),
-}
-
-PREDICATES = {
-    "scalar": lambda e, ctx: e.shape == SCALAR,
-    "vector": lambda e, ctx: is_vector_shape(e.shape),
-    "column": lambda e, ctx: e.shape != SCALAR and e.shape[1] == 1,
-    "row": lambda e, ctx: e.shape != SCALAR and e.shape[0] == 1,
-    "matrix": lambda e, ctx: e.shape != SCALAR and 1 not in e.shape,
-    "nonscalar": lambda e, ctx: e.shape != SCALAR,
-    "square": lambda e, ctx: _square(e),
-    "symmetric": _symmetric,
-    "number": lambda e, ctx: isinstance(e, Num),
-    "nonnegative": _nonnegative,
-    "distribution": lambda e, ctx: _distribution(e),
-}
 
 
 # ---------------------------------------------------------------------------
