@@ -447,15 +447,9 @@ def logistic_alternatives(case) -> str:
 def machine() -> str:
     import jax
     import numpy
+    from run import cpu_model  # bench/run.py
 
-    cpu = "?"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     aff = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
     return (f"machine: nproc={os.cpu_count()}, CPU {cpu}, Python {platform.python_version()}, "
             f"numpy {numpy.__version__}, jax {jax.__version__} (jaxlib {jax.lib.__version__ if hasattr(jax.lib, '__version__') else '?'}), "

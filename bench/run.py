@@ -352,15 +352,19 @@ def bench_evaluation(args) -> str:
 
 
 # ---------------------------------------------------------------------------
-def machine() -> str:
-    cpu = "?"
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo ("?" where there is none)."""
     try:
         for line in open("/proc/cpuinfo"):
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return "?"
+
+
+def machine() -> str:
+    cpu = cpu_model()
     import numpy
 
     return (f"machine: nproc={os.cpu_count()}, CPU {cpu}, Python {platform.python_version()}, "
