@@ -385,10 +385,15 @@ def _emit_function(function, assignments, outputs, inputs, dims, shapes, summary
             return str(d)
         return " * ".join(f if f.isdigit() else dim_locals[f] for f in (p.strip() for p in d.split("*")))
 
-    body = ["missing = [name for name in INPUTS if name not in inputs]",
+    # the inputs this function reads: those its expressions use, and those its sizes come from
+    used = {n.name for n in dag.nodes if isinstance(n, Sym)} | {sources[d][0] for d in dim_locals}
+    needed = [name for name in inputs if name in used]
+    wanted = "INPUTS" if needed == list(inputs) else \
+        "(" + ", ".join(json.dumps(n, ensure_ascii=False) for n in needed) + ("," if len(needed) == 1 else "") + ")"
+    body = [f"missing = [name for name in {wanted} if name not in inputs]",
             "if missing:",
             f'    raise TypeError("{function}() needs the inputs " + ", ".join(missing))']
-    for name in inputs:
+    for name in needed:
         read = f"np.asarray(inputs[{json.dumps(name, ensure_ascii=False)}], dtype=float)"
         body.append(f"{locals_[name]} = {read}{'.item()' if shapes.get(name) == SCALAR else ''}")
     for d, local in dim_locals.items():
