@@ -292,21 +292,6 @@ def num(value) -> Num:
     return Num(Fraction(repr(float(value))))
 
 
-def is_number(e: Expr, value=None) -> bool:
-    return isinstance(e, Num) and (value is None or e.value == value)
-
-
-def with_shape(e: Expr, shape: Shape) -> Expr:
-    """The same node with another shape (used by ``infer_shapes``)."""
-    if isinstance(e, Op):
-        return Op(e.op, e.args, shape, e.span)
-    if isinstance(e, (Sym, PatternVar)):
-        return type(e)(e.name, shape)
-    if isinstance(e, (Identity, Ones, Zero)):
-        return type(e)(shape)
-    return e
-
-
 def free_symbols(e: Expr) -> set[str]:
     """Names of the ``Sym`` leaves in ``e``."""
     return {n.name for n in e.walk() if isinstance(n, Sym)}

@@ -384,7 +384,6 @@ def derivative_steps_rows(result, d, objective: str, bold: bool = False) -> list
     """A Jacobian's or Hessian's ``--steps`` (``matcalc.higher``) as
     ``align*`` rows: each named node's Jacobian, its shape and rules."""
     from .api import name_nodes
-    from .expr import Sym
 
     names = result.program.names
     program_shapes = result.program.typed.shapes

@@ -385,16 +385,6 @@ def conditions_hold(rule: Rule, bindings: dict, ctx: Context = NO_CONTEXT) -> bo
     return all(PREDICATES[pred](bindings[var], ctx) for pred, var in rule.conditions)
 
 
-def first_match(rules, expr: Expr, ctx: Context = NO_CONTEXT):
-    """The first (rule, bindings) whose left side matches ``expr`` and whose
-    conditions hold, or None."""
-    for rule in rules:
-        b = _match(rule.lhs, expr, {})
-        if b is not None and conditions_hold(rule, b, ctx):
-            return rule, b
-    return None
-
-
 # ---------------------------------------------------------------------------
 # instantiation: building a right side from bindings
 
