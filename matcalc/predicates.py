@@ -120,5 +120,6 @@ PREDICATES = {
     "symmetric": _symmetric,
     "number": lambda e, ctx: isinstance(e, Num),
     "nonnegative": _nonnegative,
+    "kronecker": lambda e, ctx: isinstance(e, Op) and e.op == "kron",
     "distribution": lambda e, ctx: _distribution(e),
 }
