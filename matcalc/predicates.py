@@ -120,6 +120,6 @@ PREDICATES = {
     "symmetric": _symmetric,
     "number": lambda e, ctx: isinstance(e, Num),
     "nonnegative": _nonnegative,
-    "kronecker": lambda e, ctx: isinstance(e, Op) and e.op == "kron",
+    "kronecker": lambda e, ctx: isinstance(e, Op) and e.op in ("kron", "commutation"),
     "distribution": lambda e, ctx: _distribution(e),
 }

@@ -279,8 +279,8 @@ def _factor(terms: list[Expr]) -> list[Expr]:
                                       and not isinstance(t.args[0], Num)):
                 groups.setdefault((t.op, t.args[side]), []).append(i)
         for (op, factor), idx in groups.items():
-            if len(idx) < 2:
-                continue
+            if len(idx) < 2 or _kronecker(factor):
+                continue  # (the Kronecker rules multiply those out; taking them back in would loop)
             others = [terms[i].args[1 - side] for i in idx]
             if len({o.shape for o in others}) != 1:
                 continue
@@ -317,6 +317,8 @@ def _factor_chains(terms: list[Expr]) -> list[Expr]:
                 if k == 0 or k >= min(len(a), len(b)):
                     continue
                 shared = a[-k:] if side == "suffix" else a[:k]
+                if any(_kronecker(f) for f in shared):
+                    continue  # the Kronecker rules multiply these out; taking them back in would loop
                 rest_a = a[:-k] if side == "suffix" else a[k:]
                 rest_b = b[:-k] if side == "suffix" else b[k:]
                 inner = build("add", (_times(ci, _product_of(rest_a), None),
@@ -328,6 +330,10 @@ def _factor_chains(terms: list[Expr]) -> list[Expr]:
                     rest = [t for n, t in enumerate(terms) if n not in (i, j)]
                     return _factor_chains(rest[:i] + [merged] + rest[i:])
     return terms
+
+
+def _kronecker(e: Expr) -> bool:
+    return isinstance(e, Op) and e.op in ("kron", "commutation")
 
 
 def _common(a: list, b: list, side: str) -> int:
