@@ -17,6 +17,16 @@ from .jacobian import BOOK_FORM_SKIPS, inline_gradient, jacobian, jvp, vec_size
 
 LAYOUTS = ("numerator", "denominator")
 
+# how each kind of derivative is written, in the three notations
+LABELS = {
+    "unicode": {"jacobian": "∂{f}/∂{x}", "hessian": "∂²{f}/∂{x}²", "mixed": "∂²{f}/∂{x}∂{y}", "hvp": "∇²{f} {y}"},
+    "ascii": {"jacobian": "d{f}/d{x}", "hessian": "d2{f}/d{x}2", "mixed": "d2{f}/d{x}d{y}", "hvp": "H{f} {y}"},
+    "latex": {"jacobian": r"\frac{{\partial {f}}}{{\partial {x}}}",
+              "hessian": r"\frac{{\partial^{{2}} {f}}}{{\partial {x}^{{2}}}}",
+              "mixed": r"\frac{{\partial^{{2}} {f}}}{{\partial {x}\, \partial {y}}}",
+              "hvp": r"\nabla^{{2}} {f}\, {y}"},
+}
+
 
 @dataclass
 class Derivative:
@@ -37,19 +47,23 @@ class Derivative:
     def shape(self):
         return self.expr.shape
 
+    @property
+    def form(self) -> str:
+        """Which notation it is written in: jacobian, hessian, mixed or hvp."""
+        if self.kind == "hessian" and self.wrt2 and self.wrt2 != self.wrt:
+            return "mixed"
+        return self.kind
+
     def label(self, objective: str, unicode: bool = True) -> str:
+        """``∂f/∂x``, ``∂²J/∂x²``, ``∂²J/∂x∂y``, ``∇²J v`` (``LABELS`` has the
+        unicode, ASCII and LaTeX spellings)."""
         from .printer import to_ascii, to_text
 
         show = to_text if unicode else to_ascii
-        d = "∂" if unicode else "d"
-        x, y = show(Sym(self.wrt)), show(Sym(self.wrt2 or self.wrt))
-        if self.kind == "hvp":
-            return f"{'∇²' if unicode else 'H'}{objective} {show(Sym(self.wrt2))}"
-        if self.kind == "hessian":
-            if self.wrt2 and self.wrt2 != self.wrt:
-                return f"{d}²{objective}/{d}{x}{d}{y}"
-            return f"{d}²{objective}/{d}{x}²"
-        return f"{d}{objective}/{d}{x}"
+        return self.spelled(LABELS["unicode" if unicode else "ascii"], objective, lambda n: show(Sym(n)))
+
+    def spelled(self, templates: dict, objective: str, name) -> str:
+        return templates[self.form].format(f=objective, x=name(self.wrt), y=name(self.wrt2 or self.wrt))
 
     def maps(self, objective_shape, wrt_shapes, unicode: bool = True) -> str:
         """What the matrix maps: ``∂vec(f)/∂vec(X): mn×pq``."""

@@ -258,18 +258,6 @@ def _check_row(check) -> str:
     return rf"& \text{{check {status}: max rel err }} {_scientific(check.max_rel_error)} \quad ({dims})"
 
 
-def _derivative_label(d, f: str, name) -> str:
-    """∂f/∂x, ∂²J/∂x², ∂²J/∂x∂y, ∇²J v (a ``matcalc.higher.Derivative``)."""
-    x = name(d.wrt)
-    if d.kind == "hvp":
-        return rf"\nabla^{{2}} {f}\, {name(d.wrt2)}"
-    if d.kind == "hessian":
-        if d.wrt2 and d.wrt2 != d.wrt:
-            return rf"\frac{{\partial^{{2}} {f}}}{{\partial {x}\, \partial {name(d.wrt2)}}}"
-        return rf"\frac{{\partial^{{2}} {f}}}{{\partial {x}^{{2}}}}"
-    return _partial(f, x)
-
-
 def derivation_rows(result, bold: bool = False, definitions: bool = True, layout: bool = True) -> list[str]:
     """The rows of a derivation for an ``align*`` / ``aligned`` block: the
     variables' shapes, the definitions, assumptions, the layout, δ terms,
@@ -297,11 +285,13 @@ def derivation_rows(result, bold: bool = False, definitions: bool = True, layout
         rows.append(rf"{_partial(objective, name(w))} &= {tex(g)} && ({latex_shape(shapes[w])})"
                     + _rules(result.gradient_rules.get(w, [])))
     if derivatives:
+        from .higher import LABELS
+
         unnamed = result.objective_name == "J" and program.objective.shape != SCALAR
         f = "f" if unnamed else objective
         for d in derivatives:
             note = d.maps(program.objective.shape, program.typed.shapes) + (", symmetric" if d.symmetric else "")
-            rows.append(rf"{_derivative_label(d, f, name)} &= {tex(d.expr)} && ({latex_shape(d.shape)})"
+            rows.append(rf"{d.spelled(LABELS['latex'], f, name)} &= {tex(d.expr)} && ({latex_shape(d.shape)})"
                         rf" && \text{{{_escape(note)}}}")
     if result.last_check is not None:
         rows.append(_check_row(result.last_check))
