@@ -33,10 +33,13 @@ class Function:
     signature: str
     numpy: str  # an expression over the argument names a0, a1 (2-D arrays)
     unicode: str | None = None  # spelling in the unicode printer, if different
+    # what its values are known to be, for rule side conditions: "unit" (in
+    # [0, 1]), "nonnegative", "bounded" (|value| ≤ 1), or None
+    values: str | None = None
 
 
-def _f(name, arity, signature, numpy, unicode=None):
-    return Function(name, arity, signature, numpy, unicode)
+def _f(name, arity, signature, numpy, unicode=None, values=None):
+    return Function(name, arity, signature, numpy, unicode, values)
 
 
 # numpy spellings operate on 2-D arrays (vectors are 1×n or n×1; scalars 1×1)
@@ -44,27 +47,27 @@ def _f(name, arity, signature, numpy, unicode=None):
 FUNCTIONS: dict[str, Function] = {
     f.name: f
     for f in [
-        _f("exp", 1, "elementwise", "np.exp(a0)"),
+        _f("exp", 1, "elementwise", "np.exp(a0)", values="nonnegative"),
         _f("log", 1, "elementwise", "np.log(a0)"),
-        _f("sqrt", 1, "elementwise", "np.sqrt(a0)"),
-        _f("sin", 1, "elementwise", "np.sin(a0)"),
-        _f("cos", 1, "elementwise", "np.cos(a0)"),
-        _f("tanh", 1, "elementwise", "np.tanh(a0)"),
-        _f("sigmoid", 1, "elementwise", "sigmoid(a0)", unicode="σ"),
-        _f("relu", 1, "elementwise", "np.maximum(a0, 0.0)"),
-        _f("softplus", 1, "elementwise", "np.logaddexp(0.0, a0)"),
-        _f("abs", 1, "elementwise", "np.abs(a0)"),
+        _f("sqrt", 1, "elementwise", "np.sqrt(a0)", values="nonnegative"),
+        _f("sin", 1, "elementwise", "np.sin(a0)", values="bounded"),
+        _f("cos", 1, "elementwise", "np.cos(a0)", values="bounded"),
+        _f("tanh", 1, "elementwise", "np.tanh(a0)", values="bounded"),
+        _f("sigmoid", 1, "elementwise", "sigmoid(a0)", unicode="σ", values="unit"),
+        _f("relu", 1, "elementwise", "np.maximum(a0, 0.0)", values="nonnegative"),
+        _f("softplus", 1, "elementwise", "np.logaddexp(0.0, a0)", values="nonnegative"),
+        _f("abs", 1, "elementwise", "np.abs(a0)", values="nonnegative"),
         _f("sgn", 1, "elementwise", "np.sign(a0)"),
-        _f("step", 1, "elementwise", "(a0 > 0).astype(float)"),
+        _f("step", 1, "elementwise", "(a0 > 0).astype(float)", values="unit"),
         _f("tr", 1, "square-scalar", "np.trace(a0)"),
         _f("det", 1, "square-scalar", "np.linalg.det(a0)"),
         _f("logdet", 1, "square-scalar", "np.linalg.slogdet(a0)[1]"),
         _f("sum", 1, "scalar", "np.sum(a0)"),
-        _f("norm", 1, "scalar", "np.linalg.norm(a0)"),
+        _f("norm", 1, "scalar", "np.linalg.norm(a0)", values="nonnegative"),
         _f("diag", 1, "diag", "diag(a0)"),
         _f("vec", 1, "vec", "vec(a0)"),
         _f("kron", 2, "kron", "np.kron(a0, a1)"),
-        _f("softmax", 1, "same", "softmax(a0)"),
+        _f("softmax", 1, "same", "softmax(a0)", values="unit"),
         _f("log_softmax", 1, "same", "log_softmax(a0)"),
         _f("logsumexp", 1, "rowwise-scalar", "logsumexp(a0)"),
         _f("CE", 2, "pair-scalar", "-np.sum(a0 * np.log(a1))"),

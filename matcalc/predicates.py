@@ -38,8 +38,12 @@ def _symmetric(e: Expr, ctx: "Context") -> bool:
     return False
 
 
-_UNIT_FUNCTIONS = {"sigmoid", "step"}  # values in [0, 1]
-_NONNEGATIVE_FUNCTIONS = {"sigmoid", "step", "exp", "relu", "softplus", "abs", "norm", "softmax", "sqrt"}
+def _values(e: Expr) -> str | None:
+    """What the function table knows of a call's values (unit, nonnegative, bounded)."""
+    from .functions import lookup
+
+    f = lookup(e.op) if isinstance(e, Op) else None
+    return f.values if f is not None else None
 
 
 def _unit_interval(e: Expr) -> bool:
@@ -48,7 +52,7 @@ def _unit_interval(e: Expr) -> bool:
         return 0 <= e.value <= 1
     if not isinstance(e, Op):
         return False
-    if e.op in _UNIT_FUNCTIONS or e.op == "softmax":
+    if _values(e) == "unit":
         return True
     if e.op == "had":
         a, b = e.args
@@ -62,7 +66,7 @@ def _unit_interval(e: Expr) -> bool:
 
 def _bounded_by_one(e: Expr) -> bool:
     """|value| ≤ 1: tanh, sin, cos, and anything in [0, 1]."""
-    return isinstance(e, Op) and e.op in ("tanh", "sin", "cos") or _unit_interval(e)
+    return _values(e) == "bounded" or _unit_interval(e)
 
 
 def _nonnegative(e: Expr, ctx=None) -> bool:
@@ -73,7 +77,7 @@ def _nonnegative(e: Expr, ctx=None) -> bool:
         return e.value >= 0
     if not isinstance(e, Op):
         return False
-    if e.op in _NONNEGATIVE_FUNCTIONS or _unit_interval(e):
+    if _values(e) in ("unit", "nonnegative") or _unit_interval(e):
         return True
     if e.op in ("had", "matmul", "scale", "div", "add"):
         a, b = e.args
