@@ -31,6 +31,7 @@ Nothing here recurses on the depth of an expression.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from .errors import ShapeError, UnknownFunctionError
@@ -144,6 +145,8 @@ def build(op: str, args: tuple, span=None) -> Expr:
         return Op("scale", args, shapes[1], span)
     if sig == "pow" and shapes[0] != SCALAR:
         return _matrix_power(args, span)
+    if op == "size":  # the number of entries, from the shape: size(X) is n m
+        return _entries(shapes[0])
     return Op(op, args, _forward(sig, op, args, shapes), span)
 
 
@@ -206,6 +209,22 @@ def _dim_argument(e: Expr):
     if value is None or value < 1:
         raise ShapeError(f"{_text(e)} is not a dimension")
     return value
+
+
+def _entries(shape: Shape) -> Expr:
+    """The number of entries of a shape, as a number or a product of sizes."""
+    count, names = 1, []
+    for d in (rows_of(shape), cols_of(shape)):
+        for factor in str(d).split("*"):
+            if factor.isdigit():
+                count *= int(factor)
+            else:
+                names.append(factor)
+    sizes = ([Num(Fraction(count))] if count != 1 or not names else []) + [DimSize(n) for n in names]
+    result = sizes[0]
+    for size in sizes[1:]:
+        result = build("mul", (result, size))
+    return result
 
 
 def _matrix_power(args: tuple, span) -> Expr:

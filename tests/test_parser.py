@@ -175,7 +175,10 @@ def test_known_names_are_whole_words():
 
 def test_a_name_before_parentheses_is_a_product():
     assert parse_expr("λ (a + b)") == mul(Sym("lambda"), op("add", a, b))
-    assert parse_expr("xW(a)") == mul(x, W, a)
+    assert parse_expr("W1(a)") == mul(Sym("W1"), a)
+    assert parse_expr("xW(a)", frozenset({"xW"})) == mul(Sym("xW"), a)
+    with pytest.raises(UnknownFunctionError):  # never split into letters
+        parse_expr("xW(a)")
     assert parse_expr("2 λ (a + b)") == mul(num(2), Sym("lambda"), op("add", a, b))
 
 
@@ -249,7 +252,7 @@ def test_unclosed_parenthesis_points_at_it():
 
 @pytest.mark.parametrize("text, message", [
     ("(x))", "unmatched ')'"),
-    ("x^k", "after '^'"),
+    ("x^*", "after '^'"),
     ("x +", "missing operand after '+'"),
     ("f()", "empty parentheses"),
     ("‖x", "unclosed norm"),
@@ -340,7 +343,8 @@ def test_program_declarations_and_definitions():
     assert program.declarations["y"].kind == "onehot"
     assert [(d.name, d.line) for d in program.definitions] == [("z", 7), ("h", 8)]
     assert program.definitions[1].expr == op("relu", z)
-    assert program.names == {"x", "W", "lambda", "A", "S", "y", "z", "h"}
+    assert program.names == {"x", "W", "lambda", "A", "S", "y", "z", "h"} | program.dimensions
+    assert program.dimensions == {"D", "H", "C", "n"}
 
 
 def test_a_one_by_one_declaration_is_a_scalar():
