@@ -5,7 +5,7 @@
 >>> v.kind
 'transpose'
 >>> v.diagnosis
-'your answer is n×m but ∂f/∂X is m×n: you wrote the transpose — a layout mistake (the gradient has the shape of X)'
+'your answer is n×m but ∂f/∂X is m×n: you wrote the transpose — a layout mistake ...'
 
 How an answer is judged:
 
