@@ -74,6 +74,14 @@ def diagnose(samples: list[Sample], givens: list, label: str, wrt: str,
     return "counterexample", *_counterexample(samples, givens, label, floor)
 
 
+def same_values(samples: list[Sample], a: list, b: list) -> bool:
+    """Whether two answers take the same values at every sample (the
+    tolerance of ``diagnose``)."""
+    floor = ATOL * max([1.0] + [float(np.max(np.abs(s.truth))) for s in samples])
+    judge = _Judge(samples, floor)
+    return all(judge.close(np.asarray(x, dtype=float), np.asarray(y, dtype=float)) for x, y in zip(a, b))
+
+
 class _Judge:
     """Relations between answer values and the truth at every sample."""
 

@@ -225,7 +225,7 @@ def test_missing_one_over_n():
 
 
 def test_counterexample_names_sizes_and_entry():
-    v = check_answer(CS224N, "x^T (yhat - y) U^T")  # step(z) forgotten
+    v = check_answer(CS224N, "x^T (yhat - y) U^T ∘ h")  # h where step(z) belongs
     assert v.kind == "counterexample" and not v.correct
     c = v.counterexample
     assert c["sizes"] == {"D": 2, "H": 3, "C": 5}
