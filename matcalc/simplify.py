@@ -148,7 +148,9 @@ def simplify(e: Expr, ctx: Context = NO_CONTEXT, rules=None, trace: list | None 
     """The simplified form of a typed tree (a one-off ``Simplifier``);
     ``trace`` (a list) receives the names of the rewrites that fired.
 
-    >>> simplify(parse("((A B)ᵀ)ᵀ + 0"))   # doctest: +SKIP
+    >>> from matcalc.parser import parse_program
+    >>> from matcalc.shape_inference import infer_shapes
+    >>> print(simplify(infer_shapes(parse_program("F = ((A B)ᵀ)ᵀ + 0")).definitions["F"]))
     A B
     """
     simplifier = Simplifier(rules, ctx, memo=memo)
