@@ -19,8 +19,11 @@ Equality is ``max|a − t| ≤ RTOL · max(max|t|, max|a|) + floor``, with the
 floor ``ATOL`` times the gradient's typical size over all points, so
 round-off never fails a right answer and a wrong one is wrong by O(1).
 
->>> diagnose(samples, [2 * s.truth for s in samples], "∂J/∂W", "W", "D×H", "D×H")[0]
-'factor'
+>>> rng = np.random.default_rng(0)
+>>> samples = [Sample(k, {"D": d, "H": h}, {}, {}, rng.normal(size=(d, h)))
+...            for k, (d, h) in enumerate([(2, 3), (3, 5)])]
+>>> diagnose(samples, [2 * s.truth for s in samples], "∂J/∂W", "W", "D×H", "D×H")[:2]
+('factor', 'off by a factor of 2: your answer is 2 times ∂J/∂W — a stray factor of 2?')
 """
 from __future__ import annotations
 

@@ -2,7 +2,10 @@
 
 >>> from matcalc.answers import check_answer
 >>> v = check_answer({"f": "tr(A X B)", "wrt": "X", "where": ["X: (m, n)"]}, "B A")
->>> v.kind, v.diagnosis   # ('transpose', 'your answer is n×m but ∂f/∂X is m×n: you wrote the transpose ...')
+>>> v.kind
+'transpose'
+>>> v.diagnosis
+'your answer is n×m but ∂f/∂X is m×n: you wrote the transpose — a layout mistake ...'
 
 How an answer is judged:
 
@@ -453,7 +456,7 @@ class PreparedProblem:
 def _infer(program, expr, target):
     """The typed answer, aimed at the gradient's shape; failing that, its own
     shape (to say how it differs); None and the reason when it has none."""
-    from .shapes import infer_shapes
+    from .shape_inference import infer_shapes
 
     try:
         return infer_shapes(program, expr, target=target), ""
