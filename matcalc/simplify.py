@@ -507,6 +507,8 @@ def _algebra(e: Expr) -> Expr | None:
         if isinstance(a, Op) and a.op == "scale":
             return _rebuild("scale", (a.args[0], _rebuild("T", (a.args[1],))))
         return None
+    if op == "reshape" and args[0].shape == shape:  # a reshape to its own shape does nothing
+        return args[0]
     if op == "reshape" and isinstance(args[0], (Ones, Zero)):  # all ones (zeros) in any arrangement
         return type(args[0])(shape)
     if op in ("tr", "sum") and (isinstance(args[0], Zero) or args[0] == Num(0)):
