@@ -15,6 +15,7 @@ that fired, never a hang or a RecursionError: a node rewritten more than
 """
 from __future__ import annotations
 
+import threading
 from fractions import Fraction
 
 from .errors import LimitError
@@ -37,15 +38,15 @@ def simplify(e: Expr, ctx: Context = NO_CONTEXT, rules=None, trace: list | None 
     """
     rules = default_rules().of("simplify") if rules is None else rules
     memo = {} if memo is None else memo
-    global _memo, _nesting
-    if _nesting == 0:
-        _budget[0] = MAX_STEPS
-        _fired.clear()
-    elif _nesting >= MAX_NESTING:
+    run = _run()
+    if run.nesting == 0:
+        run.budget[0] = MAX_STEPS
+        run.fired.clear()
+    elif run.nesting >= MAX_NESTING:
         raise LimitError(f"simplification kept rewriting the nodes its rewrites made ({MAX_NESTING} levels "
                          f"deep); rules that grow without bound or undo each other? {_fired_text()}")
-    outer, _memo = _memo, memo
-    _nesting += 1
+    outer, run.memo = run.memo, memo
+    run.nesting += 1
     try:
         # a node already in the memo is done (or opaque: the engine seeds the
         # memo with the forward nodes, which are the user's and stay as they are)
@@ -55,23 +56,37 @@ def simplify(e: Expr, ctx: Context = NO_CONTEXT, rules=None, trace: list | None 
             if isinstance(node, Op) and node.op != "d":
                 args = tuple(memo.get(a, a) for a in node.args)
                 rebuilt = node if args == node.args else _rebuild(node.op, args)
-                memo[node] = _to_fixed_point(rebuilt, ctx, rules, trace, memo, _budget)
+                memo[node] = _to_fixed_point(rebuilt, ctx, rules, trace, memo, run.budget)
             else:
                 memo[node] = node
     finally:
-        _memo = outer
-        _nesting -= 1
+        run.memo = outer
+        run.nesting -= 1
     return memo[e]
 
 
-_memo: dict | None = None  # the memo of the simplification in progress
-_nesting = 0  # simplify() calls in progress (a rewrite simplifies the nodes it made)
-_budget = [MAX_STEPS]  # rewrites left to the outermost simplify() in progress
-_fired: list = []  # the names of the last rules that fired (for a LimitError)
+class _Run(threading.local):
+    """The simplification in progress in this thread (each thread has its
+    own: simplifications in other threads never share a budget or a memo)."""
+
+    def __init__(self):
+        self.memo: dict | None = None  # the memo of the simplification in progress
+        self.nesting = 0  # simplify() calls in progress (a rewrite simplifies the nodes it made)
+        self.budget = [MAX_STEPS]  # rewrites left to the outermost simplify() in progress
+        self.fired: list = []  # the names of the last rules that fired (for a LimitError)
+
+
+_RUN = _Run()
+
+
+def _run() -> _Run:
+    """This thread's run."""
+    return _RUN
 
 
 def _fired_text() -> str:
-    names = list(dict.fromkeys(reversed(_fired[-50:])))
+    fired = _run().fired
+    names = list(dict.fromkeys(reversed(fired[-50:])))
     return ", ".join(names) if names else "(algebra only)"
 
 
@@ -119,8 +134,9 @@ def _rewrite(e: Op, ctx, rules, trace) -> Expr | None:
             continue
         if trace is not None:
             trace.append(rule.name)
-        _fired.append(rule.name)
-        del _fired[:-100]
+        fired = _run().fired
+        fired.append(rule.name)
+        del fired[:-100]
         return new
     return None
 
@@ -207,7 +223,7 @@ def _expand(terms: list[Expr]) -> list[Expr] | None:
             for x, s in ((a, b), (b, a)):
                 if isinstance(s, Op) and s.op == "add" and s.shape == core.shape:
                     for u in _terms(s):
-                        out.append(simplify(_times(c, _hadamard_sorted(x, u), core.shape), memo=_memo))
+                        out.append(simplify(_times(c, _hadamard_sorted(x, u), core.shape), memo=_run().memo))
                     changed = True
                     break
             else:
@@ -446,7 +462,10 @@ def _algebra(e: Expr) -> Expr | None:
         if isinstance(a, Num):  # λ 2 -> 2 λ
             return _rebuild("scale", (a, s))
         if isinstance(a, Op) and a.op == "scale":
-            return _rebuild("scale", (_rebuild("scale", (s, a.args[0])), a.args[1]))
+            # (numbers multiplied here: the user's own 2*2 may be a forward node, kept as it is)
+            t = a.args[0]
+            factor = Num(s.value * t.value) if isinstance(s, Num) and isinstance(t, Num) else _rebuild("scale", (s, t))
+            return _rebuild("scale", (factor, a.args[1]))
         return None
     if op == "matmul":
         a, b = args
