@@ -198,9 +198,12 @@ def _linearise(node: Expr, active: set, rules: RuleBase, ctx: Context, memo: dic
         body = instantiate(rule.rhs, dict(zip(rule.params, node.args)), node.shape)
         active.update(n for n in body.walk() if any(c in active for c in n.children))
         return Op("d", (body,), body.shape), [rule.name], None
+    from .functions import FUNCTIONS
+
+    advice = getattr(FUNCTIONS.get(node.op), "advice", None)
     raise NotDifferentiableError(
         f"no rule differentiates {node.op}: {_show(node)} ({format_shape(node.shape)}); "
-        f"add one to a rule file (matcalc derive ... --rules my.rules)")
+        + (advice or "add one to a rule file (matcalc derive ... --rules my.rules)"))
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from . import functions
 from .errors import MatcalcError, RuleError
 from .expr import (SCALAR, DimSize, Expr, Identity, Num, Ones, Op, PatternVar,
                    Sym, Zero, cols_of, rows_of)
-from .predicates import ASSUMPTIONS, NO_CONTEXT, PREDICATES, Context  # noqa: F401 (re-exported)
+from .predicates import ASSUMPTIONS, NO_CONTEXT, PREDICATES, Context
 
 KINDS = ("differential", "derivative", "definition", "simplify", "adjoint", "jacobian")
 

@@ -33,7 +33,9 @@ def simplify(e: Expr, ctx: Context = NO_CONTEXT, rules=None, trace: list | None 
              memo: dict | None = None) -> Expr:
     """The simplified form of a typed tree.
 
-    >>> simplify(parse("((A B)ᵀ)ᵀ + 0"))   # doctest: +SKIP
+    >>> from matcalc.parser import parse_program
+    >>> from matcalc.shape_inference import infer_shapes
+    >>> print(simplify(infer_shapes(parse_program("F = ((A B)ᵀ)ᵀ + 0")).definitions["F"]))
     A B
     """
     rules = default_rules().of("simplify") if rules is None else rules
