@@ -222,8 +222,9 @@ def parse_rule_line(line: str, origin: str) -> Rule | None:
 
 def load_rules(path, base: RuleBase | None = None) -> RuleBase:
     """A new rule base: the rules of a ``.rules`` file (or of every one in a
-    folder, or of a list of files and folders, in order) first, so that they override, then those of ``base`` (by default
-    the rules that ship with matcalc).  Neither ``base`` nor anything else in
+    folder, or of a list of files and folders, in order) first, so that they
+    override, then those of ``base`` (by default the rules that ship with
+    matcalc).  Neither ``base`` nor anything else in
     the process changes: pass the result where it is to be used
     (``derive(..., rules=base)``, ``Program(..., rules=base)``).
 
@@ -252,7 +253,7 @@ def _read_rules(path, known: dict) -> RuleBase:
         lines = list(enumerate(text.splitlines(), 1))
         pending = []
         with functions.defining(defined):
-            for number, line in lines:
+            for _, line in lines:
                 head = line.split("#", 1)[0]
                 m = re.match(r"^\s*[\w\-']+\s*:\s*(\w+)\s*\(([\w\s,]+)\)\s*=(?![>])", head)
                 if m and m.group(1) != "d" and functions.canonical_function(m.group(1)) is None:
