@@ -45,14 +45,17 @@ class Sample:
 
 
 def diagnose(samples: list[Sample], givens: list, label: str, wrt: str,
-             answer_shape: str, expected_shape: str):
+             answer_shape: str, expected_shape: str, convention: str | None = None):
     """``(kind, diagnosis, counterexample)`` for answer values ``givens``
-    (one per sample).  ``label`` names the gradient (``∂J/∂W``)."""
+    (one per sample).  ``label`` names the derivative (``∂J/∂W``, ``∂f/∂x``,
+    ``∂²J/∂x²``); ``convention`` says how it is laid out (for a gradient, by
+    default: it has the shape of ``wrt``)."""
+    convention = convention or f"the gradient has the shape of {wrt}, entry (i, j) is ∂J/∂{wrt}ᵢⱼ"
     givens = [np.asarray(g, dtype=float) for g in givens]
     floor = ATOL * max([1.0] + [float(np.max(np.abs(s.truth))) for s in samples])
     judge = _Judge(samples, floor)
     if any(g.shape != s.truth.shape for g, s in zip(givens, samples)):
-        return _shape_mistake(judge, givens, label, wrt, answer_shape, expected_shape)
+        return _shape_mistake(judge, givens, label, convention, answer_shape, expected_shape)
     found = judge.relation(givens)
     if found == "equal":
         points = len(samples)
@@ -62,7 +65,7 @@ def diagnose(samples: list[Sample], givens: list, label: str, wrt: str,
     if all(g.ndim == 2 and g.shape[0] == g.shape[1] for g in givens) and \
             judge.relation([g.T for g in givens]) == "equal":
         return "transpose", (f"a layout mistake: you wrote the transpose of {label} "
-                             f"(the gradient has the shape of {wrt}, entry (i, j) is ∂J/∂{wrt}ᵢⱼ)"), None
+                             f"({convention})"), None
     if isinstance(found, tuple):
         return _factor_verdict(found, label)
     return "counterexample", *_counterexample(samples, givens, label, floor)
@@ -157,14 +160,14 @@ def _factor_verdict(found, label: str):
                       + f" — an extra 1/{power_text}?"), None
 
 
-def _shape_mistake(judge: _Judge, givens, label, wrt, answer_shape, expected_shape):
+def _shape_mistake(judge: _Judge, givens, label, convention, answer_shape, expected_shape):
     said = f"your answer is {answer_shape} but {label} is {expected_shape}"
     truths = [s.truth for s in judge.samples]
     if all(g.ndim == 2 and t.ndim == 2 and g.T.shape == t.shape for g, t in zip(givens, truths)):
         found = judge.relation([g.T for g in givens])
         if found == "equal":
             return "transpose", (f"{said}: you wrote the transpose — a layout mistake "
-                                 f"(the gradient has the shape of {wrt})"), None
+                                 f"({convention})"), None
         if isinstance(found, tuple):
             kind, text, _ = _factor_verdict(found, label + "ᵀ")
             return "transpose", f"{said}: you wrote the transpose (a layout mistake), and it is {text}", None
@@ -178,7 +181,7 @@ def _shape_mistake(judge: _Judge, givens, label, wrt, answer_shape, expected_sha
             if isinstance(found, tuple):
                 text += "; summed, it is " + _factor_verdict(found, label)[1]
             return "batch-sum", text, None
-    return "shape", f"{said} (the gradient has the shape of {wrt})", None
+    return "shape", f"{said} ({convention})", None
 
 
 def _batch_sum(g: np.ndarray, t: np.ndarray):

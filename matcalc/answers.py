@@ -31,7 +31,7 @@ import numpy as np
 
 from .answer_diagnosis import Sample, diagnose
 from .errors import MatcalcError, ParseError, ShapeError
-from .expr import format_shape, free_symbols
+from .expr import SCALAR, format_shape, free_symbols
 
 POINTS = 3                # random points per size assignment
 SIZE_ROUNDS = ((), (2,))  # sizes 2, 3, 5, ... then 3, 5, 7, ...
@@ -53,12 +53,24 @@ class Problem:
     program: str = ""
     draw: tuple = ()
     id: str = ""
+    order: int = 1
+    layout: str = "numerator"
+    allow: tuple = ()
 
     def __post_init__(self):
+        from .api import canonical_name
+
         where = (self.where,) if isinstance(self.where, str) else tuple(self.where or ())
         draw = self.draw.items() if isinstance(self.draw, dict) else (self.draw or ())
+        allow = (self.allow,) if isinstance(self.allow, str) else tuple(self.allow or ())
         object.__setattr__(self, "where", tuple(str(w) for w in where))
         object.__setattr__(self, "draw", tuple(sorted((str(k), str(v)) for k, v in draw)))
+        object.__setattr__(self, "allow", tuple(canonical_name(str(a).strip()) for a in allow))
+        if self.order not in (1, 2) or isinstance(self.order, bool):
+            raise MatcalcError(f"a problem's 'order' is 1 (gradient or Jacobian) or 2 (Hessian), "
+                               f"not {self.order!r}")
+        if self.layout not in ("numerator", "denominator"):
+            raise MatcalcError(f"a problem's 'layout' is numerator or denominator, not {self.layout!r}")
 
     @classmethod
     def from_dict(cls, d: dict) -> "Problem":
@@ -73,7 +85,14 @@ class Problem:
         draw = d.get("draw") or {}
         if not isinstance(draw, dict):
             raise MatcalcError("a problem's 'draw' maps names to kinds, e.g. {\"X\": \"spd\"}")
-        return cls(objective, wrt.strip(), where, str(d.get("program") or ""), draw, str(d.get("id", "")))
+        allow = d.get("allow") or ()
+        if not isinstance(allow, (str, list, tuple)):
+            raise MatcalcError("a problem's 'allow' is a list of names, e.g. [\"delta2\"]")
+        order = d.get("order", 1)
+        if not isinstance(order, int) or isinstance(order, bool):
+            raise MatcalcError(f"a problem's 'order' is 1 or 2, not {order!r}")
+        return cls(objective, wrt.strip(), where, str(d.get("program") or ""), draw, str(d.get("id", "")),
+                   order, str(d.get("layout") or "numerator"), allow)
 
 
 def as_problem(problem) -> Problem:
@@ -198,14 +217,34 @@ class PreparedProblem:
         where, self.helpers = split_where(problem)
         self.program = Program(problem.program, where=where, objective=problem.objective)
         typed = self.program.typed
-        self.result = self.program.derive(problem.wrt)
         self.wrt = problem.wrt
-        self.shape = typed.shapes[self.wrt]
-        gradient = self.result.gradients[self.wrt]
+        self.order = problem.order
+        self.layout = problem.layout
         objective_name = self.program.names.get(self.program.objective, "f")
-        self.label = f"∂{to_text_name(objective_name)}/∂{to_text_name(self.wrt)}"
-        self.expected_text = to_text(gradient)
-        # the engine's δ terms, as program lines an answer may lean on: (name, text, names used)
+        if self.program.objective.shape == SCALAR and problem.order == 1:
+            self.result = self.program.derive(problem.wrt)
+            truth = self.result.gradients[self.wrt]
+            self.kind = "gradient"
+            self.label = f"∂{to_text_name(objective_name)}/∂{to_text_name(self.wrt)}"
+            self.expected_text = to_text(truth)
+            self.convention = (f"the gradient has the shape of {to_text_name(self.wrt)}, entry (i, j) is "
+                               f"∂{to_text_name(objective_name)}/∂{to_text_name(self.wrt)}ᵢⱼ")
+        else:  # a Jacobian (vector or matrix objective) or a Hessian (order 2)
+            self.result = self.program.derive(problem.wrt, order=problem.order, layout=problem.layout)
+            derivative = self.result.derivatives[0]
+            truth = derivative.value
+            self.kind = derivative.kind
+            self.label = derivative.label(to_text_name(objective_name))
+            self.expected_text = to_text(derivative.expr) + "".join(
+                f"; where {to_text_name(n)} = {to_text(e)}" for n, e in derivative.where)
+            rows = "the variable" if problem.layout == "denominator" else "f"
+            columns = "f" if problem.layout == "denominator" else "the variable"
+            self.convention = (f"{problem.layout} layout: rows follow {rows}, columns {columns}"
+                               + (f", {derivative.maps(self.program.objective.shape, typed.shapes)}"
+                                  if self.kind == "hessian" else ""))
+        self.shape = truth.shape
+        # the engine's δ terms, as program lines an answer may lean on when
+        # the problem allows them: (name, text, names used)
         self.deltas = [(s.name, to_text(s.expr, unicode=False), free_symbols(s.expr))
                        for s in self.result.intermediates]
         assumed = {name: kind for a in self.result.assumptions for name, kind in a.draws
@@ -213,7 +252,7 @@ class PreparedProblem:
         self.draws = {**assumed, **dict(problem.draw)}
         check = self.result.check(seed=seed, draws=self.draws)
         if not check.ok:
-            raise MatcalcError(f"matcalc could not verify its own gradient of this problem "
+            raise MatcalcError(f"matcalc could not verify its own {self.kind} of this problem "
                                f"({check.details}); it cannot judge answers to it")
         # Every variable pinned to its inferred shape, so an answer cannot
         # re-decide the problem's shapes and its dimensions keep their names.
@@ -221,7 +260,7 @@ class PreparedProblem:
                              for n in self.program.variables}
         self.names = set(typed.shapes)
         self.dims = list(typed.dims)
-        self.samples = self._sample(seed, gradient)
+        self.samples = self._sample(seed, truth)
         self._surface = None
 
     # -- the truth at random points ------------------------------------------
@@ -278,12 +317,15 @@ class PreparedProblem:
             expr = parse_expr(final, known_names=surface.names)
         except MatcalcError as err:
             return Verdict(False, "unparsable", f"cannot read your answer: {err}", answer_text=answer)
-        defined = {d.name: d for d in surface.definitions}
-        used = free_symbols(expr) | {n for d in surface.definitions[len(self.program.surface.definitions):]
+        # the problem's names, the student's helpers, and the engine's δ terms
+        # only where the problem allows them (deriving δ2 may be the homework)
+        hidden = {name for name, _, _ in self.deltas} - set(self.problem.allow) - set(helper_names)
+        known = ({d.name for d in surface.definitions} - hidden) | self.names | set(self.dims) | set(helper_names)
+        used = free_symbols(expr) | {n for d in surface.definitions if d.name in helper_names
                                      for n in free_symbols(d.expr)}
-        unknown = sorted(used - set(defined) - self.names - set(self.dims) - set(helper_names))
+        unknown = sorted(used - known)
         if unknown:
-            return Verdict(False, "unknown-name", _unknown_text(unknown, self), answer_text=final)
+            return Verdict(False, "unknown-name", _unknown_text(unknown, self, hidden), answer_text=final)
         program = SurfaceProgram(self.declarations, surface.definitions, surface.source)
         typed, why = _infer(program, expr, self.shape)
         if typed is None:
@@ -308,7 +350,8 @@ class PreparedProblem:
                 return Verdict(False, "counterexample", f"your answer cannot be evaluated at sizes "
                                f"{_sizes_text(sample.sizes)}: {err}", answer_text=final)
         kind, diagnosis, counterexample = diagnose(self.samples, givens, self.label, self.wrt,
-                                                   format_shape(shape), format_shape(self.shape))
+                                                   format_shape(shape), format_shape(self.shape),
+                                                   self.convention)
         return Verdict(kind == "correct", kind, diagnosis, counterexample, answer_text=final,
                        answer_shape=format_shape(shape))
 
@@ -366,10 +409,13 @@ def _sizes_text(sizes: dict) -> str:
     return ", ".join(f"{d}={n}" for d, n in sizes.items())
 
 
-def _unknown_text(unknown: list[str], problem: PreparedProblem) -> str:
+def _unknown_text(unknown: list[str], problem: PreparedProblem, hidden=frozenset()) -> str:
     names = ", ".join(to_text_name(n) for n in sorted(problem.names))
     them = ", ".join(to_text_name(n) for n in unknown)
-    return (f"your answer uses {them}, which the problem does not define (its names: {names}); "
+    engine = [to_text_name(n) for n in unknown if n in hidden]
+    note = (f" ({', '.join(engine)} is matcalc's name for an intermediate, which this problem does not "
+            "give: define it yourself)") if engine else ""
+    return (f"your answer uses {them}, which the problem does not define (its names: {names}){note}; "
             "define helpers with --where \"name = ...\" or \"name = ...; answer\"")
 
 
