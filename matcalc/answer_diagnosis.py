@@ -19,8 +19,11 @@ Equality is ``max|a − t| ≤ RTOL · max(max|t|, max|a|) + floor``, with the
 floor ``ATOL`` times the gradient's typical size over all points, so
 round-off never fails a right answer and a wrong one is wrong by O(1).
 
->>> diagnose(samples, [2 * s.truth for s in samples], "∂J/∂W", "W", "D×H", "D×H")[0]
-'factor'
+>>> rng = np.random.default_rng(0)
+>>> samples = [Sample(k, {"D": d, "H": h}, {}, {}, rng.normal(size=(d, h)))
+...            for k, (d, h) in enumerate([(2, 3), (3, 5)])]
+>>> diagnose(samples, [2 * s.truth for s in samples], "∂J/∂W", "W", "D×H", "D×H")[:2]
+('factor', 'off by a factor of 2: your answer is 2 times ∂J/∂W — a stray factor of 2?')
 """
 from __future__ import annotations
 
@@ -69,6 +72,14 @@ def diagnose(samples: list[Sample], givens: list, label: str, wrt: str,
     if isinstance(found, tuple):
         return _factor_verdict(found, label)
     return "counterexample", *_counterexample(samples, givens, label, floor)
+
+
+def same_values(samples: list[Sample], a: list, b: list) -> bool:
+    """Whether two answers take the same values at every sample (the
+    tolerance of ``diagnose``)."""
+    floor = ATOL * max([1.0] + [float(np.max(np.abs(s.truth))) for s in samples])
+    judge = _Judge(samples, floor)
+    return all(judge.close(np.asarray(x, dtype=float), np.asarray(y, dtype=float)) for x, y in zip(a, b))
 
 
 class _Judge:

@@ -2,7 +2,10 @@
 
 >>> from matcalc.answers import check_answer
 >>> v = check_answer({"f": "tr(A X B)", "wrt": "X", "where": ["X: (m, n)"]}, "B A")
->>> v.kind, v.diagnosis   # ('transpose', 'your answer is n×m but ∂f/∂X is m×n: you wrote the transpose ...')
+>>> v.kind
+'transpose'
+>>> v.diagnosis
+'your answer is n×m but ∂f/∂X is m×n: you wrote the transpose — a layout mistake ...'
 
 How an answer is judged:
 
@@ -29,14 +32,14 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .answer_diagnosis import Sample, diagnose
+from .answer_diagnosis import Sample, diagnose, same_values
 from .errors import MatcalcError, ParseError, ShapeError
 from .expr import SCALAR, format_shape, free_symbols
 
 POINTS = 3                # random points per size assignment
 SIZE_ROUNDS = ((), (2,))  # sizes 2, 3, 5, ... then 3, 5, 7, ...
-KINDS = ("correct", "shape", "transpose", "factor", "sign", "batch-sum", "counterexample",
-         "unparsable", "unknown-name", "empty")
+KINDS = ("correct", "shape", "transpose", "factor", "sign", "batch-sum", "mask", "symmetric-only",
+         "counterexample", "unparsable", "unknown-name", "empty", "raises")
 
 
 @dataclass(frozen=True)
@@ -120,12 +123,26 @@ class Verdict:
     answer_text: str = ""
     answer_shape: str = ""
     expected_shape: str = ""
+    anticipated: int | None = None  # which of a rubric's anticipated mistakes it is
+
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     def __str__(self) -> str:
         return ("correct: " if self.correct else f"wrong ({self.kind}): ") + self.diagnosis
+
+
+@dataclass
+class Reading:
+    """An answer ready to be judged: its text, its shape, and how to compute
+    its values at samples (``evaluate(samples) -> [array]``, a MatcalcError
+    when it cannot be computed: a verdict of kind ``failure_kind``)."""
+
+    text: str
+    shape: str
+    evaluate: object
+    failure_kind: str = "counterexample"
 
 
 def check_answer(problem, answer: str, *, where=(), latex: bool | None = None, seed: int = 0) -> Verdict:
@@ -260,48 +277,103 @@ class PreparedProblem:
                              for n in self.program.variables}
         self.names = set(typed.shapes)
         self.dims = list(typed.dims)
-        self.samples = self._sample(seed, truth)
         self._surface = None
+        self._expected_values: dict = {}
+        self.samples = self._sample(seed, truth)
 
     # -- the truth at random points ------------------------------------------
-    def _sample(self, seed: int, gradient) -> list[Sample]:
-        from .evaluate import evaluate_program
-        from .expr import Sym
+    def _sample(self, seed: int, truth) -> list[Sample]:
         from .sampling import assign_sizes, sample_inputs
 
         typed = self.program.typed
         variables = {n: typed.shapes[n] for n in self.program.variables}
-        steps = self.result.definitions + self.result.intermediates
-        assignments = [(s.name, s.expr) for s in steps]
-        outputs = {**{s.name: Sym(s.name, s.shape) for s in steps}, "  truth": gradient}
+        self._truth = truth
         samples = []
         for round_, avoid in enumerate(SIZE_ROUNDS):
             sizes = assign_sizes(typed.dims, avoid)
             found = 0
             for attempt in range(4 * POINTS):
                 rng = np.random.default_rng([seed, round_, attempt])
-                inputs = sample_inputs(variables, typed.kinds, sizes, rng, self.draws)
-                values = evaluate_program(assignments, outputs, inputs, sizes)
-                truth = np.asarray(values.pop("  truth"), dtype=float)
-                if not np.all(np.isfinite(truth)):
+                sample = self.sample_at(round_, sizes, sample_inputs(variables, typed.kinds, sizes, rng, self.draws))
+                if sample is None:
                     continue  # e.g. a log at a bad point: draw again
-                samples.append(Sample(round_, sizes, inputs, {**inputs, **values}, truth))
+                samples.append(sample)
                 found += 1
                 if found == POINTS:
                     break
             else:
-                raise MatcalcError("the true gradient is not finite at random inputs; cannot judge answers")
+                raise MatcalcError(f"the true {self.kind} is not finite at random inputs; cannot judge answers")
         return samples
 
+    def sample_at(self, round_: int, sizes: dict, inputs: dict) -> Sample | None:
+        """The problem's named values and the truth at ``inputs`` (None where
+        the truth is not finite)."""
+        from .evaluate import evaluate_program
+        from .expr import Sym
+
+        steps = self.result.definitions + self.result.intermediates
+        assignments = [(s.name, s.expr) for s in steps]
+        outputs = {**{s.name: Sym(s.name, s.shape) for s in steps}, "  truth": self._truth}
+        values = evaluate_program(assignments, outputs, inputs, sizes)
+        truth = np.asarray(values.pop("  truth"), dtype=float)
+        if not np.all(np.isfinite(truth)):
+            return None
+        return Sample(round_, sizes, inputs, {**inputs, **values}, truth)
+
     # -- one answer -------------------------------------------------------------
-    def check(self, answer, where=(), latex: bool | None = None) -> Verdict:
-        """The verdict on one answer (see ``check_answer``)."""
-        verdict = self._judge(answer if isinstance(answer, str) else "", where, latex)
+    def check(self, answer, where=(), latex: bool | None = None, expect=()) -> Verdict:
+        """The verdict on one answer (see ``check_answer``); ``expect`` are
+        anticipated wrong answers (a rubric's): the verdict's ``anticipated``
+        is the index of the one the answer equals, if any."""
+        reading = self.read(answer if isinstance(answer, str) else "", where, latex)
+        if isinstance(reading, Verdict):
+            return self._finish(reading)
+        return self.judge(reading, expect)
+
+    def judge(self, reading: "Reading", expect=()) -> Verdict:
+        """The verdict on an answer read (an expression, or a student's function)."""
+        from .answer_hints import explain
+
+        try:
+            givens = reading.evaluate(self.samples)
+        except MatcalcError as err:
+            return self._finish(Verdict(False, reading.failure_kind, str(err), answer_text=reading.text,
+                                        answer_shape=reading.shape))
+        kind, diagnosis, counterexample = diagnose(self.samples, givens, self.label, self.wrt,
+                                                   reading.shape or _shape_text(givens), format_shape(self.shape),
+                                                   self.convention)
+        if kind == "counterexample":  # a mistake that needs the problem to name: a dropped mask, A = Aᵀ
+            found = explain(self, reading, givens)
+            if found is not None:
+                kind, diagnosis = found
+                counterexample = None
+        verdict = Verdict(kind == "correct", kind, diagnosis, counterexample, answer_text=reading.text,
+                          answer_shape=reading.shape or _shape_text(givens))
+        if not verdict.correct:
+            for index, mistake in enumerate(expect):
+                if same_values(self.samples, givens, self.expectation_values(mistake)):
+                    verdict.anticipated = index
+                    break
+        return self._finish(verdict)
+
+    def _finish(self, verdict: Verdict) -> Verdict:
         verdict.expected_text = self.expected_text
         verdict.expected_shape = format_shape(self.shape)
         return verdict
 
-    def _judge(self, answer: str, where, latex) -> Verdict:
+    def expectation_values(self, answer: str) -> list:
+        """The values of an anticipated answer (a rubric's) at every sample;
+        a MatcalcError when it cannot be read — the rubric is wrong."""
+        if answer not in self._expected_values:
+            reading = self.read(answer, (), None)
+            if isinstance(reading, Verdict):
+                raise MatcalcError(f"the anticipated answer {answer!r} cannot be judged: {reading.diagnosis}")
+            self._expected_values[answer] = reading.evaluate(self.samples)
+        return self._expected_values[answer]
+
+    def read(self, answer: str, where=(), latex: bool | None = None):
+        """The answer parsed and typed in the problem: a ``Reading``, or a
+        Verdict when it cannot be (empty, unparsable, unknown names, shapes)."""
         from .parser import SurfaceProgram, parse_expr, parse_program
         from .printer import to_text
 
@@ -342,18 +414,17 @@ class PreparedProblem:
         # problem's names and matcalc's δ terms come from the cache
         cached = set(self.samples[0].values) - set(helper_names)
         helpers_typed = [(n, e) for n, e in typed.definitions.items() if n not in cached]
-        givens = []
-        for sample in self.samples:
-            try:
-                givens.append(_evaluate(helpers_typed, typed.objective, sample, cached))
-            except (MatcalcError, ArithmeticError, ValueError) as err:
-                return Verdict(False, "counterexample", f"your answer cannot be evaluated at sizes "
-                               f"{_sizes_text(sample.sizes)}: {err}", answer_text=final)
-        kind, diagnosis, counterexample = diagnose(self.samples, givens, self.label, self.wrt,
-                                                   format_shape(shape), format_shape(self.shape),
-                                                   self.convention)
-        return Verdict(kind == "correct", kind, diagnosis, counterexample, answer_text=final,
-                       answer_shape=format_shape(shape))
+
+        def evaluate(samples):
+            givens = []
+            for sample in samples:
+                try:
+                    givens.append(_evaluate(helpers_typed, typed.objective, sample, cached))
+                except (MatcalcError, ArithmeticError, ValueError) as err:
+                    raise MatcalcError(f"your answer cannot be evaluated at sizes "
+                                       f"{_sizes_text(sample.sizes)}: {err}") from None
+            return givens
+        return Reading(final, format_shape(shape), evaluate)
 
     def _translate(self, statement: str, latex: bool | None) -> str:
         from .latex_input import latex_to_expr_text, looks_like_latex
@@ -385,7 +456,7 @@ class PreparedProblem:
 def _infer(program, expr, target):
     """The typed answer, aimed at the gradient's shape; failing that, its own
     shape (to say how it differs); None and the reason when it has none."""
-    from .shapes import infer_shapes
+    from .shape_inference import infer_shapes
 
     try:
         return infer_shapes(program, expr, target=target), ""
@@ -403,6 +474,11 @@ def _evaluate(assignments, objective, sample: Sample, cached: set):
     env = {n: v for n, v in sample.values.items() if n in cached}
     value = evaluate_program(assignments, {"answer": objective}, env, sample.sizes)["answer"]
     return np.asarray(value, dtype=float)
+
+
+def _shape_text(givens) -> str:
+    g = np.asarray(givens[0]) if givens else np.zeros(())
+    return "scalar" if g.ndim == 0 else "×".join(str(n) for n in g.shape)
 
 
 def _sizes_text(sizes: dict) -> str:

@@ -9,7 +9,7 @@ becomes ``x^T delta2`` and parses to the same tree as the plain answer::
     >>> latex_to_expr_text(r"\\mathbf{x}^\\top \\delta_2")
     'x^T delta2'
     >>> latex_to_expr_text(r"\\frac{1}{N} \\mathbf{1}^{T} (\\hat{y} - y)")
-    '((1) / (N)) ones^T (yhat - y)'
+    '((1) / (N)) ones^T ( yhat - y )'
 
 Conventions chosen here:
 
@@ -46,7 +46,7 @@ FUNCTION_COMMANDS = {"log": "log", "ln": "log", "exp": "exp", "det": "det", "tan
                      "diag": "diag", "softmax": "softmax", "sgn": "sgn", "max": "max", "min": "min"}
 OPERATORS = {"circ": "∘", "odot": "∘", "oslash": "⊘", "cdot": "·", "times": "·", "ast": "*",
              "otimes": "⊗", "top": "ᵀ", "intercal": "ᵀ", "prime": "'"}
-NORM_BARS = {"|", "Vert", "lVert", "rVert", "|"}
+NORM_BARS = {"|", "Vert", "lVert", "rVert"}
 SPACES = {",", ";", ":", "!", " ", "quad", "qquad", "enspace", "thinspace", "displaystyle",
           "textstyle", "limits", "nolimits"}
 SIZES = {"left", "right", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr",

@@ -97,12 +97,14 @@ def test_cli_exits_2_without_traceback_on_garbage(case):
 @pytest.mark.parametrize("problem, latex", [
     (CS224N, r"\mathbf{x}^\top \delta_2"),
     (CS224N, r"\mathbf{x}^{T} \left( (\hat{y} - y) U^\top \odot \operatorname{step}(z) \right)"),
-    (CS224N, r"\boldsymbol{x}^{\top} \left[\left(\hat{\mathbf{y}} - \mathbf{y}\right) \mathbf{U}^T \circ \mathrm{step}(z)\right]"),
+    (CS224N, r"\boldsymbol{x}^{\top} \left[\left(\hat{\mathbf{y}} - \mathbf{y}\right) \mathbf{U}^T"
+             r" \circ \mathrm{step}(z)\right]"),
     (Problem("J", "U", program=CS224N.program), r"h^\top (\hat{y} - y)"),
     (BATCH, r"\frac{1}{N} \mathbf{1}^\top (P - Y)"),
     (BATCH, r"\mathbf{1}^{T} \frac{P - Y}{N}"),
     (Problem("L", "W2", program=BATCH.program, allow=["δ1"]), r"2 \lambda W_2 + H_1^\top \delta_1"),
-    ({"f": "||X w - y||^2 + lambda ||w||^2", "wrt": "w", "where": ["X: (m, n)", "w: (n, 1)", "y: (m, 1)", "lambda: ()"]},
+    ({"f": "||X w - y||^2 + lambda ||w||^2", "wrt": "w",
+      "where": ["X: (m, n)", "w: (n, 1)", "y: (m, 1)", "lambda: ()"]},
      r"2 X^\top \left( X \mathbf{w} - \mathbf{y} \right) + 2 \lambda \mathbf{w}"),
     ({"f": "||x||", "wrt": "x", "where": ["x: (n, 1)"]}, r"\frac{x}{\lVert x \rVert}"),
     ({"f": "||x||", "wrt": "x", "where": ["x: (n, 1)"]}, r"\mathbf{x} \oslash \left\| \mathbf{x} \right\|_2"),
@@ -223,7 +225,7 @@ def test_missing_one_over_n():
 
 
 def test_counterexample_names_sizes_and_entry():
-    v = check_answer(CS224N, "x^T (yhat - y) U^T")  # step(z) forgotten
+    v = check_answer(CS224N, "x^T (yhat - y) U^T ∘ h")  # h where step(z) belongs
     assert v.kind == "counterexample" and not v.correct
     c = v.counterexample
     assert c["sizes"] == {"D": 2, "H": 3, "C": 5}

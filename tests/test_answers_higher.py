@@ -107,3 +107,32 @@ def test_an_indicator_matcalc_cannot_write_is_a_verdict():
     from test_answers import CS224N
 
     assert check_answer(CS224N, r"x^\top \mathbb{1}[z \geq 1]").kind == "unparsable"
+
+
+# -- mistakes only the problem can name ----------------------------------------------
+
+def test_missing_the_relu_mask():
+    from test_answers import CS224N
+
+    v = check_answer(CS224N, "x^T (yhat - y) U^T")
+    assert v.kind == "mask" and "activation mask" in v.diagnosis and "step(z)" in v.diagnosis
+
+
+def test_missing_the_tanh_mask():
+    problem = {"f": "sum(a ∘ tanh(W x))", "wrt": "W", "where": ["a: (m, 1)", "W: (m, n)", "x: (n, 1)"]}
+    assert check_answer(problem, "(a ∘ (1 - tanh(W x) ∘ tanh(W x))) x^T").correct
+    v = check_answer(problem, "a x^T")
+    assert v.kind == "mask" and "tanh" in v.diagnosis
+
+
+def test_a_different_factor_is_no_mask():
+    problem = {"f": "sum(a ∘ tanh(W x))", "wrt": "W", "where": ["a: (m, 1)", "W: (m, n)", "x: (n, 1)"]}
+    assert check_answer(problem, "(a ∘ tanh(W x)) x^T").kind == "counterexample"
+
+
+def test_right_only_if_a_is_symmetric():
+    v = check_answer({"f": "x^T A x", "wrt": "x"}, "2 A x")
+    assert v.kind == "symmetric-only" and "only if A is symmetric" in v.diagnosis
+    assert check_answer({"f": "x^T A x", "wrt": "x", "order": 2}, "2 A").kind == "symmetric-only"
+    # a symmetric A is drawn symmetric: there 2 A x is simply right
+    assert check_answer({"f": "x^T A x", "wrt": "x", "where": ["A: (n, n) symmetric"]}, "2 A x").correct
