@@ -25,7 +25,7 @@ from .errors import NotDifferentiableError
 from .expr import SCALAR, Expr, Num, Ones, Op, Sym, Zero, format_shape
 from .rules import (NO_CONTEXT, Context, RuleBase, conditions_hold,
                     default_rules, instantiate, match)
-from .simplify import simplify
+from .simplify import Simplifier
 
 
 @dataclass
@@ -68,9 +68,17 @@ class BackwardStep:
 
 
 def differentiate(objective: Expr, wrt: list[str], ctx: Context = NO_CONTEXT,
-                  rules: RuleBase | None = None, delta_prefix: str = "delta") -> Derivation:
+                  rules: RuleBase | None = None, delta_prefix: str = "delta",
+                  defined: frozenset = frozenset()) -> Derivation:
     """Gradients of the scalar typed ``objective`` with respect to the named
     variables, each with the shape of its variable.
+
+    Error terms δk are the notes' (SPEC §3): the cotangents of the nodes a
+    nonlinear function consumes (the pre-activations ``z`` of ``relu(z)``,
+    ``θ`` of ``softmax(θ)``) and of the program's ``defined`` nodes, when
+    they are more than a product of names.  The cotangent of any other node
+    (a transpose, an inverse, a product) is passed on inline, so a gradient
+    is never a transposed δ and the simplifier sees it whole.
 
     ``sum(tanh(W x))`` with respect to ``W`` gives δ1 = 1 − tanh(W x) ∘ tanh(W x)
     and ∂J/∂W = δ1 xᵀ.
@@ -84,8 +92,8 @@ def differentiate(objective: Expr, wrt: list[str], ctx: Context = NO_CONTEXT,
     # one simplifier memo for the whole pass, seeded with the forward nodes:
     # they stay as the user wrote them, and each is looked at once (linear cost)
     forward = set(objective.walk())
-    memo: dict = {node: node for node in forward}
-    linear, steps, assumptions = _linearise_all(objective, active, rules, ctx, memo, forward)
+    simplifier = Simplifier(rules.of("simplify"), ctx, memo={node: node for node in forward})
+    linear, steps, assumptions = _linearise_all(objective, active, rules, ctx, simplifier, forward)
     order = _reverse_topological(objective, linear, forward)
 
     # each share of a cotangent carries the names of the rules that made it,
@@ -99,7 +107,7 @@ def differentiate(objective: Expr, wrt: list[str], ctx: Context = NO_CONTEXT,
         parts = cotangents.pop(node, [])
         if not parts:
             continue
-        g = _simplify_sum([p for p, _, _ in parts], node.shape, ctx, rules, memo)
+        g = _simplify_sum([p for p, _, _ in parts], simplifier)
         used = _merge([names for _, names, _ in parts])
         step = BackwardStep(node, g, [c for _, _, c in parts if c is not None])
         trace.append(step)
@@ -107,7 +115,8 @@ def differentiate(objective: Expr, wrt: list[str], ctx: Context = NO_CONTEXT,
             gradients[node.name] = g
             gradient_rules[node.name] = used
             continue
-        if node is not objective and _worth_naming(g, forward):
+        if node is not objective and (node in defined or _feeds_nonlinear(parts, rules)) \
+                and _worth_naming(g, forward):
             name = f"{delta_prefix}{len(intermediates) + 1}"
             intermediates.append(Intermediate(name, node, g, used))
             g, used = Sym(name, g.shape), []
@@ -147,7 +156,7 @@ def _active_nodes(objective: Expr, wanted: set) -> set:
     return active
 
 
-def _linearise_all(objective, active, rules, ctx, memo, forward):
+def _linearise_all(objective, active, rules, ctx, simplifier, forward):
     """The linear form of every active node reachable backwards from the
     objective (through the rules' choices: a fused rule skips a node)."""
     linear, steps, assumptions = {}, {}, []
@@ -156,7 +165,7 @@ def _linearise_all(objective, active, rules, ctx, memo, forward):
         node = stack.pop()
         if node in linear or isinstance(node, Sym):
             continue
-        form, used, assumption = _linearise(node, active, rules, ctx, memo)
+        form, used, assumption = _linearise(node, active, rules, ctx, simplifier)
         linear[node] = form
         steps[node] = used
         if assumption and assumption not in assumptions:
@@ -166,8 +175,9 @@ def _linearise_all(objective, active, rules, ctx, memo, forward):
     return linear, steps, assumptions
 
 
-def _linearise(node: Expr, active: set, rules: RuleBase, ctx: Context, memo: dict):
-    """``d(node)`` as a linear form in ``d(v)`` of active nodes ``v``."""
+def _linearise(node: Expr, active: set, rules: RuleBase, ctx: Context, simplifier: Simplifier):
+    """``d(node)`` as a linear form in ``d(v)`` of active nodes ``v``, simplified
+    by ``simplifier``."""
 
     def differential(v: Expr) -> Expr:
         if v in active:
@@ -182,7 +192,7 @@ def _linearise(node: Expr, active: set, rules: RuleBase, ctx: Context, memo: dic
         if b is not None and conditions_hold(rule, b, ctx):
             form = instantiate(rule.rhs, b, node.shape, differential=differential)
             assumption = _assumption(rule, b)
-            return simplify(form, ctx, rules.of("simplify"), memo=memo), [rule.name], assumption
+            return simplifier(form), [rule.name], assumption
     if node.op in rules.derivatives and len(node.args) == 1:
         # the chain rule of an elementwise function: d f(A) = f'(A) ∘ d(A)
         rule = rules.derivatives[node.op]
@@ -191,7 +201,7 @@ def _linearise(node: Expr, active: set, rules: RuleBase, ctx: Context, memo: dic
         from .shapes import build
 
         form = build("had", (slope, differential(a)))
-        return simplify(form, ctx, rules.of("simplify"), memo=memo), ["elementwise", rule.name], None
+        return simplifier(form), ["elementwise", rule.name], None
     if node.op == "pow" and node.shape != SCALAR and isinstance(node.args[1], Num):
         # a large whole power of a matrix that no rule took (tr(X^k) would
         # have): differentiate it as the product it is
@@ -274,16 +284,28 @@ def _reverse_topological(objective: Expr, linear: dict, forward: set) -> list[Ex
     return order
 
 
-def _simplify_sum(parts: list[Expr], shape, ctx, rules, memo) -> Expr:
+def _simplify_sum(parts: list[Expr], simplifier: Simplifier) -> Expr:
     from .shapes import build
 
     total = parts[0]
     for p in parts[1:]:
         total = build("add", (total, p))
-    return simplify(total, ctx, rules.of("simplify"), memo=memo)
+    return simplifier(total)
 
 
 _SIMPLE_OPS = {"matmul", "scale", "T"}
+# functions of a vector or matrix that are not elementwise but whose input the notes call a layer's
+_LAYER_FUNCTIONS = {"softmax", "log_softmax", "logsumexp", "CE"}
+
+
+def _feeds_nonlinear(parts: list, rules: RuleBase) -> bool:
+    """Some consumer of the node is a nonlinear elementwise or neural
+    function (a layer's activation): its cotangent is an error term."""
+    for _, _, consumer in parts:
+        if isinstance(consumer, Op) and (consumer.op in rules.derivatives or consumer.op in _LAYER_FUNCTIONS
+                                         or consumer.op in rules.definitions):
+            return True
+    return False
 
 
 def _worth_naming(g: Expr, forward: set) -> bool:

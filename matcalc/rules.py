@@ -340,6 +340,17 @@ _MATCHES = {"mul": ("matmul", "scale"), "scale": ("scale",)}
 _COMMUTATIVE = {"add", "had"}
 
 
+def head_operators(pattern: Expr) -> tuple[str, ...] | None:
+    """The typed operators a node must have for ``pattern`` to match it
+    (``A B`` matches matmul and scale); None: any node (a pattern variable).
+    A simplifier indexes its rules by these."""
+    if isinstance(pattern, PatternVar):
+        return None
+    if not isinstance(pattern, Op):
+        return ()
+    return (pattern.op,) + _MATCHES.get(pattern.op, ())
+
+
 def match(pattern: Expr, expr: Expr, bindings: dict | None = None) -> dict | None:
     """Bindings of the pattern variables that make ``pattern`` equal ``expr``,
     or None.  ``A B`` matches a matrix product and a scalar multiple; ``+``
