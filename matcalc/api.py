@@ -67,12 +67,15 @@ class Program:
         objective_expr = None
         if objective is not None and not objective.strip():
             raise ParseError("empty expression: write an objective such as \"tr(A X B)\"")
+        objective_splits: list = []
         if objective is not None:
-            objective_expr = parse_expr(objective, known_names=frozenset(self.surface.names))
+            objective_expr = parse_expr(objective, known_names=frozenset(self.surface.names),
+                                        splits=objective_splits)
         elif not self.surface.definitions:
             raise MatcalcError("nothing to differentiate: give an objective or a definition")
         self.objective_text = objective
         self.typed = infer_shapes(self.surface, objective_expr)
+        self.reading = reading_of(self.surface, objective_expr, objective_splits, self.typed)
         self._inline()
 
     # -- the program as one DAG ------------------------------------------
@@ -165,6 +168,72 @@ class Program:
         from .latex import program_table
 
         return program_table(self)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How matcalc read the input where it had to decide: runs of letters it
+    split (``xW`` into ``x W``) and names that are vectors only by the
+    lowercase default.  ``str``: ``x W + b1   (xW split into x W; b1 a row
+    vector by default — declare b1: () for a scalar)``."""
+
+    exprs: tuple  # (defined name or None for the objective, surface expression)
+    notes: tuple  # one sentence per decision
+
+    def text(self, unicode: bool = True) -> str:
+        from .printer import to_ascii, to_text
+
+        show = to_text if unicode else to_ascii
+        return "; ".join((f"{show(Sym(name))} = " if name else "") + show(e) for name, e in self.exprs)
+
+    def latex(self) -> str:
+        from .latex import latex_name, to_latex
+
+        return r";\ ".join((f"{latex_name(name)} = " if name else "") + to_latex(e) for name, e in self.exprs)
+
+    def __str__(self) -> str:
+        return f"{self.text()}   ({'; '.join(self.notes)})"
+
+
+def reading_of(surface, objective, objective_splits: list, typed) -> Reading | None:
+    """The ``read as`` line of a program, or None when nothing was decided
+    for the user (no split, no default that a scalar would also have fitted)."""
+    from .expr import Sym as _Sym
+    from .printer import to_text
+
+    def split_note(word, pieces):
+        return f"{word} split into {' '.join(to_text(_Sym(p)) for p in pieces)}"
+
+    def defaulted_terms(e):
+        """Names made vectors by default that stand as a term of a sum (a bias)."""
+        found = []
+        for node in e.walk():
+            if isinstance(node, Op) and node.op == "add":
+                for a in node.args:
+                    a = a.args[1] if isinstance(a, Op) and a.op == "scale" and len(a.args) == 2 else a
+                    if isinstance(a, _Sym) and a.name in typed.defaulted and a.name not in found:
+                        found.append(a.name)
+        return found
+
+    def default_note(name):
+        shape = typed.shapes[name]
+        kind = "a row vector" if shape[0] == 1 else "a column vector"
+        shown = to_text(_Sym(name))
+        return f"{shown} {kind} by default — declare {shown}: () for a scalar"
+
+    exprs, notes, names = [], [], []
+    sources = [(d.expr, [s for s in surface.splits if s[0] == d.line], d.name) for d in surface.definitions]
+    if objective is not None:
+        sources.append((objective, objective_splits, None))
+    for expr, splits, name in sources:
+        defaults = [n for n in defaulted_terms(expr) if n not in names]
+        if not splits and not defaults:
+            continue
+        exprs.append((name, expr))
+        notes.extend(split_note(word, pieces) for _, word, pieces in splits)
+        notes.extend(default_note(n) for n in defaults)
+        names.extend(defaults)
+    return Reading(tuple(exprs), tuple(dict.fromkeys(notes))) if notes else None
 
 
 def _wrt_list(wrt) -> list[str]:
@@ -351,9 +420,12 @@ class Result:
         return result
 
     @_in_scope
-    def numpy(self) -> str:
-        """A self-contained numpy module defining ``gradients(**inputs)``."""
-        from .codegen import emit_module
+    def numpy(self, backend: str = "numpy") -> str:
+        """A self-contained module defining ``gradients(**inputs)``,
+        ``value(**inputs)`` and ``value_and_gradients(**inputs)`` (and
+        ``jacobians``, ``hessians`` or ``hvp`` as derived), over numpy, or over
+        ``jax.numpy`` or ``torch`` with ``backend="jax"`` / ``"torch"``."""
+        from .codegen import Emitted, emit_module
 
         typed = self.program.typed
         dims = {}
@@ -365,37 +437,64 @@ class Result:
         kinds = ", ".join(dict.fromkeys((["gradients"] if self.gradients else [])
                                         + [d.kind + "s" for d in self.derivatives]))
         doc = f"{kinds.capitalize()} of {self.objective_name} with respect to {', '.join(self.wrt)} " \
-              f"({self.layout} layout; generated by matcalc)."
+              f"({self.layout} layout; {backend}; generated by matcalc)."
         inputs = list(self.program.variables) + list(self.directions)
         shapes = {**{n: typed.shapes[n] for n in self.program.variables}, **self.directions}
+        value = {"value": typed.objective}
         groups = []
+        if self.gradients or not self.derivatives:
+            both = {**value, **self.gradients}
+            groups.append(Emitted("gradients", needed_assignments(self._assignments(), self.gradients.values()),
+                                  self.gradients))
+            groups.append(Emitted("value_and_gradients", needed_assignments(self._assignments(), both.values()),
+                                  both, f"The value of {self.objective_name}, and the gradients by variable.",
+                                  "pair"))
+        groups.append(Emitted("value", needed_assignments(self._definitions(), value.values()), value,
+                              f"The value of {self.objective_name}.", "value"))
         for function, kind in (("jacobians", "jacobian"), ("hessians", "hessian"), ("hvp", "hvp")):
             outputs = {d.wrt: d.value for d in self.derivatives if d.kind == kind}
             if outputs:
                 summary = {"jacobians": "Jacobians (2-D, {} layout) of the objective, by variable",
                            "hessians": "Hessians (2-D, of vec X; {} layout), by variable",
                            "hvp": "Hessian-vector products, shaped like each variable"}[function]
-                groups.append((function, needed_assignments(self._definitions(), outputs.values()), outputs,
-                               summary.format(self.layout)))
-        if self.gradients or not groups:
-            main = ("gradients", needed_assignments(self._assignments(), self.gradients.values()),
-                    self.gradients, None)
-        else:
-            main, groups = groups[0], groups[1:]
-        return emit_module(main[1], main[2], inputs, dims, doc=doc, shapes=shapes, function=main[0],
-                           summary=main[3], extra=groups)
+                groups.append(Emitted(function, needed_assignments(self._definitions(), outputs.values()),
+                                      outputs, summary.format(self.layout)))
+        main, *extra = groups
+        return emit_module(main.assignments, main.outputs, inputs, dims, doc=doc, shapes=shapes,
+                           function=main.name, summary=main.summary, extra=extra, backend=backend,
+                           returns=main.returns)
 
     def _definitions(self) -> list[tuple[str, Expr]]:
         return [(s.name, s.expr) for s in self.definitions]
 
-    def compile(self):
-        """A numpy callable: ``f(**inputs) -> {name: gradient}`` (or the
-        Jacobians, Hessians or HVPs when there are no gradients)."""
+    @property
+    def main_function(self) -> str:
+        """What ``compile()`` returns by default: ``hessians`` or ``hvp`` for a
+        second-order result, ``jacobians`` for a Jacobian, else ``gradients``."""
+        kinds = [d.kind for d in self.derivatives]
+        for kind, function in (("hessian", "hessians"), ("hvp", "hvp"), ("jacobian", "jacobians")):
+            if kind in kinds:
+                return function
+        return "gradients"
+
+    def compile(self, backend: str = "numpy", function: str | None = None):
+        """The generated module's ``function`` as a callable taking the inputs
+        as keyword arguments: by default ``main_function`` (``gradients``;
+        ``hessians``, ``hvp`` or ``jacobians`` for a result that has them).
+        Other functions: ``value``, ``value_and_gradients`` (the value, then
+        the gradients by name).  ``backend``: numpy, jax or torch.  Inputs
+        are checked against the declared shapes (a 1-D array stands for a
+        column vector; a scalar may be a float); a mismatch raises
+        ``ValueError`` naming the expected shape."""
         from .codegen import compile_module
 
-        module = compile_module(self.numpy())
-        return getattr(module, "gradients", None) or getattr(module, "jacobians", None) \
-            or getattr(module, "hessians", None) or module.hvp
+        module = compile_module(self.numpy(backend), f"matcalc_{backend}")
+        function = function or self.main_function
+        if not hasattr(module, function):
+            present = [f for f in ("gradients", "value", "value_and_gradients", "jacobians", "hessians", "hvp")
+                       if hasattr(module, f)]
+            raise MatcalcError(f"this result has no {function}(): it compiles {', '.join(present)}")
+        return getattr(module, function)
 
     @_in_scope
     def __repr__(self) -> str:
