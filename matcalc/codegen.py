@@ -275,6 +275,8 @@ class _Printer:
         exponent = self.dag.nodes[k]
         base_scalar = self.dag.nodes[a].shape == SCALAR
         if not isinstance(exponent, Num):
+            if node.op == "pow" and not base_scalar:  # X^k, k a declared integer
+                return f"np.linalg.matrix_power({self.text(a)[0]}, int(round({self.text(k)[0]})))", ATOM
             return f"np.power({self.text(a)[0]}, {self.text(k)[0]})", ATOM
         value = exponent.value
         k_text = str(int(value)) if value.denominator == 1 else repr(float(value))
