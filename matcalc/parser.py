@@ -106,6 +106,12 @@ def parse_program(text: str) -> SurfaceProgram:
     return SurfaceProgram(declarations, definitions, text, tuple(builder.splits))
 
 
+def build_surface(tree: Tree, text: str, known_names: frozenset[str] = frozenset()) -> Expr:
+    """The surface ``Expr`` of one expression subtree of lark's tree of
+    ``text`` (a side of a rule in a rule file)."""
+    return _transform(SurfaceBuilder(known_names), tree, text)
+
+
 def _transform(builder: "SurfaceBuilder", tree: Tree, text: str):
     try:
         return builder.transform(tree)
