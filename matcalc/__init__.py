@@ -11,13 +11,14 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .errors import (CheckFailedError, LimitError, MatcalcError,  # noqa: E402
+from .errors import (CheckFailedError, CheckInconclusiveError, LimitError, MatcalcError,  # noqa: E402
                      NotDifferentiableError, ParseError, RuleError, ShapeError,
                      UnknownFunctionError)
 
 __all__ = [
     "__version__", "derive", "Program", "load_rules", "MatcalcError", "ParseError", "ShapeError",
-    "UnknownFunctionError", "NotDifferentiableError", "RuleError", "CheckFailedError", "LimitError",
+    "UnknownFunctionError", "NotDifferentiableError", "RuleError", "CheckFailedError", "CheckInconclusiveError",
+    "LimitError",
     "check_answer", "Verdict", "Problem",
 ]
 

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .answer_diagnosis import Sample, diagnose
-from .errors import MatcalcError, ParseError, ShapeError
+from .errors import CheckInconclusiveError, MatcalcError, ParseError, ShapeError
 from .expr import format_shape, free_symbols
 
 POINTS = 3                # random points per size assignment
@@ -212,6 +212,9 @@ class PreparedProblem:
                    if name not in typed.kinds}
         self.draws = {**assumed, **dict(problem.draw)}
         check = self.result.check(seed=seed, draws=self.draws)
+        if check.status == "inconclusive":
+            raise CheckInconclusiveError(f"cannot judge answers to this problem: no valid point to test at "
+                                         f"({check.details})")
         if not check.ok:
             raise MatcalcError(f"matcalc could not verify its own gradient of this problem "
                                f"({check.details}); it cannot judge answers to it")
@@ -226,32 +229,33 @@ class PreparedProblem:
 
     # -- the truth at random points ------------------------------------------
     def _sample(self, seed: int, gradient) -> list[Sample]:
+        """``POINTS`` points at each of two size assignments, from the same
+        sampler as the problem's own check (``Result.sampler``): valid where
+        the objective and what it inverts are finite and well conditioned."""
         from .evaluate import evaluate_program
         from .expr import Sym
-        from .sampling import assign_sizes, sample_inputs
 
-        typed = self.program.typed
-        variables = {n: typed.shapes[n] for n in self.program.variables}
         steps = self.result.definitions + self.result.intermediates
         assignments = [(s.name, s.expr) for s in steps]
         outputs = {**{s.name: Sym(s.name, s.shape) for s in steps}, "  truth": gradient}
-        samples = []
-        for round_, avoid in enumerate(SIZE_ROUNDS):
-            sizes = assign_sizes(typed.dims, avoid)
-            found = 0
-            for attempt in range(4 * POINTS):
-                rng = np.random.default_rng([seed, round_, attempt])
-                inputs = sample_inputs(variables, typed.kinds, sizes, rng, self.draws)
-                values = evaluate_program(assignments, outputs, inputs, sizes)
+        sampler = self.result.sampler(self.draws)
+        samples: list[Sample] = []
+        start = 0
+        for round_ in range(len(SIZE_ROUNDS)):
+            found = []
+            for point in sampler.points(seed, round_, start):
+                values = evaluate_program(assignments, outputs, point.inputs, point.sizes)
                 truth = np.asarray(values.pop("  truth"), dtype=float)
                 if not np.all(np.isfinite(truth)):
-                    continue  # e.g. a log at a bad point: draw again
-                samples.append(Sample(round_, sizes, inputs, {**inputs, **values}, truth))
-                found += 1
-                if found == POINTS:
+                    sampler.reject(point.sizes, "not finite", "the true gradient")
+                    continue
+                found.append(Sample(round_, point.sizes, point.inputs, {**point.inputs, **values}, truth))
+                if len(found) == POINTS:
+                    start = point.base + 1
                     break
             else:
-                raise MatcalcError("the true gradient is not finite at random inputs; cannot judge answers")
+                raise CheckInconclusiveError(f"cannot judge answers to this problem: {sampler.inconclusive()}")
+            samples.extend(found)
         return samples
 
     # -- one answer -------------------------------------------------------------
