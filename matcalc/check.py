@@ -231,7 +231,10 @@ def _compare(f: Callable, f0: float, g, env: dict, name: str, tol: float, outcom
 
 def _check_at(objective, gradients, kinds, wrt, point, tol, seed) -> _Outcome:
     env, sizes = point.inputs, point.sizes
-    f = lambda e: objective(e, sizes)  # noqa: E731
+
+    def f(e):
+        return objective(e, sizes)
+
     f0 = f(env)
     grads = gradients(env, sizes)
     outcome = _Outcome()
