@@ -17,7 +17,8 @@ def run(*args):
 
 # (objective, --where lines, the read as line)
 READ = [
-    ("xW + b1", [], "read as  x W + b1   (xW split into x W; b1 a row vector by default — declare b1: () for a scalar)"),
+    ("xW + b1", [],
+     "read as  x W + b1   (xW split into x W; b1 a row vector by default — declare b1: () for a scalar)"),
     ("relu(w^T x + b)", [], "read as  relu(wᵀ x + b)   (b a column vector by default — declare b: () for a scalar)"),
     ("x' A x + c", [], "read as  xᵀ A x + c   (c a column vector by default — declare c: () for a scalar)"),
     ("sum(xW)", ["x: (1, 3)", "W: (3, 2)"], "read as  sum(x W)   (xW split into x W)"),

@@ -104,7 +104,8 @@ SCALAR_CASES = [
     ("(cᵀ a xᵀ b)^(1/2)", "x", lambda c, a, x, b, **_: np.sqrt(s(c.T @ a @ x.T @ b))),
     ("(cᵀ a xᵀ b)^(1/3)", "x", lambda c, a, x, b, **_: np.cbrt(s(c.T @ a @ x.T @ b))),
     ("(aᵀ X b)^(1/2)", "X", lambda a, X, b, **_: np.sqrt(s(a.T @ X @ b))),
-    ("dᵀ x (aᵀ X b)^(1/2) yᵀ c", "X", lambda d, x, a, X, b, y, c, **_: s(d.T @ x) * np.sqrt(s(a.T @ X @ b)) * s(y.T @ c)),
+    ("dᵀ x (aᵀ X b)^(1/2) yᵀ c", "X",
+     lambda d, x, a, X, b, y, c, **_: s(d.T @ x) * np.sqrt(s(a.T @ X @ b)) * s(y.T @ c)),
     # elementwise functions
     ("xᵀ A x + k sin(y)ᵀ x", "x", lambda x, A, k, y, **_: s(x.T @ A @ x) + k * s(np.sin(y).T @ x)),
     ("sin(aᵀ X b)", "X", lambda a, X, b, **_: np.sin(s(a.T @ X @ b))),
