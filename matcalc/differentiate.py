@@ -19,6 +19,7 @@ broadcast is summed back over the broadcast axis (``onesᵀ G``).
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 from .errors import NotDifferentiableError
@@ -69,7 +70,7 @@ class BackwardStep:
 
 def differentiate(objective: Expr, wrt: list[str], ctx: Context = NO_CONTEXT,
                   rules: RuleBase | None = None, delta_prefix: str = "delta",
-                  defined: frozenset = frozenset()) -> Derivation:
+                  defined: frozenset = frozenset(), taken: frozenset = frozenset()) -> Derivation:
     """Gradients of the scalar typed ``objective`` with respect to the named
     variables, each with the shape of its variable.
 
@@ -81,7 +82,8 @@ def differentiate(objective: Expr, wrt: list[str], ctx: Context = NO_CONTEXT,
     is never a transposed δ and the simplifier sees it whole.
 
     ``sum(tanh(W x))`` with respect to ``W`` gives δ1 = 1 − tanh(W x) ∘ tanh(W x)
-    and ∂J/∂W = δ1 xᵀ.
+    and ∂J/∂W = δ1 xᵀ.  Names in ``taken`` (the user's own ``δ1``) are never
+    given to an error term.
     """
     rules = rules or default_rules()
     wanted = set(wrt)
@@ -99,6 +101,7 @@ def differentiate(objective: Expr, wrt: list[str], ctx: Context = NO_CONTEXT,
     # each share of a cotangent carries the names of the rules that made it,
     # and the node that passed it (for --steps)
     cotangents: dict = {objective: [(Num(1), [], None)]}
+    fresh = (f"{delta_prefix}{k}" for k in itertools.count(1) if f"{delta_prefix}{k}" not in taken)
     trace: list[BackwardStep] = []
     intermediates: list[Intermediate] = []
     gradients: dict = {}
@@ -117,7 +120,7 @@ def differentiate(objective: Expr, wrt: list[str], ctx: Context = NO_CONTEXT,
             continue
         if node is not objective and (node in defined or _feeds_nonlinear(parts, rules)) \
                 and _worth_naming(g, forward):
-            name = f"{delta_prefix}{len(intermediates) + 1}"
+            name = next(fresh)
             intermediates.append(Intermediate(name, node, g, used))
             g, used = Sym(name, g.shape), []
             step.delta = name
