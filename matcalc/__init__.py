@@ -3,17 +3,17 @@ notes do (δ terms, shapes, identities) and proves each one numerically.
 
 >>> import matcalc as mc
 >>> r = mc.derive("CE(y, softmax(relu(x W + b1) U + b2))", wrt="W")
->>> r.gradients["W"]        # xᵀ δ2
+>>> print(r.gradients["W"])
+xᵀ δ2
 
 Importing matcalc is cheap: numpy, sympy and the parser load on first use.
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from .errors import (CheckFailedError, LimitError, MatcalcError, NotDifferentiableError, ParseError, RuleError,
+                     ShapeError, UnknownFunctionError)
 
-from .errors import (CheckFailedError, LimitError, MatcalcError,  # noqa: E402
-                     NotDifferentiableError, ParseError, RuleError, ShapeError,
-                     UnknownFunctionError)
+__version__ = "0.1.0"
 
 __all__ = [
     "__version__", "derive", "Program", "load_rules", "MatcalcError", "ParseError", "ShapeError",
@@ -37,3 +37,8 @@ def __getattr__(name):
 
         return load_rules
     raise AttributeError(f"module 'matcalc' has no attribute {name!r}")
+
+
+def __dir__():
+    # the lazily loaded names too, so that tab completion shows the whole API
+    return sorted(set(globals()) | set(__all__))

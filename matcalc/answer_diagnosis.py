@@ -19,8 +19,11 @@ Equality is ``max|a − t| ≤ RTOL · max(max|t|, max|a|) + floor``, with the
 floor ``ATOL`` times the gradient's typical size over all points, so
 round-off never fails a right answer and a wrong one is wrong by O(1).
 
->>> diagnose(samples, [2 * s.truth for s in samples], "∂J/∂W", "W", "D×H", "D×H")[0]
-'factor'
+>>> rng = np.random.default_rng(0)
+>>> samples = [Sample(k, {"D": d, "H": h}, {}, {}, rng.normal(size=(d, h)))
+...            for k, (d, h) in enumerate([(2, 3), (3, 5)])]
+>>> diagnose(samples, [2 * s.truth for s in samples], "∂J/∂W", "W", "D×H", "D×H")[:2]
+('factor', 'off by a factor of 2: your answer is 2 times ∂J/∂W — a stray factor of 2?')
 """
 from __future__ import annotations
 
@@ -45,14 +48,17 @@ class Sample:
 
 
 def diagnose(samples: list[Sample], givens: list, label: str, wrt: str,
-             answer_shape: str, expected_shape: str):
+             answer_shape: str, expected_shape: str, convention: str | None = None):
     """``(kind, diagnosis, counterexample)`` for answer values ``givens``
-    (one per sample).  ``label`` names the gradient (``∂J/∂W``)."""
+    (one per sample).  ``label`` names the derivative (``∂J/∂W``, ``∂f/∂x``,
+    ``∂²J/∂x²``); ``convention`` says how it is laid out (for a gradient, by
+    default: it has the shape of ``wrt``)."""
+    convention = convention or f"the gradient has the shape of {wrt}, entry (i, j) is ∂J/∂{wrt}ᵢⱼ"
     givens = [np.asarray(g, dtype=float) for g in givens]
     floor = ATOL * max([1.0] + [float(np.max(np.abs(s.truth))) for s in samples])
     judge = _Judge(samples, floor)
     if any(g.shape != s.truth.shape for g, s in zip(givens, samples)):
-        return _shape_mistake(judge, givens, label, wrt, answer_shape, expected_shape)
+        return _shape_mistake(judge, givens, label, convention, answer_shape, expected_shape)
     found = judge.relation(givens)
     if found == "equal":
         points = len(samples)
@@ -62,10 +68,18 @@ def diagnose(samples: list[Sample], givens: list, label: str, wrt: str,
     if all(g.ndim == 2 and g.shape[0] == g.shape[1] for g in givens) and \
             judge.relation([g.T for g in givens]) == "equal":
         return "transpose", (f"a layout mistake: you wrote the transpose of {label} "
-                             f"(the gradient has the shape of {wrt}, entry (i, j) is ∂J/∂{wrt}ᵢⱼ)"), None
+                             f"({convention})"), None
     if isinstance(found, tuple):
         return _factor_verdict(found, label)
     return "counterexample", *_counterexample(samples, givens, label, floor)
+
+
+def same_values(samples: list[Sample], a: list, b: list) -> bool:
+    """Whether two answers take the same values at every sample (the
+    tolerance of ``diagnose``)."""
+    floor = ATOL * max([1.0] + [float(np.max(np.abs(s.truth))) for s in samples])
+    judge = _Judge(samples, floor)
+    return all(judge.close(np.asarray(x, dtype=float), np.asarray(y, dtype=float)) for x, y in zip(a, b))
 
 
 class _Judge:
@@ -157,14 +171,14 @@ def _factor_verdict(found, label: str):
                       + f" — an extra 1/{power_text}?"), None
 
 
-def _shape_mistake(judge: _Judge, givens, label, wrt, answer_shape, expected_shape):
+def _shape_mistake(judge: _Judge, givens, label, convention, answer_shape, expected_shape):
     said = f"your answer is {answer_shape} but {label} is {expected_shape}"
     truths = [s.truth for s in judge.samples]
     if all(g.ndim == 2 and t.ndim == 2 and g.T.shape == t.shape for g, t in zip(givens, truths)):
         found = judge.relation([g.T for g in givens])
         if found == "equal":
             return "transpose", (f"{said}: you wrote the transpose — a layout mistake "
-                                 f"(the gradient has the shape of {wrt})"), None
+                                 f"({convention})"), None
         if isinstance(found, tuple):
             kind, text, _ = _factor_verdict(found, label + "ᵀ")
             return "transpose", f"{said}: you wrote the transpose (a layout mistake), and it is {text}", None
@@ -178,7 +192,7 @@ def _shape_mistake(judge: _Judge, givens, label, wrt, answer_shape, expected_sha
             if isinstance(found, tuple):
                 text += "; summed, it is " + _factor_verdict(found, label)[1]
             return "batch-sum", text, None
-    return "shape", f"{said} (the gradient has the shape of {wrt})", None
+    return "shape", f"{said} ({convention})", None
 
 
 def _batch_sum(g: np.ndarray, t: np.ndarray):

@@ -2,7 +2,10 @@
 
 >>> from matcalc.answers import check_answer
 >>> v = check_answer({"f": "tr(A X B)", "wrt": "X", "where": ["X: (m, n)"]}, "B A")
->>> v.kind, v.diagnosis   # ('transpose', 'your answer is n×m but ∂f/∂X is m×n: you wrote the transpose ...')
+>>> v.kind
+'transpose'
+>>> v.diagnosis
+'your answer is n×m but ∂f/∂X is m×n: you wrote the transpose — a layout mistake ...'
 
 How an answer is judged:
 
@@ -29,14 +32,14 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .answer_diagnosis import Sample, diagnose
+from .answer_diagnosis import Sample, diagnose, same_values
 from .errors import MatcalcError, ParseError, ShapeError
-from .expr import format_shape, free_symbols
+from .expr import SCALAR, format_shape, free_symbols
 
 POINTS = 3                # random points per size assignment
 SIZE_ROUNDS = ((), (2,))  # sizes 2, 3, 5, ... then 3, 5, 7, ...
-KINDS = ("correct", "shape", "transpose", "factor", "sign", "batch-sum", "counterexample",
-         "unparsable", "unknown-name", "empty")
+KINDS = ("correct", "shape", "transpose", "factor", "sign", "batch-sum", "mask", "symmetric-only",
+         "counterexample", "unparsable", "unknown-name", "empty", "raises")
 
 
 @dataclass(frozen=True)
@@ -53,12 +56,24 @@ class Problem:
     program: str = ""
     draw: tuple = ()
     id: str = ""
+    order: int = 1
+    layout: str = "numerator"
+    allow: tuple = ()
 
     def __post_init__(self):
+        from .api import canonical_name
+
         where = (self.where,) if isinstance(self.where, str) else tuple(self.where or ())
         draw = self.draw.items() if isinstance(self.draw, dict) else (self.draw or ())
+        allow = (self.allow,) if isinstance(self.allow, str) else tuple(self.allow or ())
         object.__setattr__(self, "where", tuple(str(w) for w in where))
         object.__setattr__(self, "draw", tuple(sorted((str(k), str(v)) for k, v in draw)))
+        object.__setattr__(self, "allow", tuple(canonical_name(str(a).strip()) for a in allow))
+        if self.order not in (1, 2) or isinstance(self.order, bool):
+            raise MatcalcError(f"a problem's 'order' is 1 (gradient or Jacobian) or 2 (Hessian), "
+                               f"not {self.order!r}")
+        if self.layout not in ("numerator", "denominator"):
+            raise MatcalcError(f"a problem's 'layout' is numerator or denominator, not {self.layout!r}")
 
     @classmethod
     def from_dict(cls, d: dict) -> "Problem":
@@ -73,7 +88,14 @@ class Problem:
         draw = d.get("draw") or {}
         if not isinstance(draw, dict):
             raise MatcalcError("a problem's 'draw' maps names to kinds, e.g. {\"X\": \"spd\"}")
-        return cls(objective, wrt.strip(), where, str(d.get("program") or ""), draw, str(d.get("id", "")))
+        allow = d.get("allow") or ()
+        if not isinstance(allow, (str, list, tuple)):
+            raise MatcalcError("a problem's 'allow' is a list of names, e.g. [\"delta2\"]")
+        order = d.get("order", 1)
+        if not isinstance(order, int) or isinstance(order, bool):
+            raise MatcalcError(f"a problem's 'order' is 1 or 2, not {order!r}")
+        return cls(objective, wrt.strip(), where, str(d.get("program") or ""), draw, str(d.get("id", "")),
+                   order, str(d.get("layout") or "numerator"), allow)
 
 
 def as_problem(problem) -> Problem:
@@ -101,12 +123,26 @@ class Verdict:
     answer_text: str = ""
     answer_shape: str = ""
     expected_shape: str = ""
+    anticipated: int | None = None  # which of a rubric's anticipated mistakes it is
+
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     def __str__(self) -> str:
         return ("correct: " if self.correct else f"wrong ({self.kind}): ") + self.diagnosis
+
+
+@dataclass
+class Reading:
+    """An answer ready to be judged: its text, its shape, and how to compute
+    its values at samples (``evaluate(samples) -> [array]``, a MatcalcError
+    when it cannot be computed: a verdict of kind ``failure_kind``)."""
+
+    text: str
+    shape: str
+    evaluate: object
+    failure_kind: str = "counterexample"
 
 
 def check_answer(problem, answer: str, *, where=(), latex: bool | None = None, seed: int = 0) -> Verdict:
@@ -198,14 +234,34 @@ class PreparedProblem:
         where, self.helpers = split_where(problem)
         self.program = Program(problem.program, where=where, objective=problem.objective)
         typed = self.program.typed
-        self.result = self.program.derive(problem.wrt)
         self.wrt = problem.wrt
-        self.shape = typed.shapes[self.wrt]
-        gradient = self.result.gradients[self.wrt]
+        self.order = problem.order
+        self.layout = problem.layout
         objective_name = self.program.names.get(self.program.objective, "f")
-        self.label = f"∂{to_text_name(objective_name)}/∂{to_text_name(self.wrt)}"
-        self.expected_text = to_text(gradient)
-        # the engine's δ terms, as program lines an answer may lean on: (name, text, names used)
+        if self.program.objective.shape == SCALAR and problem.order == 1:
+            self.result = self.program.derive(problem.wrt)
+            truth = self.result.gradients[self.wrt]
+            self.kind = "gradient"
+            self.label = f"∂{to_text_name(objective_name)}/∂{to_text_name(self.wrt)}"
+            self.expected_text = to_text(truth)
+            self.convention = (f"the gradient has the shape of {to_text_name(self.wrt)}, entry (i, j) is "
+                               f"∂{to_text_name(objective_name)}/∂{to_text_name(self.wrt)}ᵢⱼ")
+        else:  # a Jacobian (vector or matrix objective) or a Hessian (order 2)
+            self.result = self.program.derive(problem.wrt, order=problem.order, layout=problem.layout)
+            derivative = self.result.derivatives[0]
+            truth = derivative.value
+            self.kind = derivative.kind
+            self.label = derivative.label(to_text_name(objective_name))
+            self.expected_text = to_text(derivative.expr) + "".join(
+                f"; where {to_text_name(n)} = {to_text(e)}" for n, e in derivative.where)
+            rows = "the variable" if problem.layout == "denominator" else "f"
+            columns = "f" if problem.layout == "denominator" else "the variable"
+            self.convention = (f"{problem.layout} layout: rows follow {rows}, columns {columns}"
+                               + (f", {derivative.maps(self.program.objective.shape, typed.shapes)}"
+                                  if self.kind == "hessian" else ""))
+        self.shape = truth.shape
+        # the engine's δ terms, as program lines an answer may lean on when
+        # the problem allows them: (name, text, names used)
         self.deltas = [(s.name, to_text(s.expr, unicode=False), free_symbols(s.expr))
                        for s in self.result.intermediates]
         assumed = {name: kind for a in self.result.assumptions for name, kind in a.draws
@@ -213,7 +269,7 @@ class PreparedProblem:
         self.draws = {**assumed, **dict(problem.draw)}
         check = self.result.check(seed=seed, draws=self.draws)
         if not check.ok:
-            raise MatcalcError(f"matcalc could not verify its own gradient of this problem "
+            raise MatcalcError(f"matcalc could not verify its own {self.kind} of this problem "
                                f"({check.details}); it cannot judge answers to it")
         # Every variable pinned to its inferred shape, so an answer cannot
         # re-decide the problem's shapes and its dimensions keep their names.
@@ -221,48 +277,103 @@ class PreparedProblem:
                              for n in self.program.variables}
         self.names = set(typed.shapes)
         self.dims = list(typed.dims)
-        self.samples = self._sample(seed, gradient)
         self._surface = None
+        self._expected_values: dict = {}
+        self.samples = self._sample(seed, truth)
 
     # -- the truth at random points ------------------------------------------
-    def _sample(self, seed: int, gradient) -> list[Sample]:
-        from .evaluate import evaluate_program
-        from .expr import Sym
+    def _sample(self, seed: int, truth) -> list[Sample]:
         from .sampling import assign_sizes, sample_inputs
 
         typed = self.program.typed
         variables = {n: typed.shapes[n] for n in self.program.variables}
-        steps = self.result.definitions + self.result.intermediates
-        assignments = [(s.name, s.expr) for s in steps]
-        outputs = {**{s.name: Sym(s.name, s.shape) for s in steps}, "  truth": gradient}
+        self._truth = truth
         samples = []
         for round_, avoid in enumerate(SIZE_ROUNDS):
             sizes = assign_sizes(typed.dims, avoid)
             found = 0
             for attempt in range(4 * POINTS):
                 rng = np.random.default_rng([seed, round_, attempt])
-                inputs = sample_inputs(variables, typed.kinds, sizes, rng, self.draws)
-                values = evaluate_program(assignments, outputs, inputs, sizes)
-                truth = np.asarray(values.pop("  truth"), dtype=float)
-                if not np.all(np.isfinite(truth)):
+                sample = self.sample_at(round_, sizes, sample_inputs(variables, typed.kinds, sizes, rng, self.draws))
+                if sample is None:
                     continue  # e.g. a log at a bad point: draw again
-                samples.append(Sample(round_, sizes, inputs, {**inputs, **values}, truth))
+                samples.append(sample)
                 found += 1
                 if found == POINTS:
                     break
             else:
-                raise MatcalcError("the true gradient is not finite at random inputs; cannot judge answers")
+                raise MatcalcError(f"the true {self.kind} is not finite at random inputs; cannot judge answers")
         return samples
 
+    def sample_at(self, round_: int, sizes: dict, inputs: dict) -> Sample | None:
+        """The problem's named values and the truth at ``inputs`` (None where
+        the truth is not finite)."""
+        from .evaluate import evaluate_program
+        from .expr import Sym
+
+        steps = self.result.definitions + self.result.intermediates
+        assignments = [(s.name, s.expr) for s in steps]
+        outputs = {**{s.name: Sym(s.name, s.shape) for s in steps}, "  truth": self._truth}
+        values = evaluate_program(assignments, outputs, inputs, sizes)
+        truth = np.asarray(values.pop("  truth"), dtype=float)
+        if not np.all(np.isfinite(truth)):
+            return None
+        return Sample(round_, sizes, inputs, {**inputs, **values}, truth)
+
     # -- one answer -------------------------------------------------------------
-    def check(self, answer, where=(), latex: bool | None = None) -> Verdict:
-        """The verdict on one answer (see ``check_answer``)."""
-        verdict = self._judge(answer if isinstance(answer, str) else "", where, latex)
+    def check(self, answer, where=(), latex: bool | None = None, expect=()) -> Verdict:
+        """The verdict on one answer (see ``check_answer``); ``expect`` are
+        anticipated wrong answers (a rubric's): the verdict's ``anticipated``
+        is the index of the one the answer equals, if any."""
+        reading = self.read(answer if isinstance(answer, str) else "", where, latex)
+        if isinstance(reading, Verdict):
+            return self._finish(reading)
+        return self.judge(reading, expect)
+
+    def judge(self, reading: "Reading", expect=()) -> Verdict:
+        """The verdict on an answer read (an expression, or a student's function)."""
+        from .answer_hints import explain
+
+        try:
+            givens = reading.evaluate(self.samples)
+        except MatcalcError as err:
+            return self._finish(Verdict(False, reading.failure_kind, str(err), answer_text=reading.text,
+                                        answer_shape=reading.shape))
+        kind, diagnosis, counterexample = diagnose(self.samples, givens, self.label, self.wrt,
+                                                   reading.shape or _shape_text(givens), format_shape(self.shape),
+                                                   self.convention)
+        if kind == "counterexample":  # a mistake that needs the problem to name: a dropped mask, A = Aᵀ
+            found = explain(self, reading, givens)
+            if found is not None:
+                kind, diagnosis = found
+                counterexample = None
+        verdict = Verdict(kind == "correct", kind, diagnosis, counterexample, answer_text=reading.text,
+                          answer_shape=reading.shape or _shape_text(givens))
+        if not verdict.correct:
+            for index, mistake in enumerate(expect):
+                if same_values(self.samples, givens, self.expectation_values(mistake)):
+                    verdict.anticipated = index
+                    break
+        return self._finish(verdict)
+
+    def _finish(self, verdict: Verdict) -> Verdict:
         verdict.expected_text = self.expected_text
         verdict.expected_shape = format_shape(self.shape)
         return verdict
 
-    def _judge(self, answer: str, where, latex) -> Verdict:
+    def expectation_values(self, answer: str) -> list:
+        """The values of an anticipated answer (a rubric's) at every sample;
+        a MatcalcError when it cannot be read — the rubric is wrong."""
+        if answer not in self._expected_values:
+            reading = self.read(answer, (), None)
+            if isinstance(reading, Verdict):
+                raise MatcalcError(f"the anticipated answer {answer!r} cannot be judged: {reading.diagnosis}")
+            self._expected_values[answer] = reading.evaluate(self.samples)
+        return self._expected_values[answer]
+
+    def read(self, answer: str, where=(), latex: bool | None = None):
+        """The answer parsed and typed in the problem: a ``Reading``, or a
+        Verdict when it cannot be (empty, unparsable, unknown names, shapes)."""
         from .parser import SurfaceProgram, parse_expr, parse_program
         from .printer import to_text
 
@@ -278,12 +389,15 @@ class PreparedProblem:
             expr = parse_expr(final, known_names=surface.names)
         except MatcalcError as err:
             return Verdict(False, "unparsable", f"cannot read your answer: {err}", answer_text=answer)
-        defined = {d.name: d for d in surface.definitions}
-        used = free_symbols(expr) | {n for d in surface.definitions[len(self.program.surface.definitions):]
+        # the problem's names, the student's helpers, and the engine's δ terms
+        # only where the problem allows them (deriving δ2 may be the homework)
+        hidden = {name for name, _, _ in self.deltas} - set(self.problem.allow) - set(helper_names)
+        known = ({d.name for d in surface.definitions} - hidden) | self.names | set(self.dims) | set(helper_names)
+        used = free_symbols(expr) | {n for d in surface.definitions if d.name in helper_names
                                      for n in free_symbols(d.expr)}
-        unknown = sorted(used - set(defined) - self.names - set(self.dims) - set(helper_names))
+        unknown = sorted(used - known)
         if unknown:
-            return Verdict(False, "unknown-name", _unknown_text(unknown, self), answer_text=final)
+            return Verdict(False, "unknown-name", _unknown_text(unknown, self, hidden), answer_text=final)
         program = SurfaceProgram(self.declarations, surface.definitions, surface.source)
         typed, why = _infer(program, expr, self.shape)
         if typed is None:
@@ -300,17 +414,17 @@ class PreparedProblem:
         # problem's names and matcalc's δ terms come from the cache
         cached = set(self.samples[0].values) - set(helper_names)
         helpers_typed = [(n, e) for n, e in typed.definitions.items() if n not in cached]
-        givens = []
-        for sample in self.samples:
-            try:
-                givens.append(_evaluate(helpers_typed, typed.objective, sample, cached))
-            except (MatcalcError, ArithmeticError, ValueError) as err:
-                return Verdict(False, "counterexample", f"your answer cannot be evaluated at sizes "
-                               f"{_sizes_text(sample.sizes)}: {err}", answer_text=final)
-        kind, diagnosis, counterexample = diagnose(self.samples, givens, self.label, self.wrt,
-                                                   format_shape(shape), format_shape(self.shape))
-        return Verdict(kind == "correct", kind, diagnosis, counterexample, answer_text=final,
-                       answer_shape=format_shape(shape))
+
+        def evaluate(samples):
+            givens = []
+            for sample in samples:
+                try:
+                    givens.append(_evaluate(helpers_typed, typed.objective, sample, cached))
+                except (MatcalcError, ArithmeticError, ValueError) as err:
+                    raise MatcalcError(f"your answer cannot be evaluated at sizes "
+                                       f"{_sizes_text(sample.sizes)}: {err}") from None
+            return givens
+        return Reading(final, format_shape(shape), evaluate)
 
     def _translate(self, statement: str, latex: bool | None) -> str:
         from .latex_input import latex_to_expr_text, looks_like_latex
@@ -342,7 +456,7 @@ class PreparedProblem:
 def _infer(program, expr, target):
     """The typed answer, aimed at the gradient's shape; failing that, its own
     shape (to say how it differs); None and the reason when it has none."""
-    from .shapes import infer_shapes
+    from .shape_inference import infer_shapes
 
     try:
         return infer_shapes(program, expr, target=target), ""
@@ -362,14 +476,22 @@ def _evaluate(assignments, objective, sample: Sample, cached: set):
     return np.asarray(value, dtype=float)
 
 
+def _shape_text(givens) -> str:
+    g = np.asarray(givens[0]) if givens else np.zeros(())
+    return "scalar" if g.ndim == 0 else "×".join(str(n) for n in g.shape)
+
+
 def _sizes_text(sizes: dict) -> str:
     return ", ".join(f"{d}={n}" for d, n in sizes.items())
 
 
-def _unknown_text(unknown: list[str], problem: PreparedProblem) -> str:
+def _unknown_text(unknown: list[str], problem: PreparedProblem, hidden=frozenset()) -> str:
     names = ", ".join(to_text_name(n) for n in sorted(problem.names))
     them = ", ".join(to_text_name(n) for n in unknown)
-    return (f"your answer uses {them}, which the problem does not define (its names: {names}); "
+    engine = [to_text_name(n) for n in unknown if n in hidden]
+    note = (f" ({', '.join(engine)} is matcalc's name for an intermediate, which this problem does not "
+            "give: define it yourself)") if engine else ""
+    return (f"your answer uses {them}, which the problem does not define (its names: {names}){note}; "
             "define helpers with --where \"name = ...\" or \"name = ...; answer\"")
 
 

@@ -2,9 +2,14 @@
 
 >>> import matcalc as mc
 >>> r = mc.derive("CE(y, softmax(relu(x W + b1) U + b2))", wrt="W")
->>> print(r.gradients["W"])          # xᵀ δ2
->>> r.check().ok                     # True
->>> g = mc.Program(text).derive(wrt=["U", "W"]).compile()   # a numpy callable
+>>> print(r.gradients["W"])
+xᵀ δ2
+>>> r.check().ok
+True
+>>> g = mc.Program("x : (1, D); J = sum(relu(x W))").derive(wrt=["W"]).compile()   # numpy
+>>> import numpy as np
+>>> sorted(g(x=np.ones((1, 2)), W=np.eye(2)))
+['W']
 """
 from __future__ import annotations
 
@@ -35,7 +40,7 @@ class Program:
     def __init__(self, text: str = "", *, where=None, objective: str | None = None,
                  rules: RuleBase | None = None):
         from .parser import parse_expr, parse_program
-        from .shapes import infer_shapes
+        from .shape_inference import infer_shapes
 
         self.rules = rules or default_rules()
         lines = _lines(where) + ([text] if text else [])

@@ -195,7 +195,10 @@ def _compare(f: Callable, f0: float, g, env: dict, name: str, symmetric: bool, t
 
 def _check_at(objective, gradients, shapes, kinds, wrt, sizes, rng, draws, tol) -> _Outcome:
     env = sample_inputs(shapes, kinds, sizes, rng, draws)
-    f = lambda e: objective(e, sizes)  # noqa: E731
+
+    def f(e):
+        return objective(e, sizes)
+
     f0 = f(env)
     grads = gradients(env, sizes)
     outcome = _Outcome()

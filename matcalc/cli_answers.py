@@ -20,7 +20,9 @@ from .errors import MatcalcError
 CHECK_EPILOG = """examples:
   matcalc check "tr(A X B)" --wrt X --answer "A^T B^T"
   matcalc check J -f model.mc --wrt W --answer "x^T delta2" --where "delta2 = (yhat - y) U^T .* step(z)"
-  matcalc check J -f model.mc --wrt W --answer '\\mathbf{x}^\\top \\delta_2'
+  matcalc check J -f model.mc --wrt W --answer '\\mathbf{x}^\\top \\delta_2' --allow delta2
+  matcalc check "softmax(x)" --wrt x --answer "diag(softmax(x)) - softmax(x) softmax(x)^T"
+  matcalc check "x^T A x" --wrt x --order 2 --answer "A + A^T"
 exit status: 0 right, 1 wrong, 2 bad input
 """
 GRADE_EPILOG = """answers: CSV (header student,<problem id>,...) or JSONL ({"student": ..., "<id>": answer})
@@ -45,6 +47,13 @@ def add_commands(subparsers) -> None:
     c.add_argument("-f", "--file", metavar="FILE", help="a program file of the problem")
     c.add_argument("--draw", action="append", default=[], metavar="NAME=KIND",
                    help="how to sample a variable (spd, onehot, positive, ...), repeatable")
+    c.add_argument("--order", type=int, choices=[1, 2], default=1,
+                   help="1: the gradient (or the Jacobian of a vector objective); 2: the Hessian")
+    c.add_argument("--layout", choices=["numerator", "denominator"], default="numerator",
+                   help="the layout of a Jacobian or Hessian answer (default numerator)")
+    c.add_argument("--allow", action="append", default=[], metavar="NAME",
+                   help="let the answer use matcalc's intermediate NAME (delta2) without defining it; "
+                        "comma list, repeatable")
     c.add_argument("--latex", action="store_true", default=None, help="read the answer as LaTeX")
     c.add_argument("--format", choices=["text", "json"], default="text")
     c.add_argument("--show-answer", action="store_true", help="print the right answer too")
@@ -88,8 +97,9 @@ def cmd_check(args) -> int:
     from .cli import _read_file
 
     program = _read_file(args.file)
+    allow = [a.strip() for item in args.allow for a in item.split(",") if a.strip()]
     problem = Problem(_objective(args, program), args.wrt.strip(), tuple(args.where), program,
-                      _draws(args.draw))
+                      _draws(args.draw), order=args.order, layout=args.layout, allow=tuple(allow))
     verdict = check_answer(problem, args.answer, latex=args.latex, seed=args.seed)
     if args.format == "json":
         print(json.dumps(verdict.to_dict(), ensure_ascii=False))

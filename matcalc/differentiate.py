@@ -25,7 +25,7 @@ from .errors import NotDifferentiableError
 from .expr import SCALAR, Expr, Num, Ones, Op, Sym, Zero, format_shape
 from .rules import (NO_CONTEXT, Context, RuleBase, conditions_hold,
                     default_rules, instantiate, match)
-from .simplify import simplify
+from .simplify import Simplifier
 
 
 @dataclass
@@ -84,8 +84,8 @@ def differentiate(objective: Expr, wrt: list[str], ctx: Context = NO_CONTEXT,
     # one simplifier memo for the whole pass, seeded with the forward nodes:
     # they stay as the user wrote them, and each is looked at once (linear cost)
     forward = set(objective.walk())
-    memo: dict = {node: node for node in forward}
-    linear, steps, assumptions = _linearise_all(objective, active, rules, ctx, memo, forward)
+    simplifier = Simplifier(rules.of("simplify"), ctx, memo={node: node for node in forward})
+    linear, steps, assumptions = _linearise_all(objective, active, rules, ctx, simplifier, forward)
     order = _reverse_topological(objective, linear, forward)
 
     # each share of a cotangent carries the names of the rules that made it,
@@ -99,7 +99,7 @@ def differentiate(objective: Expr, wrt: list[str], ctx: Context = NO_CONTEXT,
         parts = cotangents.pop(node, [])
         if not parts:
             continue
-        g = _simplify_sum([p for p, _, _ in parts], node.shape, ctx, rules, memo)
+        g = _simplify_sum([p for p, _, _ in parts], simplifier)
         used = _merge([names for _, names, _ in parts])
         step = BackwardStep(node, g, [c for _, _, c in parts if c is not None])
         trace.append(step)
@@ -147,7 +147,7 @@ def _active_nodes(objective: Expr, wanted: set) -> set:
     return active
 
 
-def _linearise_all(objective, active, rules, ctx, memo, forward):
+def _linearise_all(objective, active, rules, ctx, simplifier, forward):
     """The linear form of every active node reachable backwards from the
     objective (through the rules' choices: a fused rule skips a node)."""
     linear, steps, assumptions = {}, {}, []
@@ -156,7 +156,7 @@ def _linearise_all(objective, active, rules, ctx, memo, forward):
         node = stack.pop()
         if node in linear or isinstance(node, Sym):
             continue
-        form, used, assumption = _linearise(node, active, rules, ctx, memo)
+        form, used, assumption = _linearise(node, active, rules, ctx, simplifier)
         linear[node] = form
         steps[node] = used
         if assumption and assumption not in assumptions:
@@ -166,8 +166,9 @@ def _linearise_all(objective, active, rules, ctx, memo, forward):
     return linear, steps, assumptions
 
 
-def _linearise(node: Expr, active: set, rules: RuleBase, ctx: Context, memo: dict):
-    """``d(node)`` as a linear form in ``d(v)`` of active nodes ``v``."""
+def _linearise(node: Expr, active: set, rules: RuleBase, ctx: Context, simplifier: Simplifier):
+    """``d(node)`` as a linear form in ``d(v)`` of active nodes ``v``, simplified
+    by ``simplifier``."""
 
     def differential(v: Expr) -> Expr:
         if v in active:
@@ -182,7 +183,7 @@ def _linearise(node: Expr, active: set, rules: RuleBase, ctx: Context, memo: dic
         if b is not None and conditions_hold(rule, b, ctx):
             form = instantiate(rule.rhs, b, node.shape, differential=differential)
             assumption = _assumption(rule, b)
-            return simplify(form, ctx, rules.of("simplify"), memo=memo), [rule.name], assumption
+            return simplifier(form), [rule.name], assumption
     if node.op in rules.derivatives and len(node.args) == 1:
         # the chain rule of an elementwise function: d f(A) = f'(A) ∘ d(A)
         rule = rules.derivatives[node.op]
@@ -191,16 +192,19 @@ def _linearise(node: Expr, active: set, rules: RuleBase, ctx: Context, memo: dic
         from .shapes import build
 
         form = build("had", (slope, differential(a)))
-        return simplify(form, ctx, rules.of("simplify"), memo=memo), ["elementwise", rule.name], None
+        return simplifier(form), ["elementwise", rule.name], None
     if node.op in rules.definitions:
         # a function a rule file defined: differentiate its body
         rule = rules.definitions[node.op]
         body = instantiate(rule.rhs, dict(zip(rule.params, node.args)), node.shape)
         active.update(n for n in body.walk() if any(c in active for c in n.children))
         return Op("d", (body,), body.shape), [rule.name], None
+    from .functions import FUNCTIONS
+
+    advice = getattr(FUNCTIONS.get(node.op), "advice", None)
     raise NotDifferentiableError(
         f"no rule differentiates {node.op}: {_show(node)} ({format_shape(node.shape)}); "
-        f"add one to a rule file (matcalc derive ... --rules my.rules)")
+        + (advice or "add one to a rule file (matcalc derive ... --rules my.rules)"))
 
 
 @dataclass(frozen=True)
@@ -263,13 +267,13 @@ def _reverse_topological(objective: Expr, linear: dict, forward: set) -> list[Ex
     return order
 
 
-def _simplify_sum(parts: list[Expr], shape, ctx, rules, memo) -> Expr:
+def _simplify_sum(parts: list[Expr], simplifier: Simplifier) -> Expr:
     from .shapes import build
 
     total = parts[0]
     for p in parts[1:]:
         total = build("add", (total, p))
-    return simplify(total, ctx, rules.of("simplify"), memo=memo)
+    return simplifier(total)
 
 
 _SIMPLE_OPS = {"matmul", "scale", "T"}

@@ -36,10 +36,12 @@ class Function:
     # what its values are known to be, for rule side conditions: "unit" (in
     # [0, 1]), "nonnegative", "bounded" (|value| ≤ 1), or None
     values: str | None = None
+    # for a function no rule differentiates: what to write instead
+    advice: str | None = None
 
 
-def _f(name, arity, signature, numpy, unicode=None, values=None):
-    return Function(name, arity, signature, numpy, unicode, values)
+def _f(name, arity, signature, numpy, unicode=None, values=None, advice=None):
+    return Function(name, arity, signature, numpy, unicode, values, advice)
 
 
 # numpy spellings operate on 2-D arrays (vectors are 1×n or n×1; scalars 1×1)
@@ -53,6 +55,16 @@ FUNCTIONS: dict[str, Function] = {
         _f("sin", 1, "elementwise", "np.sin(a0)", values="bounded"),
         _f("cos", 1, "elementwise", "np.cos(a0)", values="bounded"),
         _f("tanh", 1, "elementwise", "np.tanh(a0)", values="bounded"),
+        _f("tan", 1, "elementwise", "np.tan(a0)"),
+        _f("arctan", 1, "elementwise", "np.arctan(a0)"),
+        _f("arcsin", 1, "elementwise", "np.arcsin(a0)"),
+        _f("arccos", 1, "elementwise", "np.arccos(a0)", values="nonnegative"),
+        _f("sinh", 1, "elementwise", "np.sinh(a0)"),
+        _f("cosh", 1, "elementwise", "np.cosh(a0)", values="nonnegative"),
+        _f("log1p", 1, "elementwise", "np.log1p(a0)"),
+        _f("expm1", 1, "elementwise", "np.expm1(a0)"),
+        _f("square", 1, "elementwise", "np.square(a0)", values="nonnegative"),
+        _f("softsign", 1, "elementwise", "a0 / (1.0 + np.abs(a0))", values="bounded"),
         _f("sigmoid", 1, "elementwise", "sigmoid(a0)", unicode="σ", values="unit"),
         _f("relu", 1, "elementwise", "np.maximum(a0, 0.0)", values="nonnegative"),
         _f("softplus", 1, "elementwise", "np.logaddexp(0.0, a0)", values="nonnegative"),
@@ -63,6 +75,8 @@ FUNCTIONS: dict[str, Function] = {
         _f("det", 1, "square-scalar", "np.linalg.det(a0)"),
         _f("logdet", 1, "square-scalar", "np.linalg.slogdet(a0)[1]"),
         _f("sum", 1, "scalar", "np.sum(a0)"),
+        # the number of entries (mean(A) is sum(A) / size(A))
+        _f("size", 1, "scalar", "float(np.size(a0))", values="nonnegative"),
         _f("norm", 1, "scalar", "np.linalg.norm(a0)", values="nonnegative"),
         _f("diag", 1, "diag", "diag(a0)"),
         _f("vec", 1, "vec", "vec(a0)"),
@@ -73,8 +87,12 @@ FUNCTIONS: dict[str, Function] = {
         _f("CE", 2, "pair-scalar", "-np.sum(a0 * np.log(a1))"),
         # elementwise maximum and minimum (broadcasting); no derivative rule:
         # they have kinks everywhere, and differentiating them is refused
-        _f("max", 2, "broadcast", "np.maximum(a0, a1)"),
-        _f("min", 2, "broadcast", "np.minimum(a0, a1)"),
+        _f("max", 2, "broadcast", "np.maximum(a0, a1)",
+           advice="max(a, b) of two expressions has a kink wherever they meet: write "
+                  "relu(z) (or max(0, z)) for a ReLU, b + relu(a - b) for max(a, b)"),
+        _f("min", 2, "broadcast", "np.minimum(a0, a1)",
+           advice="min(a, b) of two expressions has a kink wherever they meet: write "
+                  "b - relu(b - a) for min(a, b)"),
         _f("commutation", 2, "commutation", "commutation(a0, a1)"),
         # reshape(A, m, n): the m×n matrix whose columns are vec(A) cut in
         # turn (column-major, the inverse of vec)
@@ -86,11 +104,53 @@ FUNCTIONS: dict[str, Function] = {
 # or ``unicode`` in the unicode spelling).
 ALIASES = {
     "σ": "sigmoid",
+    "logistic": "sigmoid",
     "trace": "tr",
     "sign": "sgn",
     "inverse": "inv",
     "lse": "logsumexp",
+    "ln": "log",
+    "atan": "arctan",
+    "asin": "arcsin",
+    "acos": "arccos",
 }
+
+# Spellings of other tools (numpy, MATLAB, SymPy, matrixcalculus.org) that
+# mean an expression of the core language: ``call pattern: meaning``.  In a
+# pattern a letter stands for any argument; a number or a quoted word must be
+# written as shown.  The parser reads the first pattern that fits.
+SPELLINGS = """
+norm1(x):        sum(abs(x))
+norm(x, 1):      sum(abs(x))
+norm2(x):        norm(x)
+norm(x, 2):      norm(x)
+norm(x, 'fro'):  norm(x)
+norm(x, "fro"):  norm(x)
+max(0, z):       relu(z)
+max(z, 0):       relu(z)
+maximum(0, z):   relu(z)
+maximum(z, 0):   relu(z)
+dot(a, b):       vec(a)ᵀ vec(b)
+mean(a):         sum(a) / size(a)
+var(a):          sum((a - mean(a)) .^ 2) / size(a)
+transpose(a):    aᵀ
+hinge(z):        relu(1 - z)
+eye(n):          I
+"""
+
+# Words matcalc does not support, and what to write instead (an
+# UnknownFunctionError says so rather than guessing).
+UNSUPPORTED = {
+    "eig": "eigenvalues have no gradient rule here: write tr(X) for their sum, det(X) for their "
+           "product, logdet(X) for the sum of their logarithms",
+    "maximum": "maximum(a, b) of two expressions has a kink wherever they meet: write relu(z) "
+               "(or max(0, z)) for a ReLU, b + relu(a - b) for max(a, b)",
+    "minimum": "minimum(a, b) of two expressions has a kink wherever they meet: write "
+               "b - relu(b - a) for min(a, b)",
+    "erf": "erf is not in the function table: define it in a rule file "
+           "(matcalc derive ... --rules my.rules)",
+}
+UNSUPPORTED["eigvals"] = UNSUPPORTED["eigh"] = UNSUPPORTED["eigvalsh"] = UNSUPPORTED["eig"]
 
 # ``inv`` is a core operator (``A⁻¹``) that can also be called as a function.
 CALLABLE_OPERATORS = {"inv": ("inv", 1)}

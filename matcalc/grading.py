@@ -51,15 +51,29 @@ def _read_text(path) -> str:
         raise MatcalcError(f"cannot read {path}: {err.strerror}") from None
 
 
+def toml_module():
+    """``tomllib`` (Python 3.11+), else ``tomli``, its backport (a dependency on 3.10)."""
+    try:
+        import tomllib
+        return tomllib
+    except ImportError:
+        pass
+    try:
+        import tomli
+        return tomli
+    except ImportError:
+        raise MatcalcError("reading TOML needs Python 3.11+ or the tomli package (pip install tomli); "
+                           "or write the problems as JSON") from None
+
+
 def load_problems(path) -> dict[str, dict]:
     """Problem id -> problem dict, in file order (JSON or TOML)."""
     text = _read_text(path)
     if str(path).lower().endswith(".toml"):
-        import tomllib
-
+        toml = toml_module()
         try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as err:
+            data = toml.loads(text)
+        except toml.TOMLDecodeError as err:
             raise MatcalcError(f"{path}: not valid TOML: {err}") from None
     else:
         try:
@@ -178,8 +192,12 @@ def grade(problems: dict[str, dict], rows: list[Row], columns: list[str], *, job
             prepared[pid] = Problem.from_dict(problems[pid])
             prepare(prepared[pid])  # derive now, so forked workers inherit it
         except (MatcalcError, RecursionError) as err:
-            broken[pid] = "the problem cannot be graded: " + str(err).splitlines()[0]
+            broken[pid] = "the problem cannot be graded: " + (str(err).splitlines() or [type(err).__name__])[0]
             warn(f"problem '{pid}' cannot be graded: {err}")
+            prepared.pop(pid, None)
+        except Exception as err:  # noqa: BLE001 - one problem matcalc fails on must not stop the class
+            broken[pid] = f"the problem cannot be graded: matcalc failed on it ({err!r})"
+            warn(f"problem '{pid}' cannot be graded: matcalc failed on it ({err!r})")
             prepared.pop(pid, None)
     records, tasks = [], []
     for row in rows:

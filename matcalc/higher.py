@@ -333,8 +333,8 @@ def render_derivatives(result, derivatives: list[Derivative], unicode: bool = Tr
         rows.append((f"{d.label(objective, unicode)} = {show(d.expr)}", format_shape(d.shape, "×" if unicode else "x"),
                      note))
         for name, expr in d.where:
-            rows.append((f"    where {show(Sym(name))} = {show(expr)}", format_shape(expr.shape, "×" if unicode else "x"),
-                         ""))
+            shape = format_shape(expr.shape, "×" if unicode else "x")
+            rows.append((f"    where {show(Sym(name))} = {show(expr)}", shape, ""))
     width = min(max([len(t) for t, _, _ in rows] + [30, width]), 100)
     return [f"{t}{' ' * max(2, width + 3 - len(t))}{s:<9} {n}".rstrip() for t, s, n in rows]
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from .errors import NotDifferentiableError
 from .expr import SCALAR, Expr, Identity, Num, Ones, Op, Sym, Zero, cols_of, format_shape
 from .rules import NO_CONTEXT, Context, RuleBase, default_rules, instantiate
-from .simplify import simplify
+from .simplify import Simplifier
 
 
 # Jacobians keep the book form diag(v) W while they are built; the cheap form
@@ -58,23 +58,24 @@ def jacobian(f: Expr, wrt: Sym, ctx: Context = NO_CONTEXT, rules: RuleBase | Non
         return _zero(rows, n)
     forward = set(f.walk())
     memo: dict = {node: node for node in forward}
+    # the linear forms take every simplify rule, the Jacobians the book form; one memo
+    simplifiers = (Simplifier(rules.of("simplify"), ctx, memo=memo), Simplifier(_book_rules(rules), ctx, memo=memo))
     jac: dict = {wrt: _identity(n)}
     for node in f.walk(prune=lambda v: v not in active):
         if node not in active or node in jac:
             continue
-        form, used, _ = _linearise(node, active, rules, ctx, memo)
+        form, used, _ = _linearise(node, active, rules, ctx, simplifiers[0])
         for d in _differentials(form, forward):
             if d.args[0] not in jac:  # a fused rule reached below a node: go there first
-                jac[d.args[0]] = jacobian_of(d.args[0], wrt, ctx, rules, memo, active, jac)
+                jac[d.args[0]] = jacobian_of(d.args[0], wrt, ctx, rules, simplifiers, active, jac)
         maps: list = []
-        jac[node] = simplify(_jacobian_of_form(form, jac, rules, ctx, forward, maps), ctx, _book_rules(rules),
-                             memo=memo)
+        jac[node] = simplifiers[1](_jacobian_of_form(form, jac, rules, ctx, forward, maps))
         if trace is not None:
             trace.append((node, jac[node], [r for r in used + maps if r not in ("sum", "elementwise")]))
     return jac[f]
 
 
-def jacobian_of(node, wrt, ctx, rules, memo, active, jac):
+def jacobian_of(node, wrt, ctx, rules, simplifiers, active, jac):
     """The Jacobian of an active node not yet reached (walk order)."""
     from .differentiate import _differentials, _linearise
 
@@ -82,11 +83,11 @@ def jacobian_of(node, wrt, ctx, rules, memo, active, jac):
     for v in node.walk(prune=lambda v: v not in active or v in jac):
         if v not in active or v in jac:
             continue
-        form, _, _ = _linearise(v, active, rules, ctx, memo)
+        form, _, _ = _linearise(v, active, rules, ctx, simplifiers[0])
         for d in _differentials(form, forward):
             if d.args[0] not in jac:
-                jac[d.args[0]] = jacobian_of(d.args[0], wrt, ctx, rules, memo, active, jac)
-        jac[v] = simplify(_jacobian_of_form(form, jac, rules, ctx, forward), ctx, _book_rules(rules), memo=memo)
+                jac[d.args[0]] = jacobian_of(d.args[0], wrt, ctx, rules, simplifiers, active, jac)
+        jac[v] = simplifiers[1](_jacobian_of_form(form, jac, rules, ctx, forward))
     return jac[node]
 
 
@@ -173,7 +174,7 @@ def jvp(f: Expr, tangents: dict, ctx: Context = NO_CONTEXT, rules: RuleBase | No
     if f not in active:
         return Zero(f.shape) if f.shape != SCALAR else Num(0)
     forward = set(f.walk())
-    memo: dict = {node: node for node in forward}
+    simplifier = Simplifier(rules.of("simplify"), ctx, memo={node: node for node in forward})
     tangent: dict = {}
     for node in f.walk(prune=lambda v: v not in active):
         if node not in active:
@@ -181,13 +182,12 @@ def jvp(f: Expr, tangents: dict, ctx: Context = NO_CONTEXT, rules: RuleBase | No
         if isinstance(node, Sym):
             tangent[node] = tangents[node.name]
             continue
-        form, _, _ = _linearise(node, active, rules, ctx, memo)
-        tangent[node] = simplify(_substitute_differentials(form, tangent, active, rules, ctx, memo, forward),
-                                 ctx, memo=memo)
+        form, _, _ = _linearise(node, active, rules, ctx, simplifier)
+        tangent[node] = simplifier(_substitute_differentials(form, tangent, active, rules, ctx, simplifier, forward))
     return tangent[f]
 
 
-def _substitute_differentials(form, tangent, active, rules, ctx, memo, forward):
+def _substitute_differentials(form, tangent, active, rules, ctx, simplifier, forward):
     from .differentiate import _linearise
     from .shapes import build
 
@@ -196,8 +196,8 @@ def _substitute_differentials(form, tangent, active, rules, ctx, memo, forward):
         if isinstance(n, Op) and n.op == "d":
             v = n.args[0]
             if v not in tangent:  # below a fused rule: linearise it first
-                inner, _, _ = _linearise(v, active, rules, ctx, memo)
-                tangent[v] = _substitute_differentials(inner, tangent, active, rules, ctx, memo, forward)
+                inner, _, _ = _linearise(v, active, rules, ctx, simplifier)
+                tangent[v] = _substitute_differentials(inner, tangent, active, rules, ctx, simplifier, forward)
             out[n] = tangent[v]
         elif isinstance(n, Op) and n not in forward:
             args = tuple(out.get(a, a) for a in n.args)

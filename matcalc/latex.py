@@ -264,8 +264,13 @@ def derivation_rows(result, bold: bool = False, definitions: bool = True, layout
     gradients (each ``lhs &= rhs && (shape) && [rules]``), Jacobians and
     Hessians, and the check if it ran."""
     shapes = {**result.shapes, **getattr(result, "directions", {})}
-    tex = lambda e: to_latex(e, bold, shapes)  # noqa: E731
-    name = lambda n: latex_name(n, bold, shapes.get(n))  # noqa: E731
+
+    def tex(e):
+        return to_latex(e, bold, shapes)
+
+    def name(n):
+        return latex_name(n, bold, shapes.get(n))
+
     program = result.program
     spaces = [rf"{name(n)} \in \mathbb{{R}}" + ("" if shapes[n] == SCALAR else f"^{{{latex_shape(shapes[n])}}}")
               for n in program.variables]
@@ -306,7 +311,10 @@ def steps_rows(result, wrt: str, bold: bool = False) -> list[str]:
 
     steps = derivation_steps(result, wrt)
     shapes = result.shapes
-    tex = lambda e: to_latex(e, bold, shapes)  # noqa: E731
+
+    def tex(e):
+        return to_latex(e, bold, shapes)
+
     objective = latex_name(result.objective_name, bold, shapes.get(result.objective_name))
     var = latex_name(wrt, bold, shapes.get(wrt))
 
@@ -377,7 +385,10 @@ def derivative_steps_rows(result, d, objective: str, bold: bool = False) -> list
 
     names = result.program.names
     program_shapes = result.program.typed.shapes
-    tex = lambda e: to_latex(e, bold=bold, shapes=program_shapes)  # noqa: E731
+
+    def tex(e):
+        return to_latex(e, bold=bold, shapes=program_shapes)
+
     x = latex_name(d.wrt2 or d.wrt, bold, program_shapes.get(d.wrt2 or d.wrt))
     rows = []
     for node, j, rules in d.steps:

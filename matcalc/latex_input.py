@@ -9,7 +9,7 @@ becomes ``x^T delta2`` and parses to the same tree as the plain answer::
     >>> latex_to_expr_text(r"\\mathbf{x}^\\top \\delta_2")
     'x^T delta2'
     >>> latex_to_expr_text(r"\\frac{1}{N} \\mathbf{1}^{T} (\\hat{y} - y)")
-    '((1) / (N)) ones^T (yhat - y)'
+    '((1) / (N)) ones^T ( yhat - y )'
 
 Conventions chosen here:
 
@@ -46,7 +46,7 @@ FUNCTION_COMMANDS = {"log": "log", "ln": "log", "exp": "exp", "det": "det", "tan
                      "diag": "diag", "softmax": "softmax", "sgn": "sgn", "max": "max", "min": "min"}
 OPERATORS = {"circ": "∘", "odot": "∘", "oslash": "⊘", "cdot": "·", "times": "·", "ast": "*",
              "otimes": "⊗", "top": "ᵀ", "intercal": "ᵀ", "prime": "'"}
-NORM_BARS = {"|", "Vert", "lVert", "rVert", "|"}
+NORM_BARS = {"|", "Vert", "lVert", "rVert"}
 SPACES = {",", ";", ":", "!", " ", "quad", "qquad", "enspace", "thinspace", "displaystyle",
           "textstyle", "limits", "nolimits"}
 SIZES = {"left", "right", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr",
@@ -218,7 +218,9 @@ class _Reader:
             self.expect("}")
             inner = join(pieces)
             return pieces[0] if len(pieces) == 1 else Piece(f"({inner})", "other")
-        if text in ("[", "]"):
+        if text == "[":
+            return self.bracket("]", token)
+        if text == "]":
             return Piece(DELIMITERS[text], "other")
         if text in ("}", "&", "$", "#", "%"):
             raise self.error(f"unexpected '{text}'", token)
@@ -234,7 +236,9 @@ class _Reader:
             return self.delimiter(token)
         if name in NORM_BARS:
             return Piece("‖", "norm")
-        if name in ("{", "}"):
+        if name == "{":
+            return self.bracket("\\}", token)
+        if name == "}":
             return Piece(DELIMITERS[token.text], "other")
         if name in GREEK:
             return self.greek(name.removeprefix("var"))
@@ -261,6 +265,29 @@ class _Reader:
                              "(sum(...), onesᵀ A, ...)", token)
         raise self.error(f"unknown LaTeX command \\{name}", token)
 
+    def bracket(self, closing: str, token: Token) -> Piece:
+        """``[ ... ]`` or ``\\{ ... \\}``: grouping, or the Iverson bracket
+        ``[z > 0]`` (the indicator of z > 0, relu's derivative: ``step(z)``)."""
+        pieces = self.sequence(closing)
+        self.expect(closing)
+        return Piece(self.indicator(pieces, token) or f"({join(pieces)})", "other")
+
+    def indicator(self, pieces: list[Piece], token: Token) -> str | None:
+        """``step(u)`` for the pieces of ``u > 0`` (or ``0 < u``); None when
+        there is no comparison; an error for one matcalc cannot write."""
+        texts = [p.text for p in pieces]
+        if not any(t in (">", "<") for t in texts):
+            return None
+        if texts.count(">") + texts.count("<") == 1:
+            i = texts.index(">") if ">" in texts else texts.index("<")
+            left, right = join(pieces[:i]).strip(), join(pieces[i + 1:]).strip()
+            if texts[i] == ">" and right == "0" and left:
+                return f"step({left})"
+            if texts[i] == "<" and left == "0" and right:
+                return f"step({right})"
+        raise self.error("an indicator matcalc reads is [u > 0] (that is step(u)); "
+                         f"not [{join(pieces)}]", token)
+
     def greek(self, name: str) -> Piece:
         if name == "sigma" and self.peek().text in ("(", "\\left", "\\big", "\\Big", "\\bigl"):
             return self.function("sigmoid")
@@ -279,6 +306,16 @@ class _Reader:
     def font(self, token: Token) -> Piece:
         """``\\mathbf{x}`` is x, ``\\mathbf{1}`` is ones, ``\\boldsymbol{\\theta}`` theta."""
         inner = self.group_text().strip()
+        if inner == "1" and self.peek().text in ("[", "\\{", "_"):  # \mathbb{1}[z > 0]: an indicator
+            opening = self.take()
+            if opening.text == "_":  # \mathbb{1}_{z > 0}
+                return Piece(self.indicator(_Reader(self.raw_group(), self.names).sequence(None), opening)
+                             or "ones", "other")
+            piece = self.bracket("]" if opening.text == "[" else "\\}", opening)
+            if not piece.text.startswith("step("):
+                raise self.error(f"{token.text}{{1}}{opening.text}...: an indicator needs a condition "
+                                 "like z > 0", opening)
+            return piece
         if inner == "1":
             return Piece("ones", "name")
         if inner == "0" or inner == "I":
@@ -316,6 +353,8 @@ class _Reader:
         if token.text == "_":
             return self.subscript(piece, token)
         raw = self.raw_group()
+        if raw == "-":  # X^-1, X^-T: TeX would raise only the minus; everyone means X^{-1}
+            raw += self.raw_group()
         exponent = raw.replace(" ", "")
         if exponent in TRANSPOSES or exponent == "\\prime":
             return Piece(piece.text + ("'" if exponent == "\\prime" else "^T"), "other")

@@ -20,7 +20,8 @@ from lark.exceptions import VisitError
 
 from .errors import LimitError, MatcalcError, ParseError, UnknownFunctionError
 from .expr import Expr, Identity, Num, Ones, Op, Sym, free_symbols, make_shape, num
-from .functions import CALLABLE_OPERATORS, canonical_function, function_names, lookup
+from .functions import (CALLABLE_OPERATORS, RULE_ONLY, SPELLINGS, UNSUPPORTED, canonical_function,
+                        function_names, lookup)
 from .names import is_letter_name, split_word, word_units
 from .syntax import syntax_tree
 
@@ -58,20 +59,35 @@ class SurfaceProgram:
     declarations: dict[str, Declaration]
     definitions: list[Definition]
     source: str
+    # how runs of letters were read: (line, word, pieces), ``xW`` -> x W
+    splits: tuple = ()
+
+    @property
+    def dimensions(self) -> frozenset[str]:
+        """The dimension names of the declarations (``batch`` in ``X: (batch, D)``)."""
+        return frozenset(d for decl in self.declarations.values() for d in decl.shape
+                         if isinstance(d, str))
 
     @property
     def names(self) -> frozenset[str]:
-        """Every declared or defined name (canonical spelling)."""
-        return frozenset(self.declarations) | {d.name for d in self.definitions}
+        """Every declared or defined name and every dimension name (canonical
+        spelling): the words an expression of the program reads whole."""
+        return (frozenset(self.declarations) | {d.name for d in self.definitions}
+                | self.dimensions)
 
 
-def parse_expr(text: str, known_names: frozenset[str] = frozenset()) -> Expr:
+def parse_expr(text: str, known_names: frozenset[str] = frozenset(), splits: list | None = None) -> Expr:
     """Parse one expression.  Longer words in ``known_names`` are names;
     other runs of letters split into single-letter names:
     ``parse_expr("xW") == mul(x, W)``, ``parse_expr("yhat", {"yhat"}) == yhat``.
+    Each split is appended to ``splits`` (when given) as (line, word, pieces).
     """
     tree = syntax_tree(text, "expression")
-    return _transform(SurfaceBuilder(known_names), tree, text)
+    builder = SurfaceBuilder(known_names)
+    expr = _transform(builder, tree, text)
+    if splits is not None:
+        splits.extend(builder.splits)
+    return expr
 
 
 def parse_program(text: str) -> SurfaceProgram:
@@ -81,11 +97,13 @@ def parse_program(text: str) -> SurfaceProgram:
     use only names defined before it."""
     tree = syntax_tree(text, "program")
     declared = {_word_name(s.children[0]) for s in tree.children if s.data == "declaration"}
+    dimensions = {_word_name(token) for s in tree.children if s.data == "declaration"
+                  for token in s.children[1].scan_values(lambda v: isinstance(v, Token) and v.type == "WORD")}
     defined = {_word_name(s.children[0]): s.children[0]
                for s in reversed(tree.children) if s.data == "definition"}  # the first wins
-    builder = SurfaceBuilder(declared | set(defined), definitions=defined)
+    builder = SurfaceBuilder(declared | dimensions | set(defined), definitions=defined)
     declarations, definitions = _transform(builder, tree, text)
-    return SurfaceProgram(declarations, definitions, text)
+    return SurfaceProgram(declarations, definitions, text, tuple(builder.splits))
 
 
 def _transform(builder: "SurfaceBuilder", tree: Tree, text: str):
@@ -150,14 +168,15 @@ def _negate(e: Expr, span) -> Expr:
 
 
 def _raised(base: Expr, exponent, span) -> Expr:
-    """base^T, base^-T, base^-1 and base^k (k a number)."""
-    if exponent == "T":
-        return Op("T", (base,), span=span)
-    if exponent == "-T":
-        return Op("T", (Op("inv", (base,), span=span),), span=span)
-    if exponent == -1:
+    """base^T, base^-T, base^-1 and base^k (k a number or an expression)."""
+    if isinstance(exponent, str):
+        if exponent == "T":
+            return Op("T", (base,), span=span)
+        return Op("T", (Op("inv", (base,), span=span),), span=span)  # -T
+    k = exponent if isinstance(exponent, Expr) else num(exponent)
+    if k == Num(Fraction(-1)):
         return Op("inv", (base,), span=span)
-    return Op("pow", (base, num(exponent)), span=span)
+    return Op("pow", (base, k), span=span)
 
 
 def _number(token: Token) -> Fraction:
@@ -167,6 +186,20 @@ def _number(token: Token) -> Fraction:
     if len(text) > MAX_NUMBER or (exponent and abs(int(exponent)) > MAX_EXPONENT):
         raise LimitError(f"number out of range: {text[:20]}", line=token.line, column=token.column)
     return Fraction(text)
+
+
+def _shown(pattern) -> str:
+    return str(pattern.value) if isinstance(pattern, Num) else pattern
+
+
+def _size_argument(e, callee: Token):
+    """The size given to eye(n): a positive integer or a dimension name."""
+    if isinstance(e, Sym):
+        return e.name
+    if isinstance(e, Num) and e.value.denominator == 1 and e.value >= 1:
+        return 1 if e.value == 1 else int(e.value)
+    raise ParseError("eye(n) takes a size: a positive integer or a dimension name",
+                     line=callee.line, column=callee.column)
 
 
 _SUPERSCRIPT_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
@@ -179,11 +212,62 @@ def _arity(function: str) -> int:
     return CALLABLE_OPERATORS[function][1]
 
 
-def _close_functions(word: str) -> list[str]:
+def _close_functions(word: str, cutoff: float = 0.75) -> list[str]:
     """Function spellings a mistyped call was probably meant to be."""
-    names = sorted(n for n in function_names() if n.isascii())
+    names = sorted(n for n in function_names() | set(_spellings()) if n.isascii())
     same_letters = [n for n in names if n.lower() == word.lower()]
-    return same_letters or difflib.get_close_matches(word, names, n=3, cutoff=0.75)
+    return same_letters or difflib.get_close_matches(word, names, n=3, cutoff=cutoff)
+
+
+@dataclass(frozen=True)
+class _Spelling:
+    """One line of ``functions.SPELLINGS``: ``norm(x, 1): sum(abs(x))``."""
+
+    arguments: tuple  # per argument: a parameter name, a Num, or a quoted word (str in quotes)
+    meaning: str
+
+
+def _spellings() -> dict[str, list[_Spelling]]:
+    """``functions.SPELLINGS`` by word, in table order."""
+    if not _SPELLING_TABLE:
+        for line in SPELLINGS.strip().splitlines():
+            pattern, meaning = (part.strip() for part in line.split("):", 1))
+            word, _, arguments = pattern.partition("(")
+            parsed = []
+            for argument in (a.strip() for a in arguments.split(",")):
+                if argument[0] in "'\"":
+                    parsed.append("'" + argument[1:-1] + "'")
+                elif argument[0].isdigit():
+                    parsed.append(Num(Fraction(argument)))
+                else:
+                    parsed.append(argument)
+            _SPELLING_TABLE.setdefault(word, []).append(_Spelling(tuple(parsed), meaning))
+    return _SPELLING_TABLE
+
+
+_SPELLING_TABLE: dict[str, list[_Spelling]] = {}
+_MEANINGS: dict[tuple, Expr] = {}
+
+
+def _argument_fits(pattern, argument) -> bool:
+    if isinstance(pattern, Num):
+        return argument == pattern
+    if pattern.startswith("'"):
+        return isinstance(argument, Token) and argument[1:-1] == pattern[1:-1]
+    return isinstance(argument, Expr)
+
+
+def _substitute(e: Expr, bindings: dict) -> Expr:
+    """``e`` with its names in ``bindings`` replaced (no recursion)."""
+    memo: dict = {}
+    for node in e.walk():
+        if isinstance(node, Sym) and node.name in bindings:
+            memo[node] = bindings[node.name]
+        elif isinstance(node, Op):
+            args = tuple(memo.get(a, a) for a in node.args)
+            if args != node.args:
+                memo[node] = Op(node.op, args, node.shape, node.span)
+    return memo.get(e, e)
 
 
 @v_args(inline=True)
@@ -203,6 +287,7 @@ class SurfaceBuilder(Transformer_NonRecursive):
         self._definitions = dict(definitions or {})  # name -> the token defining it
         self._seen: dict[str, tuple[str, int]] = {}  # name -> ("declared"|"defined", line)
         self._words: dict[int, tuple[Expr, tuple]] = {}  # id(product) -> (product, factors)
+        self.splits: list[tuple] = []  # (line, word, pieces) of each run of letters split
 
     # expressions: sums and products
 
@@ -264,12 +349,18 @@ class SurfaceBuilder(Transformer_NonRecursive):
         return self._postfix(e, op, lambda base: _raised(base, k, _span(op)))
 
     def power(self, e, op, exponent):
-        """A^T, A^-T, A^-1, A^{-1}, x^2, x^0.5"""
-        return self._postfix(e, op, lambda base: _raised(base, exponent, _span(op)))
+        """A^T, A^-T, A^-1, A^{-1}, x^2, x^0.5, x^(1/3), X^k; e^(u) -> exp(u)
+        (when e is not a name of the program)"""
+        def raised(base):
+            if base == Sym("e") and "e" not in self._known and not isinstance(exponent, str):
+                return Op("exp", (exponent if isinstance(exponent, Expr) else num(exponent),), span=_span(op))
+            return _raised(base, exponent, _span(op))
+        return self._postfix(e, op, raised)
 
     def elementwise_power(self, e, op, exponent):
-        """x .^ 2 -> epow(x, 2)"""
-        return self._postfix(e, op, lambda base: Op("epow", (base, num(exponent)), span=_span(op)))
+        """x .^ 2 -> epow(x, 2); x .^ p, x .^ (1/3)"""
+        k = exponent if isinstance(exponent, Expr) else num(exponent)
+        return self._postfix(e, op, lambda base: Op("epow", (base, k), span=_span(op)))
 
     def transpose_exponent(self, _t):
         return "T"
@@ -289,8 +380,10 @@ class SurfaceBuilder(Transformer_NonRecursive):
     def ones(self, _token):
         return Ones()
 
-    def norm(self, bar, e, *_closing):
-        """‖a‖, ||a||, ‖A‖_F, ‖a‖_2 -> norm(a)"""
+    def norm(self, bar, e, _closing, *subscript):
+        """‖a‖, ||a||, ‖A‖_F, ‖a‖_2 -> norm(a); ‖a‖_1 -> sum(abs(a))"""
+        if subscript and "1" in subscript[0]:
+            return Op("sum", (Op("abs", (e,), span=_span(bar)),), span=_span(bar))
         return Op("norm", (e,), span=_span(bar))
 
     def name(self, token):
@@ -299,27 +392,69 @@ class SurfaceBuilder(Transformer_NonRecursive):
         if _is_function_word(token, units):
             raise ParseError(f"'{token}' is a function: call it as {token}(...)",
                              line=token.line, column=token.column)
-        return self._word([_leaf(p) for p in split_word(units, self._is_name)], _span(token))
+        word = "".join(units)
+        if word == "eye" and word not in self._known:  # numpy's and MATLAB's identity
+            return Identity()
+        pieces = split_word(units, self._is_name)
+        if len(pieces) > 1:
+            self.splits.append((token.line, str(token), tuple(pieces)))
+        return self._word([_leaf(p) for p in pieces], _span(token))
 
     def call(self, callee, *args):
-        """tr(A) -> tr(A); trace(A) -> tr(A); σ(x) -> sigmoid(x);
-        λ (a + b) -> mul(lambda, a + b), since lambda is no function."""
-        function = canonical_function(str(callee))
-        if function is not None:
-            return self._apply(function, args, callee)
+        """tr(A) -> tr(A); trace(A) -> tr(A); σ(x) -> sigmoid(x); norm(x, 1)
+        -> sum(abs(x)) (``functions.SPELLINGS``); λ (a + b) -> mul(lambda,
+        a + b), since lambda is a name.  Any other word before parentheses is
+        an UnknownFunctionError: it is never split into letters."""
+        word = str(callee)
         units = _units(callee)
-        word = "".join(units)
-        pieces = [word] if word in self._known else split_word(units, self._is_name_or_call)
-        close = _close_functions(str(callee)) if len(pieces) > 1 and len(callee) >= 3 else []
-        last = canonical_function(pieces[-1])
-        if close or (last is None and len(args) != 1):
-            raise UnknownFunctionError(f"unknown function '{callee}'", suggestions=close,
+        name = "".join(units)
+        function = canonical_function(word)
+        product = name in self._known or name in ("I", "ones") or (function is None and word not in _spellings()
+                                          and self._is_single_name(units))
+        if product and len(args) == 1 and isinstance(args[0], Expr):
+            return self._word([_leaf(name), args[0]], _span(callee))
+        rule_only = word in RULE_ONLY and lookup(word) is RULE_ONLY[word]  # eye(n) in a rule file
+        spelled = None if rule_only else self._spelled(word, args, callee)
+        if spelled is not None:
+            return spelled
+        if function is not None and not any(isinstance(a, Token) for a in args):
+            return self._apply(function, args, callee)
+        if function is not None or word in _spellings():
+            raise ParseError(f"{word}({', '.join('…' if isinstance(a, Expr) else str(a) for a in args)})"
+                             f" is not a form matcalc knows; it reads "
+                             + ", ".join(f"{word}({', '.join(_shown(p) for p in s.arguments)})"
+                                         for s in _spellings().get(word, []))
+                             + (f"{', ' if word in _spellings() else ''}{word}(a)" if function else ""),
+                             line=callee.line, column=callee.column)
+        advice = UNSUPPORTED.get(word) or UNSUPPORTED.get(word.lower())
+        if advice is not None:
+            raise UnknownFunctionError(f"'{word}' is not supported: {advice}",
                                        line=callee.line, column=callee.column)
-        if last is not None:
-            factors = [_leaf(p) for p in pieces[:-1]] + [self._apply(last, args, callee)]
-        else:
-            factors = [_leaf(p) for p in pieces] + [args[0]]
-        return self._word(factors, _span(callee))
+        raise UnknownFunctionError(f"unknown function '{callee}'",
+                                   suggestions=_close_functions(word, cutoff=0.6),
+                                   line=callee.line, column=callee.column)
+
+    def _is_single_name(self, units: list[str]) -> bool:
+        """``λ``, ``b1``, ``W_2``, ``ŷ``: one letter with digits and subscripts."""
+        return len(split_word(units, lambda text, _end: is_letter_name(text))) == 1
+
+    def _spelled(self, word: str, args: tuple, callee: Token) -> Expr | None:
+        """The meaning of a spelling of another tool (``functions.SPELLINGS``)."""
+        for spelling in _spellings().get(word, []):
+            if len(spelling.arguments) != len(args) or not all(
+                    _argument_fits(p, a) for p, a in zip(spelling.arguments, args)):
+                continue
+            params = tuple(p for p in spelling.arguments if isinstance(p, str) and not p.startswith("'"))
+            key = (word, spelling.arguments)
+            if key not in _MEANINGS:
+                _MEANINGS[key] = parse_expr(spelling.meaning, known_names=frozenset(params))
+            meaning = _MEANINGS[key]
+            bindings = {p: a for p, a in zip(spelling.arguments, args) if p in params}
+            if isinstance(meaning, Identity) and len(bindings) == 1:  # eye(n): the n×n identity
+                size = _size_argument(next(iter(bindings.values())), callee)
+                return num(1) if size == 1 else Identity((size, size))
+            return _substitute(meaning, bindings)
+        return None
 
     def _apply(self, function: str, args: tuple, callee: Token) -> Expr:
         expected = _arity(function)
@@ -332,9 +467,6 @@ class SurfaceBuilder(Transformer_NonRecursive):
     def _is_name(self, text: str, _reaches_end: bool) -> bool:
         return text in self._known or text == "ones" or is_letter_name(text)
 
-    def _is_name_or_call(self, text: str, reaches_end: bool) -> bool:
-        """In a call, the word may end in a function: xWtr(A) is x W tr(A)."""
-        return self._is_name(text, reaches_end) or (reaches_end and canonical_function(text) is not None)
 
     # words: products that read as if their factors were written apart
 

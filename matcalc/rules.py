@@ -30,7 +30,7 @@ from . import functions
 from .errors import MatcalcError, RuleError
 from .expr import (SCALAR, DimSize, Expr, Identity, Num, Ones, Op, PatternVar,
                    Sym, Zero, cols_of, rows_of)
-from .predicates import ASSUMPTIONS, NO_CONTEXT, PREDICATES, Context  # noqa: F401 (re-exported)
+from .predicates import ASSUMPTIONS, NO_CONTEXT, PREDICATES, Context
 
 KINDS = ("differential", "derivative", "definition", "simplify", "adjoint", "jacobian")
 
@@ -338,6 +338,17 @@ def _write_cache(path: Path | None, base: RuleBase) -> None:
 # a pattern operator matches these typed operators
 _MATCHES = {"mul": ("matmul", "scale"), "scale": ("scale",)}
 _COMMUTATIVE = {"add", "had"}
+
+
+def head_operators(pattern: Expr) -> tuple[str, ...] | None:
+    """The typed operators a node must have for ``pattern`` to match it
+    (``A B`` matches matmul and scale); None: any node (a pattern variable).
+    A simplifier indexes its rules by these."""
+    if isinstance(pattern, PatternVar):
+        return None
+    if not isinstance(pattern, Op):
+        return ()
+    return (pattern.op,) + _MATCHES.get(pattern.op, ())
 
 
 def match(pattern: Expr, expr: Expr, bindings: dict | None = None) -> dict | None:

@@ -1,4 +1,4 @@
-"""Shape inference proper: the solver behind ``matcalc.shapes.infer_shapes``.
+"""Shape inference proper: ``infer_shapes``, the solver.
 
 See ``matcalc.shapes`` for the method (unification of dimensions, rules that
 wait until they can decide, defaults taken one at a time).  ``build`` and the
@@ -15,7 +15,8 @@ from .errors import ShapeError
 from .expr import (SCALAR, DimSize, Expr, Identity, Num, Ones, Op, PatternVar, Shape, Sym, Zero,
                    cols_of, format_shape, make_shape, rows_of)
 from .names import GREEK_NAMES, canonical_letter
-from .shapes import (TypedProgram, _dim_argument, _integer, _mismatch, _signature, _text, build, dim_product)
+from .shapes import (TypedProgram, build, dim_argument, dim_product, integer_value, mismatch_message, short_text,
+                     signature)
 
 if TYPE_CHECKING:  # the parser is the stage before this one
     from .parser import SurfaceProgram
@@ -541,7 +542,8 @@ class _Solver:
             inst.kind = "op"
             inst.term = self._op_term(inst, node.op, args)
         elif node.shape is not None:  # a typed constant
-            inst.term = self._fresh_term(inst, *(self._dim_class(d) for d in (rows_of(node.shape), cols_of(node.shape))))
+            dims = (rows_of(node.shape), cols_of(node.shape))
+            inst.term = self._fresh_term(inst, *(self._dim_class(d) for d in dims))
         else:
             inst.term = self._fresh_term(inst)
             if isinstance(node, Identity):  # a square matrix, never the scalar 1
@@ -571,7 +573,7 @@ class _Solver:
         return self.name_terms[name]
 
     def _op_term(self, inst: _Inst, op: str, args: tuple) -> _Term:
-        sig = _signature(op, len(args))
+        sig = signature(op, len(args))
         a = args[0].term if args else None
         b = args[1].term if len(args) > 1 else None
         con = self._con
@@ -593,7 +595,7 @@ class _Solver:
             return _Term(a.c, a.r, a.s, a.origin)
         if sig in ("square", "pow", "square-scalar"):
             exponent = args[1].expr if sig == "pow" else None
-            if sig == "pow" and _integer(exponent) is None:
+            if sig == "pow" and integer_value(exponent) is None:
                 con(self._run_scalar, inst, (a,), "a non-integer power needs a scalar", [])
             else:
                 con(self._run_square, inst, (a,), f"{op} needs a square matrix", [])
@@ -610,10 +612,10 @@ class _Solver:
         if sig == "kron":
             return self._fresh_term(inst, self._product(a.r, b.r), self._product(a.c, b.c))
         if sig == "commutation":
-            size = self._product(*(self._dim_class(_dim_argument(x.expr)) for x in args))
+            size = self._product(*(self._dim_class(dim_argument(x.expr)) for x in args))
             return self._fresh_term(inst, size, size)
         if sig == "reshape":
-            rows, cols = (self._dim_class(_dim_argument(x.expr)) for x in args[1:])
+            rows, cols = (self._dim_class(dim_argument(x.expr)) for x in args[1:])
             return self._fresh_term(inst, rows, cols)
         raise ShapeError(f"{op}: no shape rule for signature {sig!r}")
 
@@ -692,7 +694,7 @@ class _Solver:
     def _orient_columns(self) -> bool:
         """A vector of unknown orientation is a column."""
         applied = False
-        for key, kind, t, _ in self.kind_defaults:
+        for key, _kind, t, _ in self.kind_defaults:
             if t.origin in self.vector_origins and self._states(t) == (_UNKNOWN, _UNKNOWN):
                 applied = self._decide(("column", key), lambda flip: self.set(t.r if flip else t.c, _ONE))
         return applied
@@ -739,11 +741,11 @@ class _Solver:
             return ShapeError((why or con.why).format(*shapes) + (f": {detail}" if detail else ""))
         operands = [a for a in inst.args if inst.expr.op not in ("pow", "epow") or a is inst.args[0]] \
             if inst.kind == "op" else [inst]
-        texts = {"a": _text(operands[0].expr), "b": _text(operands[-1].expr), "node": _text(inst.expr),
-                 "x": "", "y": ""}
+        texts = {"a": short_text(operands[0].expr), "b": short_text(operands[-1].expr),
+                 "node": short_text(inst.expr), "x": "", "y": ""}
         why = (why or con.why).format(**texts)
-        message = _mismatch(texts["node"], [(_text(o.expr), format_shape(self._shape(o.term, names, fresh)))
-                                            for o in operands], why + (f": {detail}" if detail else ""))
+        operand_shapes = [(short_text(o.expr), format_shape(self._shape(o.term, names, fresh))) for o in operands]
+        message = mismatch_message(texts["node"], operand_shapes, why + (f": {detail}" if detail else ""))
         span = getattr(inst.expr, "span", None)
         line, column = span if span else (inst.line, None)
         # the objective's positions are in its own text, not the program's
@@ -766,7 +768,7 @@ class _Solver:
             elif isinstance(e, Op):
                 node = build(e.op, tuple(typed[id(a)] for a in inst.args), e.span)
                 if node.shape != shape:
-                    raise ShapeError(f"internal: {_text(e)} inferred {format_shape(shape)}, "
+                    raise ShapeError(f"internal: {short_text(e)} inferred {format_shape(shape)}, "
                                      f"built {format_shape(node.shape)}")
             elif isinstance(e, (Identity, Ones)) and shape == SCALAR:
                 node = Num(1)

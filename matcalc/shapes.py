@@ -1,6 +1,7 @@
 """Shape inference (SPEC §2): the surface tree in, the typed tree out.
 
-``infer_shapes`` gives every node of a program its shape, resolves each
+``infer_shapes`` (in ``matcalc.shape_inference``, the solver built on this
+module's signatures) gives every node of a program its shape, resolves each
 juxtaposition ``a b`` into ``matmul`` or ``scale``, sizes ``I`` and ``ones``
 from what they meet, turns a dimension name used as a scalar into
 ``DimSize`` and writes integer powers of a square matrix as products.
@@ -31,6 +32,7 @@ Nothing here recurses on the depth of an expression.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from .errors import ShapeError, UnknownFunctionError
@@ -62,7 +64,7 @@ class TypedProgram:
 def shape_of(e: Expr) -> Shape:
     """The shape of a typed node (``()`` for a scalar)."""
     if e.shape is None:
-        raise ShapeError(f"{_text(e)} has no shape yet (shapes come from infer_shapes)")
+        raise ShapeError(f"{short_text(e)} has no shape yet (shapes come from infer_shapes)")
     return e.shape
 
 
@@ -78,7 +80,9 @@ _ARITY = {"mul": 2, "scale": 2, "broadcast": 2, "transpose": 1, "square": 1, "po
           "epow": 2, "kron": 2}
 
 
-def _signature(op: str, nargs: int) -> str:
+def signature(op: str, nargs: int) -> str:
+    """What ``op`` does to shapes ("mul", "broadcast", "elementwise", ...);
+    a ShapeError for the wrong number of arguments."""
     sig = _CORE_SIGNATURES.get(op)
     arity = _ARITY.get(sig)
     if sig is None:
@@ -109,7 +113,7 @@ def dim_product(*dims):
     return "*".join(([str(coefficient)] if coefficient != 1 else []) + names)
 
 
-def _integer(e: Expr):
+def integer_value(e: Expr):
     """The value of an integer ``Num`` exponent, else None."""
     if isinstance(e, Num) and e.value.denominator == 1:
         return int(e.value)
@@ -127,7 +131,7 @@ def build(op: str, args: tuple, span=None) -> Expr:
     ``build("pow", (A, 2))`` is ``A A``.  Raises ShapeError when the shapes
     do not fit."""
     args = tuple(args)
-    sig = _signature(op, len(args))
+    sig = signature(op, len(args))
     shapes = [shape_of(a) for a in args]
     if sig == "mul":
         if shapes[0] == SCALAR or shapes[1] == SCALAR:
@@ -144,6 +148,8 @@ def build(op: str, args: tuple, span=None) -> Expr:
         return Op("scale", args, shapes[1], span)
     if sig == "pow" and shapes[0] != SCALAR:
         return _matrix_power(args, span)
+    if op == "size":  # the number of entries, from the shape: size(X) is n m
+        return _entries(shapes[0])
     return Op(op, args, _forward(sig, op, args, shapes), span)
 
 
@@ -191,21 +197,37 @@ def _forward(sig: str, op: str, args: tuple, shapes: list) -> Shape:
     if sig == "rowwise-scalar":
         return SCALAR if 1 in (rows_of(a), cols_of(a)) else (rows_of(a), 1)
     if sig == "reshape":
-        return make_shape(_dim_argument(args[1]), _dim_argument(args[2]))
+        return make_shape(dim_argument(args[1]), dim_argument(args[2]))
     if sig == "commutation":
-        size = dim_product(*(_dim_argument(x) for x in args))
+        size = dim_product(*(dim_argument(x) for x in args))
         return make_shape(size, size)
     raise ShapeError(f"{op}: no shape rule for signature {sig!r}")
 
 
-def _dim_argument(e: Expr):
+def dim_argument(e: Expr):
     """A dimension given as an argument (``commutation(m, n)``)."""
     if isinstance(e, (DimSize, Sym)):
         return e.name
-    value = _integer(e)
+    value = integer_value(e)
     if value is None or value < 1:
-        raise ShapeError(f"{_text(e)} is not a dimension")
+        raise ShapeError(f"{short_text(e)} is not a dimension")
     return value
+
+
+def _entries(shape: Shape) -> Expr:
+    """The number of entries of a shape, as a number or a product of sizes."""
+    count, names = 1, []
+    for d in (rows_of(shape), cols_of(shape)):
+        for factor in str(d).split("*"):
+            if factor.isdigit():
+                count *= int(factor)
+            else:
+                names.append(factor)
+    sizes = ([Num(Fraction(count))] if count != 1 or not names else []) + [DimSize(n) for n in names]
+    result = sizes[0]
+    for size in sizes[1:]:
+        result = build("mul", (result, size))
+    return result
 
 
 def _matrix_power(args: tuple, span) -> Expr:
@@ -216,7 +238,7 @@ def _matrix_power(args: tuple, span) -> Expr:
     shape = shape_of(a)
     if rows_of(shape) != cols_of(shape):
         raise _build_error("pow", args, "pow needs a square matrix")
-    power = _integer(k)
+    power = integer_value(k)
     if power is None:
         raise _build_error("pow", args, "a matrix power must be an integer")
     if power == 0:
@@ -233,28 +255,24 @@ def _matrix_power(args: tuple, span) -> Expr:
 
 
 def _build_error(op: str, args: tuple, why: str) -> ShapeError:
-    operands = [(_text(a), format_shape(shape_of(a))) for a in args]
+    operands = [(short_text(a), format_shape(shape_of(a))) for a in args]
     why = why.format(a=operands[0][0], b=operands[-1][0])
-    return ShapeError(_mismatch(_text(Op(op, args)), operands, why))
+    return ShapeError(mismatch_message(short_text(Op(op, args)), operands, why))
 
 
 # ---------------------------------------------------------------------------
 # messages
 
-def _text(e: Expr, limit: int = 60) -> str:
+def short_text(e: Expr, limit: int = 60) -> str:
     """``e`` as the user would write it, shortened for a message."""
     try:
         from .printer import to_text
         text = to_text(e)
-    except Exception:  # a tree the printer cannot print must not hide the error
+    except Exception:  # noqa: BLE001 - a tree the printer cannot print must not hide the error
         text = getattr(e, "name", None) or getattr(e, "op", type(e).__name__)
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def _mismatch(node: str, operands: list, why: str) -> str:
+def mismatch_message(node: str, operands: list, why: str) -> str:
     """``x W: x is 3×1, W is 4×5; cols(x) ≠ rows(W)``."""
     return f"{node}: " + ", ".join(f"{t} is {s}" for t, s in operands) + f"; {why}"
-
-
-# inference lives in its own module; its entry points are part of this one's API
-from .shape_inference import default_kind, infer_shapes  # noqa: E402,F401

@@ -146,9 +146,11 @@ def _syntax_error(err: UnexpectedInput, text: str) -> ParseError:
     if at_end and not any(_is_content(v) for v in stack):
         return ParseError("empty expression", source=text, line=1, column=1)
     if previous_type == "CARET":
-        return located("expected T, -1 or a number after '^'", token)
+        return located("expected T, -1, a number or a name after '^' (or an expression in"
+                       " parentheses: x^(1/3))", token)
     if previous_type == "ELEMENTWISE_POW":
-        return located("expected a number after '.^'", token)
+        return located("expected a number or a name after '.^' (or an expression in"
+                       " parentheses: x .^ (1/3))", token)
     if previous_type in _OPERATORS:
         return located(f"missing operand after '{previous}'", token)
     if at_end and sum(t.type == "NORM_OPEN" for t in unclosed) >= 2:

@@ -1,5 +1,6 @@
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,25 @@ def corpus_path() -> Path | None:
 def corpus_cases(predicate=lambda case: True) -> list:
     path = corpus_path()
     if path is None:
-        return [pytest.param(None, marks=pytest.mark.skip(reason="corpus not found"))]
+        reason = "corpus not found: ../shared/corpus/public.jsonl beside the repository, or $MATCALC_CORPUS"
+        return [pytest.param(None, marks=pytest.mark.skip(reason=reason))]
     cases = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     return [pytest.param(c, id=c["id"]) for c in cases if predicate(c)]
+
+
+def python_calls(fn, *args) -> int:
+    """How many Python function calls ``fn(*args)`` makes: a measure of work
+    that, unlike a stopwatch, does not depend on how busy the machine is
+    (tests bound work by steps, never by wall-clock time)."""
+    calls = 0
+
+    def count(frame, event, arg):
+        nonlocal calls
+        calls += event == "call"
+
+    sys.setprofile(count)
+    try:
+        fn(*args)
+    finally:
+        sys.setprofile(None)
+    return calls

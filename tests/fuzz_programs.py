@@ -372,7 +372,10 @@ class Generator:
         if self.rng.random() < 0.2:
             p_text, p_fn = f"σ({z.text})", lambda env: 1 / (1 + np.exp(-z.fn(env)))
         text = f"CE({y.text}, {p_text})"
-        fn = lambda env: float(-np.sum(y.fn(env) * np.log(p_fn(env))))  # noqa: E731
+
+        def fn(env):
+            return float(-np.sum(y.fn(env) * np.log(p_fn(env))))
+
         if BATCH in target and self.rng.random() < 0.6:
             return Node(f"{text} / {BATCH}", lambda env: fn(env) / env["#" + BATCH], (), 2.0, False)
         return Node(text, fn, (), 2.0 * TYPICAL_SIZE)

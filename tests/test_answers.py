@@ -16,8 +16,9 @@ from matcalc.latex_input import latex_to_expr_text, looks_like_latex
 from matcalc.parser import parse_expr, parse_program
 
 DATA = Path(__file__).parent / "data"
-CS224N = Problem("J", "W", program=(DATA / "cs224n.mc").read_text())
-BATCH = Problem("L", "b2", program=(DATA / "two_layer_batch.mc").read_text())
+# the δ terms matcalc derives are usable here because the problems allow them
+CS224N = Problem("J", "W", program=(DATA / "cs224n.mc").read_text(), allow=("delta1", "delta2"))
+BATCH = Problem("L", "b2", program=(DATA / "two_layer_batch.mc").read_text(), allow=("delta1",))
 
 
 def cli(*args, **kwargs) -> subprocess.CompletedProcess:
@@ -96,12 +97,14 @@ def test_cli_exits_2_without_traceback_on_garbage(case):
 @pytest.mark.parametrize("problem, latex", [
     (CS224N, r"\mathbf{x}^\top \delta_2"),
     (CS224N, r"\mathbf{x}^{T} \left( (\hat{y} - y) U^\top \odot \operatorname{step}(z) \right)"),
-    (CS224N, r"\boldsymbol{x}^{\top} \left[\left(\hat{\mathbf{y}} - \mathbf{y}\right) \mathbf{U}^T \circ \mathrm{step}(z)\right]"),
+    (CS224N, r"\boldsymbol{x}^{\top} \left[\left(\hat{\mathbf{y}} - \mathbf{y}\right) \mathbf{U}^T"
+             r" \circ \mathrm{step}(z)\right]"),
     (Problem("J", "U", program=CS224N.program), r"h^\top (\hat{y} - y)"),
     (BATCH, r"\frac{1}{N} \mathbf{1}^\top (P - Y)"),
     (BATCH, r"\mathbf{1}^{T} \frac{P - Y}{N}"),
-    (Problem("L", "W2", program=BATCH.program), r"2 \lambda W_2 + H_1^\top \delta_1"),
-    ({"f": "||X w - y||^2 + lambda ||w||^2", "wrt": "w", "where": ["X: (m, n)", "w: (n, 1)", "y: (m, 1)", "lambda: ()"]},
+    (Problem("L", "W2", program=BATCH.program, allow=["δ1"]), r"2 \lambda W_2 + H_1^\top \delta_1"),
+    ({"f": "||X w - y||^2 + lambda ||w||^2", "wrt": "w",
+      "where": ["X: (m, n)", "w: (n, 1)", "y: (m, 1)", "lambda: ()"]},
      r"2 X^\top \left( X \mathbf{w} - \mathbf{y} \right) + 2 \lambda \mathbf{w}"),
     ({"f": "||x||", "wrt": "x", "where": ["x: (n, 1)"]}, r"\frac{x}{\lVert x \rVert}"),
     ({"f": "||x||", "wrt": "x", "where": ["x: (n, 1)"]}, r"\mathbf{x} \oslash \left\| \mathbf{x} \right\|_2"),
@@ -169,10 +172,22 @@ def test_answer_with_inline_helpers_and_the_problem_names():
     assert check_answer(CS224N, "d = (ŷ - y) Uᵀ ∘ sgn(h); xᵀ d").correct  # sgn(h) = step(z)
 
 
-def test_engine_delta_names_are_accepted():
+def test_engine_delta_names_are_accepted_where_the_problem_allows_them():
     """δ1, δ2 not defined by the student mean matcalc's own (ŷ − y, δ1 Uᵀ ∘ step(z))."""
     assert check_answer(CS224N, "xᵀ δ2").correct
     assert check_answer(CS224N, "x^T (delta1 U^T .* step(z))").correct
+
+
+def test_engine_delta_names_are_unknown_by_default():
+    """Deriving δ2 is the homework: an answer leaning on matcalc's δ2 is not an answer."""
+    strict = Problem("J", "W", program=CS224N.program)
+    v = check_answer(strict, "x^T delta2")
+    assert v.kind == "unknown-name" and "δ2 is matcalc's name" in v.diagnosis
+    only_delta1 = Problem("J", "W", program=CS224N.program, allow=["delta1"])
+    assert check_answer(only_delta1, "x^T delta2").kind == "unknown-name"  # δ2 uses δ1: still not given
+    assert check_answer(only_delta1, "x^T (delta1 U^T .* step(z))").correct
+    assert check_answer(strict, "delta2 = (yhat - y) U^T .* step(z); x^T delta2").correct
+    assert check_answer(strict, "x^T delta2", where=["delta2 = (yhat - y) U^T .* step(z)"]).correct
 
 
 def test_a_student_helper_shadows_the_engine_delta():
@@ -210,7 +225,7 @@ def test_missing_one_over_n():
 
 
 def test_counterexample_names_sizes_and_entry():
-    v = check_answer(CS224N, "x^T (yhat - y) U^T")  # step(z) forgotten
+    v = check_answer(CS224N, "x^T (yhat - y) U^T ∘ h")  # h where step(z) belongs
     assert v.kind == "counterexample" and not v.correct
     c = v.counterexample
     assert c["sizes"] == {"D": 2, "H": 3, "C": 5}
@@ -259,8 +274,10 @@ def test_cli_check_exit_codes_and_json():
     base = ["check", "J", "-f", str(DATA / "cs224n.mc"), "--wrt", "W"]
     right = cli(*base, "--answer", "x^T delta2", "--where", "delta2 = (yhat - y) U^T .* step(z)")
     assert right.returncode == 0 and right.stdout.startswith("right"), right.stderr
-    wrong = cli(*base, "--answer", "delta2^T x", "--format", "json")
+    wrong = cli(*base, "--answer", "delta2^T x", "--format", "json", "--allow", "delta2")
     assert wrong.returncode == 1 and json.loads(wrong.stdout)["kind"] == "transpose"
+    unknown = cli(*base, "--answer", "delta2^T x", "--format", "json")
+    assert unknown.returncode == 1 and json.loads(unknown.stdout)["kind"] == "unknown-name"
     bad = cli(*base, "--answer", r"\mathbf{x}^\top \foo")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     bad_problem = cli("check", "tr(A X", "--wrt", "X", "--answer", "I")

@@ -151,7 +151,7 @@ def temporaries(source):
 
 def test_repeated_subtree_is_computed_once():
     # (1 − tanh(W x) ∘ tanh(W x)) xᵀ with the two tanh(W x) built separately
-    W, x = sym("W", ("m", "n")), sym("x", ("n", 1))
+    x = sym("x", ("n", 1))
 
     def tanh_Wx():
         return op("tanh", ("m", 1), mm(sym("W", ("m", "n")), sym("x", ("n", 1)), ("m", 1)))

@@ -24,7 +24,8 @@ ANSWERS = {
         ("delta2^T x", "transpose"),
         ("2 x^T delta2", "factor"),
         ("-x^T delta2", "sign"),
-        ("x^T (yhat - y) U^T", "counterexample"),
+        ("x^T (yhat - y) U^T", "mask"),
+        ("x^T (yhat - y) U^T ∘ h", "counterexample"),
         ("x^T delta1", "shape"),
         ("x^T q", "unknown-name"),
         ("x^T delta2 + ) (", "unparsable"),
@@ -50,8 +51,8 @@ MALFORMED_AFTER = {10, 40, 77}  # a row with too many columns follows these stud
 def write_class(folder: Path, students: int = 100) -> tuple[Path, Path, dict]:
     problems = folder / "problems.json"
     problems.write_text(json.dumps([
-        {"id": "W", "f": "J", "wrt": "W", "file": str(DATA / "cs224n.mc")},
-        {"id": "b2", "f": "L", "wrt": "b2", "file": str(DATA / "two_layer_batch.mc")},
+        {"id": "W", "f": "J", "wrt": "W", "file": str(DATA / "cs224n.mc"), "allow": ["delta1", "delta2"]},
+        {"id": "b2", "f": "L", "wrt": "b2", "file": str(DATA / "two_layer_batch.mc"), "allow": ["delta1"]},
     ]))
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -168,3 +169,35 @@ def test_progress_counter_only_on_a_terminal():
     show(10, 10)
     assert stream.getvalue() == "\rgrading 5/10 answers\rgrading 10/10 answers\n"
     assert terminal_progress(io.StringIO()) is None
+
+
+TOML_PROBLEMS = '''
+[[problems]]
+id = "jac"
+f = "A x"
+wrt = "x"
+
+[[problems]]
+id = "hess"
+f = "x^T A x"
+wrt = "x"
+order = 2
+'''
+
+
+def test_toml_problems_without_tomllib(tmp_path, monkeypatch):
+    """Python 3.10 has no tomllib: the declared tomli backport reads the file."""
+    import sys
+
+    pytest.importorskip("tomli", reason="tomli is not installed (a dependency on Python 3.10)")
+    from matcalc.grading import load_problems, toml_module
+
+    monkeypatch.setitem(sys.modules, "tomllib", None)  # import tomllib -> ImportError
+    assert toml_module().__name__ == "tomli"
+    path = tmp_path / "problems.toml"
+    path.write_text(TOML_PROBLEMS)
+    problems = load_problems(path)
+    assert problems["hess"]["order"] == 2 and problems["jac"]["f"] == "A x"
+    monkeypatch.setitem(sys.modules, "tomli", None)
+    with pytest.raises(Exception, match="tomli"):
+        load_problems(path)

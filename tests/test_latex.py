@@ -13,7 +13,7 @@ from matcalc.latex import latex_name, render_latex, to_latex
 
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
-from matplotlib import mathtext  # noqa: E402
+mathtext = pytest.importorskip("matplotlib.mathtext")
 
 CS224N = (ROOT / "tests" / "data" / "cs224n.mc").read_text()
 
@@ -119,7 +119,8 @@ def test_cs224n_derivation_reads_like_the_notes():
 def test_steps_in_latex_name_the_rules_with_shapes():
     result = mc.Program(CS224N).derive("W")
     text = render_latex(result, steps=True)
-    assert r"\frac{\partial J}{\partial \theta} &= \hat{y} - y =: \delta_{1} && (1 \times C) && \text{[softmax-CE]}" in text
+    assert (r"\frac{\partial J}{\partial \theta} &= \hat{y} - y =: \delta_{1} && (1 \times C)"
+            r" && \text{[softmax-CE]}") in text
     assert r"=: \delta_{2} && (1 \times H) && \text{[relu]}" in text
     assert r"\text{shape check: } x^\top\ (D \times 1)" in text
 

@@ -43,7 +43,8 @@ def simplification_rules():
 
 @pytest.mark.parametrize("rule", simplification_rules())
 def test_simplification_holds_numerically(rule):
-    where = [DECLARE[pred].format(var) for pred, var in rule.conditions if DECLARE.get(pred)] + EXAMPLES.get(rule.name, [])
+    where = [DECLARE[pred].format(var) for pred, var in rule.conditions if DECLARE.get(pred)]
+    where += EXAMPLES.get(rule.name, [])
     objective, where = INSTANCES.get(rule.name, (to_ascii(as_symbols(rule.lhs)), where))
     program = Program("", where=where, objective=objective)
     lhs = program.objective
