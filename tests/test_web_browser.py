@@ -206,16 +206,18 @@ def test_a_shared_url_reproduces_the_result(tab, browser, server):
 
 
 def test_the_answer_panel_marks_a_transposed_answer_as_a_layout_mistake(tab):
-    query = urllib.parse.urlencode({"f": CS224N, "wrt": "W", "answer": r"\delta_2^\top \mathbf{x}"})
+    answer = r"d = (ŷ - y) Uᵀ ∘ step(z); d^\top \mathbf{x}"  # a helper line, then LaTeX
+    query = urllib.parse.urlencode({"f": CS224N, "wrt": "W", "answer": answer})
     page = tab.goto("?" + query)
     page.wait_for_selector("#verdict:not([hidden])", timeout=WAIT)
     assert page.get_attribute("#verdict", "data-kind") == "transpose"
     assert "layout mistake" in page.text_content("#verdict")
-    page.wait_for_selector("#answer-preview .katex", timeout=WAIT)  # the LaTeX answer, rendered live
-    assert "δ2" in " ".join(math_text(page, "#answer-preview"))
+    page.wait_for_selector("#answer-preview .katex", timeout=WAIT)  # the answer, rendered live
+    preview = " ".join(math_text(page, "#answer-preview"))
+    assert "step" in preview and "x" in preview
     shot(page, "answer-transpose")
-    # typing the right answer (our syntax) and Ctrl+Enter: right
-    page.fill("#answer", "xᵀ δ2")
+    # typing the right answer and Ctrl+Enter: right
+    page.fill("#answer", "xᵀ ((ŷ − y) Uᵀ ∘ step(z))")
     page.focus("#answer")
     page.keyboard.press("Control+Enter")
     page.wait_for_selector("#verdict.right", timeout=WAIT)

@@ -18,13 +18,6 @@ import contextlib
 import json
 from pathlib import Path
 
-from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
-
 from .workers import JobError, WorkerPool
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -38,9 +31,17 @@ HEADERS = {  # the page loads nothing from another host, and says so to the brow
 }
 
 
-def create_app(workers: int = 2, timeout: float = 20.0, memory_mb: int | None = 2048) -> Starlette:
-    """The app with its own pool of ``workers`` processes (each job at most
-    ``timeout`` seconds and ``memory_mb`` MiB); the pool stops with the app."""
+def create_app(workers: int = 2, timeout: float = 20.0, memory_mb: int | None = 2048):
+    """The Starlette app with its own pool of ``workers`` processes (each
+    job at most ``timeout`` seconds and ``memory_mb`` MiB); the pool stops
+    with the app.  (Starlette loads here: the module imports without the
+    web extra.)"""
+    from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
+    from starlette.responses import FileResponse, JSONResponse
+    from starlette.routing import Mount, Route
+    from starlette.staticfiles import StaticFiles
+
     pool: dict = {}
 
     def get_pool() -> WorkerPool:
@@ -48,13 +49,13 @@ def create_app(workers: int = 2, timeout: float = 20.0, memory_mb: int | None = 
             pool["pool"] = WorkerPool(workers, timeout, memory_mb)
         return pool["pool"]
 
-    async def page(request: Request) -> Response:
+    async def page(request):
         return FileResponse(STATIC / "index.html", headers=HEADERS)
 
     def endpoint(job: str):
-        async def handle(request: Request) -> Response:
+        async def handle(request):
             body = await _body(request)
-            if isinstance(body, Response):
+            if not isinstance(body, dict):
                 return body
             try:
                 status, value = await run_in_threadpool(get_pool().run, job, body)
@@ -90,7 +91,7 @@ def create_app(workers: int = 2, timeout: float = 20.0, memory_mb: int | None = 
     return app
 
 
-async def _body(request: Request):
+async def _body(request):
     """The request's JSON object, or a 400/413 response saying what is wrong."""
     length = request.headers.get("content-length")
     if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
@@ -110,5 +111,7 @@ async def _body(request: Request):
     return body
 
 
-def _bad(message: str, status: int = 400) -> Response:
+def _bad(message: str, status: int = 400):
+    from starlette.responses import JSONResponse
+
     return JSONResponse({"error": message, "position": None}, status_code=status, headers=HEADERS)

@@ -15,7 +15,8 @@ def add_command(subparsers) -> None:
 
     s = subparsers.add_parser("serve", help="serve the web page and its JSON API on this machine",
                               epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    s.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1: this machine only)")
+    s.add_argument("--host", default="127.0.0.1",
+                   help="the address to listen on (default 127.0.0.1: this machine only)")
     s.add_argument("--port", type=int, default=8000, help="the port (default 8000)")
     s.add_argument("--open", action="store_true", help="open the page in the browser")
     s.add_argument("--workers", type=int, default=2, metavar="N",
