@@ -232,6 +232,12 @@ def _transpose_of_scale(e: Op, s) -> Expr | None:
     return None
 
 
+@rewrite("reshape-to-own-shape", "reshape")
+def _reshape_to_own_shape(e: Op, s) -> Expr | None:
+    """A reshape to the shape its argument has does nothing."""
+    return e.args[0] if e.args[0].shape == e.shape else None
+
+
 @rewrite("reshape-of-constant", "reshape")
 def _reshape_of_constant(e: Op, s) -> Expr | None:
     """All ones (zeros) in any arrangement."""

@@ -68,9 +68,17 @@ class BackwardStep:
 
 
 def differentiate(objective: Expr, wrt: list[str], ctx: Context = NO_CONTEXT,
-                  rules: RuleBase | None = None, delta_prefix: str = "delta") -> Derivation:
+                  rules: RuleBase | None = None, delta_prefix: str = "delta",
+                  defined: frozenset = frozenset()) -> Derivation:
     """Gradients of the scalar typed ``objective`` with respect to the named
     variables, each with the shape of its variable.
+
+    Error terms δk are the notes' (SPEC §3): the cotangents of the nodes a
+    nonlinear function consumes (the pre-activations ``z`` of ``relu(z)``,
+    ``θ`` of ``softmax(θ)``) and of the program's ``defined`` nodes, when
+    they are more than a product of names.  The cotangent of any other node
+    (a transpose, an inverse, a product) is passed on inline, so a gradient
+    is never a transposed δ and the simplifier sees it whole.
 
     ``sum(tanh(W x))`` with respect to ``W`` gives δ1 = 1 − tanh(W x) ∘ tanh(W x)
     and ∂J/∂W = δ1 xᵀ.
@@ -107,7 +115,8 @@ def differentiate(objective: Expr, wrt: list[str], ctx: Context = NO_CONTEXT,
             gradients[node.name] = g
             gradient_rules[node.name] = used
             continue
-        if node is not objective and _worth_naming(g, forward):
+        if node is not objective and (node in defined or _feeds_nonlinear(parts, rules)) \
+                and _worth_naming(g, forward):
             name = f"{delta_prefix}{len(intermediates) + 1}"
             intermediates.append(Intermediate(name, node, g, used))
             g, used = Sym(name, g.shape), []
@@ -277,6 +286,18 @@ def _simplify_sum(parts: list[Expr], simplifier: Simplifier) -> Expr:
 
 
 _SIMPLE_OPS = {"matmul", "scale", "T"}
+# functions of a vector or matrix that are not elementwise but whose input the notes call a layer's
+_LAYER_FUNCTIONS = {"softmax", "log_softmax", "logsumexp", "CE"}
+
+
+def _feeds_nonlinear(parts: list, rules: RuleBase) -> bool:
+    """Some consumer of the node is a nonlinear elementwise or neural
+    function (a layer's activation): its cotangent is an error term."""
+    for _, _, consumer in parts:
+        if isinstance(consumer, Op) and (consumer.op in rules.derivatives or consumer.op in _LAYER_FUNCTIONS
+                                         or consumer.op in rules.definitions):
+            return True
+    return False
 
 
 def _worth_naming(g: Expr, forward: set) -> bool:

@@ -28,6 +28,8 @@ def _symmetric(e: Expr, ctx: "Context") -> bool:
             if b == Op("T", (a,), a.shape and (cols_of(a.shape), rows_of(a.shape))):
                 return True
             return _symmetric(a, ctx) and _symmetric(b, ctx)
+        if e.op == "diag" and is_vector_shape(e.args[0].shape):
+            return True
         if e.op in ("inv", "T") and len(e.args) == 1:
             return _symmetric(e.args[0], ctx)
         if e.op == "scale":

@@ -15,7 +15,7 @@ from fractions import Fraction
 from typing import Callable
 
 from .errors import LimitError
-from .expr import DimSize, Expr, Identity, Num, Ones, Op, PatternVar, Sym, Zero
+from .expr import SCALAR, DimSize, Expr, Identity, Num, Ones, Op, PatternVar, Sym, Zero
 from .functions import FUNCTIONS, canonical_function
 from .names import unicode_spelling
 
@@ -160,7 +160,11 @@ def _hadamard(node: Op, part: Part, style: Spelling) -> Fragment:
 
 
 def _divide(node: Op, part: Part, style: Spelling) -> Fragment:
+    """``a / s`` by a scalar; ``A ./ B`` elementwise (SPEC §2 keeps ``/`` for
+    scalars), at the level of ``∘``."""
     a, b = node.args
+    if b.shape is not None and b.shape != SCALAR:
+        return _infix(_wrap(part(a), HAD), "./", _wrap(part(b), PRODUCT), HAD)
     return _infix(_wrap(part(a), PRODUCT), "/", _wrap(part(b), UNARY), PRODUCT)
 
 

@@ -24,7 +24,8 @@ INSTANCES = {"weighted-gram": ("A^T (exp(u) ∘ A)", ["u: (n, 1)"]),
              "kron-distribute-left": ("(kron(A, B) + C) kron(D, E)",
                                       ["A: (m, n)", "B: (p, q)", "D: (n, r)", "E: (q, s)"]),
              "kron-distribute-right": ("kron(D, E) (kron(A, B) + C)",
-                                       ["A: (m, n)", "B: (p, q)", "D: (r, m)", "E: (s, p)"])}
+                                       ["A: (m, n)", "B: (p, q)", "D: (r, m)", "E: (s, p)"]),
+             "reshape-of-vec": ("reshape(vec(A), n, m)", ["A: (m, n)"])}
 
 
 def as_symbols(e):
