@@ -13,6 +13,7 @@ True
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from .differentiate import Derivation, differentiate
@@ -29,6 +30,19 @@ def _lines(where) -> list[str]:
     return list(where)
 
 
+def _in_scope(method):
+    """Run a Program's or Result's method with its rule base's functions in
+    scope (a rule file's ``swish``): each result keeps the rule base it was
+    derived with, whatever is loaded later or in another thread."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        rules = self.rules if isinstance(self, Program) else self.program.rules
+        with rules.scope():
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class Program:
     """A program of declarations and definitions, shapes inferred.
 
@@ -39,10 +53,14 @@ class Program:
 
     def __init__(self, text: str = "", *, where=None, objective: str | None = None,
                  rules: RuleBase | None = None):
+        self.rules = rules or default_rules()
+        self._read(text, where, objective)
+
+    @_in_scope
+    def _read(self, text, where, objective) -> None:
         from .parser import parse_expr, parse_program
         from .shape_inference import infer_shapes
 
-        self.rules = rules or default_rules()
         lines = _lines(where) + ([text] if text else [])
         self.source = "\n".join(lines)
         self.surface = parse_program(self.source)
@@ -83,6 +101,7 @@ class Program:
     def kinds(self) -> dict:
         return dict(self.typed.kinds)
 
+    @_in_scope
     def derive(self, wrt, *, check: bool = False, seed: int = 0, order: int = 1, wrt2: str | None = None,
                hvp: str | None = None, layout: str = "numerator") -> "Result":
         """Gradients of the objective with respect to the variables ``wrt``
@@ -280,9 +299,14 @@ class Result:
             return dims_from_inputs(program.typed.shapes, env)
 
         def objective(env):
-            return evaluate(program.objective, env, sizes(env))
+            with program.rules.scope():
+                return evaluate(program.objective, env, sizes(env))
 
         def gradients(env):
+            with program.rules.scope():
+                return _gradients(env)
+
+        def _gradients(env):
             dims = sizes(env)
             values = dict(env)
             for name, expr in assignments:
@@ -291,6 +315,7 @@ class Result:
 
         return objective, gradients
 
+    @_in_scope
     def check(self, seed: int = 0, raise_on_failure: bool = False, draws=None):
         """Compare every gradient with central finite differences at random
         inputs of distinct sizes (SPEC §5); returns a ``CheckResult``."""
@@ -325,6 +350,7 @@ class Result:
                                    f"({result.details})")
         return result
 
+    @_in_scope
     def numpy(self) -> str:
         """A self-contained numpy module defining ``gradients(**inputs)``."""
         from .codegen import emit_module
@@ -371,12 +397,14 @@ class Result:
         return getattr(module, "gradients", None) or getattr(module, "jacobians", None) \
             or getattr(module, "hessians", None) or module.hvp
 
+    @_in_scope
     def __repr__(self) -> str:
         from .render import render_text
 
         return render_text(self)
 
     # -- presentation ------------------------------------------------------
+    @_in_scope
     def latex(self, bold: bool = False, steps: bool = False) -> str:
         """The derivation as LaTeX (an ``align*`` block; ``steps`` adds the
         chain-rule steps); ``bold`` sets vectors and matrices in bold."""
@@ -384,12 +412,14 @@ class Result:
 
         return render_latex(self, bold=bold, steps=steps)
 
+    @_in_scope
     def _repr_latex_(self) -> str:
         """Jupyter: the δ terms and gradients as rendered math, with shapes."""
         from .latex import render_latex_display
 
         return render_latex_display(self)
 
+    @_in_scope
     def to_sympy(self):
         """The δ terms and gradients as SymPy matrix expressions (a
         ``SympyExport``); a MatcalcError names what SymPy cannot express."""
@@ -442,23 +472,15 @@ def derive(objective: str | None = None, wrt="", *, where=None, program: str = "
 
     ``derive("tr(A X B)", wrt="X").gradients["X"]`` is ``Aᵀ Bᵀ``.
     """
-    base = default_rules()
-    if rules:
-        base = _with_rule_files(rules)
+    base = _rule_base(rules)
     p = Program(program, where=where, objective=objective, rules=base)
     return p.derive(wrt, check=check, seed=seed, order=order, wrt2=wrt2, hvp=hvp, layout=layout)
 
 
-def _with_rule_files(files) -> RuleBase:
-    """The default rules plus the user's files (the user's rules come first,
-    so they can override)."""
-    default = default_rules()
-    extra = RuleBase()
-    for f in [files] if isinstance(files, str) else files:
-        load_rules(f, extra)
-    base = RuleBase()
-    for kind in default.rules:
-        base.rules[kind] = extra.rules[kind] + default.rules[kind]
-    base.derivatives = {**default.derivatives, **extra.derivatives}
-    base.definitions = {**default.definitions, **extra.definitions}
-    return base
+def _rule_base(rules) -> RuleBase:
+    """``rules``: None (the default rules), a ``RuleBase`` (``load_rules``'s
+    value), or rule files (a path or a list of paths), read on top of the
+    default rules (the user's rules come first, so they can override)."""
+    if rules is None or isinstance(rules, RuleBase):
+        return rules or default_rules()
+    return load_rules(rules, default_rules())

@@ -16,7 +16,7 @@ from typing import Callable
 
 from .errors import LimitError
 from .expr import SCALAR, DimSize, Expr, Identity, Num, Ones, Op, PatternVar, Sym, Zero
-from .functions import FUNCTIONS, canonical_function
+from .functions import canonical_function, lookup
 from .names import unicode_spelling
 
 # how tightly each form binds, loosest first (the levels of matcalc.lark)
@@ -272,7 +272,7 @@ def _norm(node: Op, part: Part, style: Spelling) -> Fragment:
 
 def _call(node: Op, part: Part, style: Spelling) -> Fragment:
     """f(a, b): tr(A), σ(z) (sigmoid(z) in ASCII), kron(a, b) in ASCII."""
-    function = FUNCTIONS.get(node.op)
+    function = lookup(node.op)
     name = function.unicode if style.unicode and function and function.unicode else node.op
     items = [name, "("]
     for a in node.args:
