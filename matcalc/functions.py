@@ -173,6 +173,7 @@ RULE_ONLY = {
     "d": DIFFERENTIAL,
     "rows": Function("rows", 1, "scalar", "None"),
     "cols": Function("cols", 1, "scalar", "None"),
+    "entries": Function("entries", 1, "scalar", "None"),  # rows(L) cols(L), as one size
     "eye": Function("eye", 1, "scalar", "None"),
     # a^k and A .^ k with a symbolic exponent k, which the operators cannot spell
     "pow": Function("pow", 2, "pow", "None"),

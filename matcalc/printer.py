@@ -257,8 +257,13 @@ def _elementwise_power(node: Op, part: Part, style: Spelling) -> Fragment:
 
 
 def _exponent(k: Expr, part: Part) -> Fragment:
+    """2, -1, 0.5 bare; a fraction without a decimal spelling (1/3) or an
+    expression in parentheses: x^(1/3), X^(k - 1)."""
     if isinstance(k, Num):
-        return _number(k.value, ASCII)
+        number = _number(k.value, ASCII)
+        return number if number.level >= UNARY else _spell("(", number, ")", level=ATOM)
+    if isinstance(k, Sym) and k.name != "T":  # X^k (X^T would be a transpose)
+        return part(k)
     return _spell("(", part(k), ")", level=ATOM)
 
 

@@ -465,7 +465,7 @@ def instantiate(template: Expr, bindings: dict, target_shape=None, differential=
             if node.op == "d":  # the differential of what the argument matched
                 memo[node] = differential(args[0]) if differential else Op("d", (args[0],), args[0].shape)
                 continue
-            if node.op in ("rows", "cols", "eye"):  # size helpers of Jacobian rules
+            if node.op in ("rows", "cols", "entries", "eye"):  # size helpers of Jacobian rules
                 memo[node] = _size_helper(node.op, args[0])
                 continue
             if node.op in ("pow", "epow") and isinstance(args[1], Op):
@@ -484,18 +484,21 @@ def _size_helper(op: str, arg: Expr) -> Expr:
     if op == "eye":
         n = arg.value if isinstance(arg, Num) else arg.name
         return Num(1) if n == 1 else Identity((n, n))
-    d = rows_of(arg.shape) if op == "rows" else cols_of(arg.shape)
+    if op == "entries":
+        from .shapes import dim_product
+
+        d = dim_product(rows_of(arg.shape), cols_of(arg.shape))
+    else:
+        d = rows_of(arg.shape) if op == "rows" else cols_of(arg.shape)
     return Num(d) if isinstance(d, int) else DimSize(d)
 
 
 def _fold_number(e: Expr) -> Expr:
-    """``k - 1`` with k bound to a number, folded to one number."""
+    """``k - 1`` with k bound to a number, folded to one number (with k a
+    name, the simplified ``k - 1``)."""
     from .simplify import simplify
 
-    folded = simplify(e)
-    if not isinstance(folded, Num):
-        raise RuleError("an exponent must fold to a number")
-    return folded
+    return simplify(e)
 
 
 def _sized(const: Expr, shape) -> Expr:
