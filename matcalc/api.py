@@ -121,7 +121,7 @@ class Program:
             result.wrt = names
             result.derivatives = jacobian_derivatives(self, names, layout, ctx)
         else:
-            derivation = differentiate(self.objective, names, ctx, self.rules)
+            derivation = differentiate(self.objective, names, ctx, self.rules, named=frozenset(self.names))
             result = Result(self, derivation, layout=layout)
             if order == 2 or wrt2:
                 result.derivatives = hessian_derivatives(result, names, wrt2, layout, ctx)

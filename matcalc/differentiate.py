@@ -68,12 +68,14 @@ class BackwardStep:
 
 
 def differentiate(objective: Expr, wrt: list[str], ctx: Context = NO_CONTEXT,
-                  rules: RuleBase | None = None, delta_prefix: str = "delta") -> Derivation:
+                  rules: RuleBase | None = None, delta_prefix: str = "delta",
+                  named=frozenset()) -> Derivation:
     """Gradients of the scalar typed ``objective`` with respect to the named
     variables, each with the shape of its variable.
 
     ``sum(tanh(W x))`` with respect to ``W`` gives δ1 = 1 − tanh(W x) ∘ tanh(W x)
-    and ∂J/∂W = δ1 xᵀ.
+    and ∂J/∂W = δ1 xᵀ.  ``named``: the forward nodes the program named,
+    which the simplifier keeps whole.
     """
     rules = rules or default_rules()
     wanted = set(wrt)
@@ -84,7 +86,7 @@ def differentiate(objective: Expr, wrt: list[str], ctx: Context = NO_CONTEXT,
     # one simplifier memo for the whole pass, seeded with the forward nodes:
     # they stay as the user wrote them, and each is looked at once (linear cost)
     forward = set(objective.walk())
-    simplifier = Simplifier(rules.of("simplify"), ctx, memo={node: node for node in forward})
+    simplifier = Simplifier(rules.of("simplify"), ctx, memo={node: node for node in forward}, named=named)
     linear, steps, assumptions = _linearise_all(objective, active, rules, ctx, simplifier, forward)
     order = _reverse_topological(objective, linear, forward)
 
