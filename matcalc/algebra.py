@@ -91,7 +91,10 @@ def _number_first(e: Op, s) -> Expr | None:  # λ 2 -> 2 λ
 def _scale_of_scale(e: Op, s) -> Expr | None:
     k, a = e.args
     if isinstance(a, Op) and a.op == "scale":
-        return build("scale", (build("scale", (k, a.args[0])), a.args[1]))
+        # two numbers multiply here: the user's own 2*2 may be a forward node, kept as it is
+        t = a.args[0]
+        factor = Num(k.value * t.value) if isinstance(k, Num) and isinstance(t, Num) else build("scale", (k, t))
+        return build("scale", (factor, a.args[1]))
     return None
 
 
@@ -230,6 +233,12 @@ def _transpose_of_scale(e: Op, s) -> Expr | None:
     if isinstance(a, Op) and a.op == "scale":
         return build("scale", (a.args[0], build("T", (a.args[1],))))
     return None
+
+
+@rewrite("reshape-to-own-shape", "reshape")
+def _reshape_to_own_shape(e: Op, s) -> Expr | None:
+    """A reshape to the shape its argument has does nothing."""
+    return e.args[0] if e.args[0].shape == e.shape else None
 
 
 @rewrite("reshape-of-constant", "reshape")

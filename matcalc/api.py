@@ -13,11 +13,12 @@ True
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from .differentiate import Derivation, differentiate
 from .errors import CheckFailedError, MatcalcError, ParseError
-from .expr import SCALAR, Expr, Op, Sym, format_shape
+from .expr import SCALAR, Expr, Op, Sym, format_shape, free_symbols
 from .rules import Context, RuleBase, default_rules, load_rules
 
 
@@ -29,6 +30,19 @@ def _lines(where) -> list[str]:
     return list(where)
 
 
+def _in_scope(method):
+    """Run a Program's or Result's method with its rule base's functions in
+    scope (a rule file's ``swish``): each result keeps the rule base it was
+    derived with, whatever is loaded later or in another thread."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        rules = self.rules if isinstance(self, Program) else self.program.rules
+        with rules.scope():
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class Program:
     """A program of declarations and definitions, shapes inferred.
 
@@ -38,24 +52,66 @@ class Program:
     """
 
     def __init__(self, text: str = "", *, where=None, objective: str | None = None,
-                 rules: RuleBase | None = None):
-        from .parser import parse_expr, parse_program
-        from .shape_inference import infer_shapes
-
+                 rules: RuleBase | None = None, latex: bool | None = None):
         self.rules = rules or default_rules()
+        self._read(text, where, objective, latex)
+
+    @_in_scope
+    def _read(self, text, where, objective, latex=None) -> None:
+        from .parser import parse_expr, parse_program
+
         lines = _lines(where) + ([text] if text else [])
         self.source = "\n".join(lines)
         self.surface = parse_program(self.source)
         objective_expr = None
         if objective is not None and not objective.strip():
             raise ParseError("empty expression: write an objective such as \"tr(A X B)\"")
+        objective_splits: list = []
         if objective is not None:
-            objective_expr = parse_expr(objective, known_names=frozenset(self.surface.names))
+            objective = _from_latex(objective, latex, self.surface.names)
+            objective_expr = parse_expr(objective, known_names=frozenset(self.surface.names),
+                                        splits=objective_splits)
         elif not self.surface.definitions:
             raise MatcalcError("nothing to differentiate: give an objective or a definition")
         self.objective_text = objective
+        self._settle(objective_expr, objective_splits)
+
+    def _settle(self, objective_expr, objective_splits) -> None:
+        from .shape_inference import infer_shapes
+
+        self._objective_expr, self._objective_splits = objective_expr, objective_splits
         self.typed = infer_shapes(self.surface, objective_expr)
+        self.reading = reading_of(self.surface, objective_expr, objective_splits, self.typed)
         self._inline()
+
+    @_in_scope
+    def _cut(self, defined: list[str]) -> "Program":
+        """This program with the defined names ``defined`` made inputs of
+        their own shapes: ∂J/∂h of the cut program is the δ of h."""
+        from .parser import Declaration, SurfaceProgram
+
+        surface = self.surface
+        if self._objective_expr is None and surface.definitions[-1].name in defined:
+            raise MatcalcError(f"{surface.definitions[-1].name} is the objective: its derivative is 1")
+        by_name = {d.name: d for d in surface.definitions}
+        for w in defined:  # h upstream of another requested z: ∂J/∂h would lose the path through z
+            needed, stack = set(), [by_name[z].expr for z in defined if z != w]
+            while stack:
+                for name in free_symbols(stack.pop()):
+                    if name in by_name and name not in needed:
+                        needed.add(name)
+                        stack.append(by_name[name].expr)
+            if w in needed:
+                raise MatcalcError(f"∂J/∂{w}: {w} feeds another name asked for; ask for one at a time")
+        declarations = dict(surface.declarations)
+        for w in defined:
+            declarations[w] = Declaration(w, self.typed.shapes[w], None, by_name[w].line)
+        cut = Program.__new__(Program)
+        cut.rules, cut.source, cut.objective_text = self.rules, self.source, self.objective_text
+        cut.surface = SurfaceProgram(declarations, [d for d in surface.definitions if d.name not in defined],
+                                     surface.source, surface.splits)
+        cut._settle(self._objective_expr, self._objective_splits)
+        return cut
 
     # -- the program as one DAG ------------------------------------------
     def _inline(self) -> None:
@@ -83,6 +139,7 @@ class Program:
     def kinds(self) -> dict:
         return dict(self.typed.kinds)
 
+    @_in_scope
     def derive(self, wrt, *, check: bool = False, seed: int = 0, order: int = 1, wrt2: str | None = None,
                hvp: str | None = None, layout: str = "numerator") -> "Result":
         """Gradients of the objective with respect to the variables ``wrt``
@@ -102,10 +159,15 @@ class Program:
         hvp = canonical_name(hvp) if hvp else hvp
         if not names:
             raise MatcalcError("--wrt: name at least one variable to differentiate with respect to")
-        for w in names:
-            if w in self.typed.definitions:
-                raise MatcalcError(f"{w} is defined ({w} = ...); differentiate with respect to a variable "
+        defined = [w for w in names if w in self.typed.definitions]
+        if defined:  # ∂J/∂h of a defined h: the δ of h
+            if len(defined) != len(names):
+                raise MatcalcError(f"{', '.join(defined)} {'is' if len(defined) == 1 else 'are'} defined: "
+                                   "ask for the δ of defined names apart from the variables "
                                    f"({', '.join(self.variables)})")
+            return self._cut(defined).derive(names, check=check, seed=seed, order=order, wrt2=wrt2,
+                                             hvp=hvp, layout=layout)
+        for w in names:
             if w not in self.typed.shapes:
                 raise MatcalcError(f"{w} does not appear in the problem; its variables are: "
                                    f"{', '.join(self.variables)}")
@@ -121,7 +183,9 @@ class Program:
             result.wrt = names
             result.derivatives = jacobian_derivatives(self, names, layout, ctx)
         else:
-            derivation = differentiate(self.objective, names, ctx, self.rules, named=frozenset(self.names))
+            derivation = differentiate(self.objective, names, ctx, self.rules,
+                                       defined=frozenset(self.names),
+                                       taken=frozenset(self.typed.shapes) | frozenset(self.typed.dims))
             result = Result(self, derivation, layout=layout)
             if order == 2 or wrt2:
                 result.derivatives = hessian_derivatives(result, names, wrt2, layout, ctx)
@@ -145,6 +209,72 @@ class Program:
         from .latex import program_table
 
         return program_table(self)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How matcalc read the input where it had to decide: runs of letters it
+    split (``xW`` into ``x W``) and names that are vectors only by the
+    lowercase default.  ``str``: ``x W + b1   (xW split into x W; b1 a row
+    vector by default — declare b1: () for a scalar)``."""
+
+    exprs: tuple  # (defined name or None for the objective, surface expression)
+    notes: tuple  # one sentence per decision
+
+    def text(self, unicode: bool = True) -> str:
+        from .printer import to_ascii, to_text
+
+        show = to_text if unicode else to_ascii
+        return "; ".join((f"{show(Sym(name))} = " if name else "") + show(e) for name, e in self.exprs)
+
+    def latex(self) -> str:
+        from .latex import latex_name, to_latex
+
+        return r";\ ".join((f"{latex_name(name)} = " if name else "") + to_latex(e) for name, e in self.exprs)
+
+    def __str__(self) -> str:
+        return f"{self.text()}   ({'; '.join(self.notes)})"
+
+
+def reading_of(surface, objective, objective_splits: list, typed) -> Reading | None:
+    """The ``read as`` line of a program, or None when nothing was decided
+    for the user (no split, no default that a scalar would also have fitted)."""
+    from .expr import Sym as _Sym
+    from .printer import to_text
+
+    def split_note(word, pieces):
+        return f"{word} split into {' '.join(to_text(_Sym(p)) for p in pieces)}"
+
+    def defaulted_terms(e):
+        """Names made vectors by default that stand as a term of a sum (a bias)."""
+        found = []
+        for node in e.walk():
+            if isinstance(node, Op) and node.op == "add":
+                for a in node.args:
+                    a = a.args[1] if isinstance(a, Op) and a.op == "scale" and len(a.args) == 2 else a
+                    if isinstance(a, _Sym) and a.name in typed.defaulted and a.name not in found:
+                        found.append(a.name)
+        return found
+
+    def default_note(name):
+        shape = typed.shapes[name]
+        kind = "a row vector" if shape[0] == 1 else "a column vector"
+        shown = to_text(_Sym(name))
+        return f"{shown} {kind} by default — declare {shown}: () for a scalar"
+
+    exprs, notes, names = [], [], []
+    sources = [(d.expr, [s for s in surface.splits if s[0] == d.line], d.name) for d in surface.definitions]
+    if objective is not None:
+        sources.append((objective, objective_splits, None))
+    for expr, splits, name in sources:
+        defaults = [n for n in defaulted_terms(expr) if n not in names]
+        if not splits and not defaults:
+            continue
+        exprs.append((name, expr))
+        notes.extend(split_note(word, pieces) for _, word, pieces in splits)
+        notes.extend(default_note(n) for n in defaults)
+        names.extend(defaults)
+    return Reading(tuple(exprs), tuple(dict.fromkeys(notes))) if notes else None
 
 
 def _wrt_list(wrt) -> list[str]:
@@ -279,9 +409,14 @@ class Result:
             return dims_from_inputs(program.typed.shapes, env)
 
         def objective(env):
-            return evaluate(program.objective, env, sizes(env))
+            with program.rules.scope():
+                return evaluate(program.objective, env, sizes(env))
 
         def gradients(env):
+            with program.rules.scope():
+                return _gradients(env)
+
+        def _gradients(env):
             dims = sizes(env)
             values = dict(env)
             for name, expr in assignments:
@@ -290,6 +425,7 @@ class Result:
 
         return objective, gradients
 
+    @_in_scope
     def check(self, seed: int = 0, raise_on_failure: bool = False, draws=None):
         """Compare every gradient with central finite differences at random
         inputs of distinct sizes (SPEC §5); returns a ``CheckResult``."""
@@ -324,9 +460,13 @@ class Result:
                                    f"({result.details})")
         return result
 
-    def numpy(self) -> str:
-        """A self-contained numpy module defining ``gradients(**inputs)``."""
-        from .codegen import emit_module
+    @_in_scope
+    def numpy(self, backend: str = "numpy") -> str:
+        """A self-contained module defining ``gradients(**inputs)``,
+        ``value(**inputs)`` and ``value_and_gradients(**inputs)`` (and
+        ``jacobians``, ``hessians`` or ``hvp`` as derived), over numpy, or over
+        ``jax.numpy`` or ``torch`` with ``backend="jax"`` / ``"torch"``."""
+        from .codegen import Emitted, emit_module
 
         typed = self.program.typed
         dims = {}
@@ -338,44 +478,73 @@ class Result:
         kinds = ", ".join(dict.fromkeys((["gradients"] if self.gradients else [])
                                         + [d.kind + "s" for d in self.derivatives]))
         doc = f"{kinds.capitalize()} of {self.objective_name} with respect to {', '.join(self.wrt)} " \
-              f"({self.layout} layout; generated by matcalc)."
+              f"({self.layout} layout; {backend}; generated by matcalc)."
         inputs = list(self.program.variables) + list(self.directions)
         shapes = {**{n: typed.shapes[n] for n in self.program.variables}, **self.directions}
+        value = {"value": typed.objective}
         groups = []
+        if self.gradients or not self.derivatives:
+            both = {**value, **self.gradients}
+            groups.append(Emitted("gradients", needed_assignments(self._assignments(), self.gradients.values()),
+                                  self.gradients))
+            groups.append(Emitted("value_and_gradients", needed_assignments(self._assignments(), both.values()),
+                                  both, f"The value of {self.objective_name}, and the gradients by variable.",
+                                  "pair"))
+        groups.append(Emitted("value", needed_assignments(self._definitions(), value.values()), value,
+                              f"The value of {self.objective_name}.", "value"))
         for function, kind in (("jacobians", "jacobian"), ("hessians", "hessian"), ("hvp", "hvp")):
             outputs = {d.wrt: d.value for d in self.derivatives if d.kind == kind}
             if outputs:
                 summary = {"jacobians": "Jacobians (2-D, {} layout) of the objective, by variable",
                            "hessians": "Hessians (2-D, of vec X; {} layout), by variable",
                            "hvp": "Hessian-vector products, shaped like each variable"}[function]
-                groups.append((function, needed_assignments(self._definitions(), outputs.values()), outputs,
-                               summary.format(self.layout)))
-        if self.gradients or not groups:
-            main = ("gradients", needed_assignments(self._assignments(), self.gradients.values()),
-                    self.gradients, None)
-        else:
-            main, groups = groups[0], groups[1:]
-        return emit_module(main[1], main[2], inputs, dims, doc=doc, shapes=shapes, function=main[0],
-                           summary=main[3], extra=groups)
+                groups.append(Emitted(function, needed_assignments(self._definitions(), outputs.values()),
+                                      outputs, summary.format(self.layout)))
+        main, *extra = groups
+        return emit_module(main.assignments, main.outputs, inputs, dims, doc=doc, shapes=shapes,
+                           function=main.name, summary=main.summary, extra=extra, backend=backend,
+                           returns=main.returns)
 
     def _definitions(self) -> list[tuple[str, Expr]]:
         return [(s.name, s.expr) for s in self.definitions]
 
-    def compile(self):
-        """A numpy callable: ``f(**inputs) -> {name: gradient}`` (or the
-        Jacobians, Hessians or HVPs when there are no gradients)."""
+    @property
+    def main_function(self) -> str:
+        """What ``compile()`` returns by default: ``hessians`` or ``hvp`` for a
+        second-order result, ``jacobians`` for a Jacobian, else ``gradients``."""
+        kinds = [d.kind for d in self.derivatives]
+        for kind, function in (("hessian", "hessians"), ("hvp", "hvp"), ("jacobian", "jacobians")):
+            if kind in kinds:
+                return function
+        return "gradients"
+
+    def compile(self, backend: str = "numpy", function: str | None = None):
+        """The generated module's ``function`` as a callable taking the inputs
+        as keyword arguments: by default ``main_function`` (``gradients``;
+        ``hessians``, ``hvp`` or ``jacobians`` for a result that has them).
+        Other functions: ``value``, ``value_and_gradients`` (the value, then
+        the gradients by name).  ``backend``: numpy, jax or torch.  Inputs
+        are checked against the declared shapes (a 1-D array stands for a
+        column vector; a scalar may be a float); a mismatch raises
+        ``ValueError`` naming the expected shape."""
         from .codegen import compile_module
 
-        module = compile_module(self.numpy())
-        return getattr(module, "gradients", None) or getattr(module, "jacobians", None) \
-            or getattr(module, "hessians", None) or module.hvp
+        module = compile_module(self.numpy(backend), f"matcalc_{backend}")
+        function = function or self.main_function
+        if not hasattr(module, function):
+            present = [f for f in ("gradients", "value", "value_and_gradients", "jacobians", "hessians", "hvp")
+                       if hasattr(module, f)]
+            raise MatcalcError(f"this result has no {function}(): it compiles {', '.join(present)}")
+        return getattr(module, function)
 
+    @_in_scope
     def __repr__(self) -> str:
         from .render import render_text
 
         return render_text(self)
 
     # -- presentation ------------------------------------------------------
+    @_in_scope
     def latex(self, bold: bool = False, steps: bool = False) -> str:
         """The derivation as LaTeX (an ``align*`` block; ``steps`` adds the
         chain-rule steps); ``bold`` sets vectors and matrices in bold."""
@@ -383,12 +552,14 @@ class Result:
 
         return render_latex(self, bold=bold, steps=steps)
 
+    @_in_scope
     def _repr_latex_(self) -> str:
         """Jupyter: the δ terms and gradients as rendered math, with shapes."""
         from .latex import render_latex_display
 
         return render_latex_display(self)
 
+    @_in_scope
     def to_sympy(self):
         """The δ terms and gradients as SymPy matrix expressions (a
         ``SympyExport``); a MatcalcError names what SymPy cannot express."""
@@ -435,29 +606,33 @@ def dims_from_inputs(shapes: dict, env: dict) -> dict:
 
 def derive(objective: str | None = None, wrt="", *, where=None, program: str = "",
            rules=None, check: bool = False, seed: int = 0, order: int = 1, wrt2: str | None = None,
-           hvp: str | None = None, layout: str = "numerator") -> Result:
-    """Differentiate ``objective`` (an expression, or the name of a definition)
-    with respect to ``wrt``.
+           hvp: str | None = None, layout: str = "numerator", latex: bool | None = None) -> Result:
+    r"""Differentiate ``objective`` (an expression, or the name of a definition)
+    with respect to ``wrt``.  ``latex`` forces (True) or forbids (False)
+    reading the objective as LaTeX (default: detected, as for answers).
 
-    ``derive("tr(A X B)", wrt="X").gradients["X"]`` is ``Aᵀ Bᵀ``.
+    ``derive("tr(A X B)", wrt="X").gradients["X"]`` is ``Aᵀ Bᵀ``;
+    ``derive(r"\mathbf{x}^\top A \mathbf{x}", wrt="x")`` is ``(A + Aᵀ) x``.
     """
-    base = default_rules()
-    if rules:
-        base = _with_rule_files(rules)
-    p = Program(program, where=where, objective=objective, rules=base)
+    base = _rule_base(rules)
+    p = Program(program, where=where, objective=objective, rules=base, latex=latex)
     return p.derive(wrt, check=check, seed=seed, order=order, wrt2=wrt2, hvp=hvp, layout=layout)
 
 
-def _with_rule_files(files) -> RuleBase:
-    """The default rules plus the user's files (the user's rules come first,
-    so they can override)."""
-    default = default_rules()
-    extra = RuleBase()
-    for f in [files] if isinstance(files, str) else files:
-        load_rules(f, extra)
-    base = RuleBase()
-    for kind in default.rules:
-        base.rules[kind] = extra.rules[kind] + default.rules[kind]
-    base.derivatives = {**default.derivatives, **extra.derivatives}
-    base.definitions = {**default.definitions, **extra.definitions}
-    return base
+def _from_latex(objective: str, latex: bool | None, names) -> str:
+    """The objective in the expression language: LaTeX (forced, or detected
+    as for answers) goes through the translator ``check`` uses for answers."""
+    from .latex_input import latex_to_expr_text, looks_like_latex
+
+    if latex or (latex is None and looks_like_latex(objective)):
+        return latex_to_expr_text(objective, names=names)
+    return objective
+
+
+def _rule_base(rules) -> RuleBase:
+    """``rules``: None (the default rules), a ``RuleBase`` (``load_rules``'s
+    value), or rule files (a path or a list of paths), read on top of the
+    default rules (the user's rules come first, so they can override)."""
+    if rules is None or isinstance(rules, RuleBase):
+        return rules or default_rules()
+    return load_rules(rules, default_rules())

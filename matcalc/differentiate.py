@@ -19,6 +19,7 @@ broadcast is summed back over the broadcast axis (``onesᵀ G``).
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 from .errors import NotDifferentiableError
@@ -69,13 +70,21 @@ class BackwardStep:
 
 def differentiate(objective: Expr, wrt: list[str], ctx: Context = NO_CONTEXT,
                   rules: RuleBase | None = None, delta_prefix: str = "delta",
-                  named=frozenset()) -> Derivation:
+                  defined: frozenset = frozenset(), taken: frozenset = frozenset()) -> Derivation:
     """Gradients of the scalar typed ``objective`` with respect to the named
     variables, each with the shape of its variable.
 
+    Error terms δk are the notes' (SPEC §3): the cotangents of the nodes a
+    nonlinear function consumes (the pre-activations ``z`` of ``relu(z)``,
+    ``θ`` of ``softmax(θ)``) and of the program's ``defined`` nodes, when
+    they are more than a product of names.  The cotangent of any other node
+    (a transpose, an inverse, a product) is passed on inline, so a gradient
+    is never a transposed δ and the simplifier sees it whole.
+
     ``sum(tanh(W x))`` with respect to ``W`` gives δ1 = 1 − tanh(W x) ∘ tanh(W x)
-    and ∂J/∂W = δ1 xᵀ.  ``named``: the forward nodes the program named,
-    which the simplifier keeps whole.
+    and ∂J/∂W = δ1 xᵀ.  Names in ``taken`` (the user's own ``δ1``) are never
+    given to an error term.  The ``defined`` nodes are kept whole by the
+    simplifier (no rule looks into a value the program named).
     """
     rules = rules or default_rules()
     wanted = set(wrt)
@@ -86,13 +95,14 @@ def differentiate(objective: Expr, wrt: list[str], ctx: Context = NO_CONTEXT,
     # one simplifier memo for the whole pass, seeded with the forward nodes:
     # they stay as the user wrote them, and each is looked at once (linear cost)
     forward = set(objective.walk())
-    simplifier = Simplifier(rules.of("simplify"), ctx, memo={node: node for node in forward}, named=named)
+    simplifier = Simplifier(rules.of("simplify"), ctx, memo={node: node for node in forward}, named=defined)
     linear, steps, assumptions = _linearise_all(objective, active, rules, ctx, simplifier, forward)
     order = _reverse_topological(objective, linear, forward)
 
     # each share of a cotangent carries the names of the rules that made it,
     # and the node that passed it (for --steps)
     cotangents: dict = {objective: [(Num(1), [], None)]}
+    fresh = (f"{delta_prefix}{k}" for k in itertools.count(1) if f"{delta_prefix}{k}" not in taken)
     trace: list[BackwardStep] = []
     intermediates: list[Intermediate] = []
     gradients: dict = {}
@@ -109,23 +119,19 @@ def differentiate(objective: Expr, wrt: list[str], ctx: Context = NO_CONTEXT,
             gradients[node.name] = g
             gradient_rules[node.name] = used
             continue
-        if node is not objective and _worth_naming(g, forward):
-            name = f"{delta_prefix}{len(intermediates) + 1}"
+        if node is not objective and (node in defined or _feeds_nonlinear(parts, rules)) \
+                and _worth_naming(g, forward):
+            name = next(fresh)
             intermediates.append(Intermediate(name, node, g, used))
             g, used = Sym(name, g.shape), []
             step.delta = name
-        own = [r for r in steps.get(node, []) if r not in _PLAIN_RULES]
-        passed = _merge([used, own])
+        passed = _merge([used, steps.get(node, [])])
         for child, share in _transpose(linear[node], g, rules, ctx, forward):
             cotangents.setdefault(child, []).append((share, passed, node))
     for w in wrt:
         gradients.setdefault(w, None)  # the objective does not depend on it
         gradient_rules.setdefault(w, [])
     return Derivation(objective, list(wrt), intermediates, gradients, assumptions, steps, gradient_rules, trace)
-
-
-# linearity itself is not worth naming beside each δ
-_PLAIN_RULES = {"sum", "elementwise"}
 
 
 def _merge(lists) -> list:
@@ -135,6 +141,12 @@ def _merge(lists) -> list:
             if n not in out:
                 out.append(n)
     return out
+
+
+def shown_names(rule) -> list[str]:
+    """The rule's name as --steps shows it beside a δ: none for a rule tagged
+    quiet (linearity itself is not worth naming)."""
+    return [] if "quiet" in rule.tags else [rule.name]
 
 
 def _active_nodes(objective: Expr, wanted: set) -> set:
@@ -185,7 +197,7 @@ def _linearise(node: Expr, active: set, rules: RuleBase, ctx: Context, simplifie
         if b is not None and conditions_hold(rule, b, ctx):
             form = instantiate(rule.rhs, b, node.shape, differential=differential)
             assumption = _assumption(rule, b)
-            return simplifier(form), [rule.name], assumption
+            return simplifier(form), shown_names(rule), assumption
     if node.op in rules.derivatives and len(node.args) == 1:
         # the chain rule of an elementwise function: d f(A) = f'(A) ∘ d(A)
         rule = rules.derivatives[node.op]
@@ -194,13 +206,21 @@ def _linearise(node: Expr, active: set, rules: RuleBase, ctx: Context, simplifie
         from .shapes import build
 
         form = build("had", (slope, differential(a)))
-        return simplifier(form), ["elementwise", rule.name], None
+        return simplifier(form), shown_names(rule), None
+    if node.op == "pow" and node.shape != SCALAR and isinstance(node.args[1], Num):
+        # a large whole power of a matrix that no rule took (tr(X^k) would
+        # have): differentiate it as the product it is
+        from .shapes import expand_matrix_power
+
+        body = expand_matrix_power(node.args[0], int(node.args[1].value))
+        active.update(n for n in body.walk() if any(c in active for c in n.children))
+        return Op("d", (body,), body.shape), ["matrix-power"], None
     if node.op in rules.definitions:
         # a function a rule file defined: differentiate its body
         rule = rules.definitions[node.op]
         body = instantiate(rule.rhs, dict(zip(rule.params, node.args)), node.shape)
         active.update(n for n in body.walk() if any(c in active for c in n.children))
-        return Op("d", (body,), body.shape), [rule.name], None
+        return Op("d", (body,), body.shape), shown_names(rule), None
     from .functions import FUNCTIONS
 
     advice = getattr(FUNCTIONS.get(node.op), "advice", None)
@@ -224,7 +244,7 @@ class Assumption:
 def _assumption(rule, bindings) -> Assumption | None:
     if not rule.assumption:
         return None
-    from .rules import ASSUMPTIONS
+    from .predicates import ASSUMPTIONS
 
     name, var = rule.assumption
     template, kind = ASSUMPTIONS[name]
@@ -279,6 +299,18 @@ def _simplify_sum(parts: list[Expr], simplifier: Simplifier) -> Expr:
 
 
 _SIMPLE_OPS = {"matmul", "scale", "T"}
+# functions of a vector or matrix that are not elementwise but whose input the notes call a layer's
+_LAYER_FUNCTIONS = {"softmax", "log_softmax", "logsumexp", "CE"}
+
+
+def _feeds_nonlinear(parts: list, rules: RuleBase) -> bool:
+    """Some consumer of the node is a nonlinear elementwise or neural
+    function (a layer's activation): its cotangent is an error term."""
+    for _, _, consumer in parts:
+        if isinstance(consumer, Op) and (consumer.op in rules.derivatives or consumer.op in _LAYER_FUNCTIONS
+                                         or consumer.op in rules.definitions):
+            return True
+    return False
 
 
 def _worth_naming(g: Expr, forward: set) -> bool:

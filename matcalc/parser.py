@@ -30,7 +30,7 @@ MAX_WORD = 100        # characters in one run of letters
 MAX_NUMBER = 1_000    # characters in one number literal
 MAX_EXPONENT = 400    # |e| in a literal like 1e-400
 
-KINDS = ("symmetric", "spd", "onehot")
+KINDS = ("symmetric", "spd", "onehot", "integer")
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,12 @@ def parse_program(text: str) -> SurfaceProgram:
     return SurfaceProgram(declarations, definitions, text, tuple(builder.splits))
 
 
+def build_surface(tree: Tree, text: str, known_names: frozenset[str] = frozenset()) -> Expr:
+    """The surface ``Expr`` of one expression subtree of lark's tree of
+    ``text`` (a side of a rule in a rule file)."""
+    return _transform(SurfaceBuilder(known_names), tree, text)
+
+
 def _transform(builder: "SurfaceBuilder", tree: Tree, text: str):
     try:
         return builder.transform(tree)
@@ -173,10 +179,27 @@ def _raised(base: Expr, exponent, span) -> Expr:
         if exponent == "T":
             return Op("T", (base,), span=span)
         return Op("T", (Op("inv", (base,), span=span),), span=span)  # -T
-    k = exponent if isinstance(exponent, Expr) else num(exponent)
+    k = _folded(exponent) if isinstance(exponent, Expr) else num(exponent)
     if k == Num(Fraction(-1)):
         return Op("inv", (base,), span=span)
     return Op("pow", (base, k), span=span)
+
+
+def _folded(e: Expr) -> Expr:
+    """An exponent of numbers alone, as one number: ``1/3``, ``-(1/2)``, ``2 + 1``."""
+    values: dict = {}
+    for node in e.walk():
+        if isinstance(node, Num):
+            values[node] = node.value
+        elif isinstance(node, Op) and all(a in values for a in node.args):
+            args = [values[a] for a in node.args]
+            if node.op == "add":
+                values[node] = args[0] + args[1]
+            elif node.op in ("mul", "scale"):
+                values[node] = args[0] * args[1]
+            elif node.op == "div" and args[1] != 0:
+                values[node] = args[0] / args[1]
+    return Num(values[e]) if e in values else e
 
 
 def _number(token: Token) -> Fraction:
@@ -387,7 +410,7 @@ class SurfaceBuilder(Transformer_NonRecursive):
 
     def elementwise_power(self, e, op, exponent):
         """x .^ 2 -> epow(x, 2); x .^ p, x .^ (1/3)"""
-        k = exponent if isinstance(exponent, Expr) else num(exponent)
+        k = _folded(exponent) if isinstance(exponent, Expr) else num(exponent)
         return self._postfix(e, op, lambda base: Op("epow", (base, k), span=_span(op)))
 
     def transpose_exponent(self, _t):
@@ -445,19 +468,20 @@ class SurfaceBuilder(Transformer_NonRecursive):
         spelled = None if rule_only else self._spelled(word, args, callee)
         if spelled is not None:
             return spelled
-        if function is not None and not any(isinstance(a, Token) for a in args):
+        plain = not any(isinstance(a, Token) for a in args)
+        if function is not None and plain and (len(args) == _arity(function) or word not in _spellings()):
             return self._apply(function, args, callee)
-        if function is not None or word in _spellings():
-            raise ParseError(f"{word}({', '.join('…' if isinstance(a, Expr) else str(a) for a in args)})"
-                             f" is not a form matcalc knows; it reads "
-                             + ", ".join(f"{word}({', '.join(_shown(p) for p in s.arguments)})"
-                                         for s in _spellings().get(word, []))
-                             + (f"{', ' if word in _spellings() else ''}{word}(a)" if function else ""),
-                             line=callee.line, column=callee.column)
         advice = UNSUPPORTED.get(word) or UNSUPPORTED.get(word.lower())
         if advice is not None:
             raise UnknownFunctionError(f"'{word}' is not supported: {advice}",
                                        line=callee.line, column=callee.column)
+        if function is not None or word in _spellings():
+            forms = [f"{word}({', '.join(_shown(p) for p in s.arguments)})" for s in _spellings().get(word, [])]
+            if function is not None:
+                forms.append(f"{word}({', '.join('abcd'[:_arity(function)])})")
+            raise ParseError(f"{word}({', '.join('…' if isinstance(a, Expr) else str(a) for a in args)}) is "
+                             f"not a form matcalc knows; write one of: {', '.join(dict.fromkeys(forms))}",
+                             line=callee.line, column=callee.column)
         raise UnknownFunctionError(f"unknown function '{callee}'",
                                    suggestions=_close_functions(word, cutoff=0.6),
                                    line=callee.line, column=callee.column)

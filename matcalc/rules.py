@@ -1,21 +1,10 @@
 """The rule base: identities as data, and the machinery to match and apply them.
 
-A rule file (``rules/*.rules``) holds one rule a line, in the expression
-language::
-
-    name: LHS = RHS          an identity: a differential d(·) = ..., a
-                             derivative f'(u) = ..., a definition f(u) = ...
-    name: LHS -> RHS         a simplification
-    name: LHS => RHS         an adjoint (the trace trick for one linear map:
-                             the right side passes the cotangent G), or the
-                             Jacobian of one linear map (the right side
-                             multiplies the Jacobian J of its linear part)
-
-optionally followed by ``when pred(A), pred(B)`` (named side conditions, see
-``PREDICATES``) and ``assume name(Y)`` (an assumption the result rests on,
-see ``ASSUMPTIONS``: it is printed with the result, and the numeric check
-draws ``Y`` so that it holds).  Every letter of
-the left side is a pattern variable.  ``#`` starts a comment.
+Rule files (``rules/*.rules``) are read by ``matcalc.rule_reader`` (the
+grammar's ``rule_file`` start symbol: kinds declared in a header, names,
+conditions, assumptions and tags); ``rules/README.md`` describes them for
+people adding rules.  This module holds the rule base (rules by kind, names
+unique), matching a left side and instantiating a right side.
 
 The engine never knows what tanh or a trace is: it matches left sides and
 builds right sides.
@@ -23,48 +12,35 @@ builds right sides.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import functions
-from .errors import MatcalcError, RuleError
+from .errors import RuleError
 from .expr import (SCALAR, DimSize, Expr, Identity, Num, Ones, Op, PatternVar,
                    Sym, Zero, cols_of, rows_of)
-from .predicates import ASSUMPTIONS, NO_CONTEXT, PREDICATES, Context
-
-KINDS = ("differential", "derivative", "definition", "simplify", "adjoint", "jacobian")
-
-
-@dataclass(frozen=True)
-class Rule:
-    """``name: lhs <arrow> rhs [when ...] [assume ...]``, parsed."""
-
-    name: str
-    kind: str
-    lhs: Expr
-    rhs: Expr
-    conditions: tuple = ()  # ((predicate name, pattern variable name), ...)
-    assumption: tuple | None = None  # (name in ASSUMPTIONS, pattern variable)
-    origin: str = ""  # "file.rules:12"
-    function: str | None = None  # derivative / definition rules: which function
-    params: tuple = ()  # definition rules: the parameter names
-
-    def __str__(self) -> str:
-        from .printer import to_text
-
-        arrow = {"simplify": "->", "adjoint": "=>"}.get(self.kind, "=")
-        return f"{self.name}: {to_text(self.lhs)} {arrow} {to_text(self.rhs)}"
-
+from .predicates import NO_CONTEXT, PREDICATES, Context
+from .rule_reader import KINDS, Rule, RuleFile
 
 @dataclass
 class RuleBase:
-    """Rules by kind, in file order (the first matching rule wins)."""
+    """Rules by kind, in file order (the first matching rule wins), and the
+    functions the rule files define (name -> ``functions.Function``).
+
+    A value: ``load_rules`` returns a new one and never changes its argument,
+    so a rule base is used exactly where it is passed (a ``Program``, and
+    through it every ``Result`` derived from it, keeps its own)."""
 
     rules: dict = field(default_factory=lambda: {k: [] for k in KINDS})
     derivatives: dict = field(default_factory=dict)  # function name -> Rule
     definitions: dict = field(default_factory=dict)  # function name -> Rule
+    functions: dict = field(default_factory=dict)  # function name -> Function (its definitions)
 
     def add(self, rule: Rule) -> None:
+        """Add a rule (while a rule base is being built, before anyone else
+        sees it); its name must be new (``--steps`` shows names)."""
+        _refuse_taken_name(rule, self)
         self.rules[rule.kind].append(rule)
         if rule.kind == "derivative":
             self.derivatives[rule.function] = rule
@@ -81,156 +57,72 @@ class RuleBase:
                     return r
         return None
 
+    def scope(self):
+        """``with base.scope():`` the functions this rule base defines are
+        known to the parser, the shapes, the evaluator and the code generator
+        (in this thread only)."""
+        return functions.defining(self.functions)
 
-# ---------------------------------------------------------------------------
-# reading rule files
-
-_ARROWS = (("=>", "adjoint"), ("->", "simplify"), ("=", None))
-_DERIVATIVE = re.compile(r"^\s*([^\s(']+)'\s*\(\s*(\w+)\s*\)\s*$")
-_CALL = re.compile(r"^\s*(\w+)\s*\(\s*([\w\s,]+)\)\s*$")
-
-
-def _split_clauses(body: str) -> tuple[str, list[str], str | None]:
-    assumption = None
-    m = re.search(r"\bassume\s+(\w+)\s*\(\s*(\w+)\s*\)\s*$", body)
-    if m:
-        assumption = (m.group(1), m.group(2))
-        body = body[: m.start()]
-    conditions: list[str] = []
-    m = re.search(r"\bwhen\b(.*)$", body)
-    if m:
-        conditions = [c.strip() for c in m.group(1).split(",") if c.strip()]
-        body = body[: m.start()]
-    return body.strip(), conditions, assumption
+    def before(self, other: "RuleBase") -> "RuleBase":
+        """A new rule base: these rules first (they override), then ``other``'s.
+        A name both use is a RuleError: ``--steps`` must say which rule fired."""
+        for rules in self.rules.values():
+            for rule in rules:
+                _refuse_taken_name(rule, other)
+        return RuleBase({k: self.rules[k] + other.rules[k] for k in KINDS},
+                        {**other.derivatives, **self.derivatives},
+                        {**other.definitions, **self.definitions},
+                        {**other.functions, **self.functions})
 
 
-def _parse_side(text: str, origin: str, params: frozenset = frozenset()) -> Expr:
-    from .parser import parse_expr
-
-    with functions.rule_syntax():
-        try:
-            return parse_expr(text, known_names=params)
-        except MatcalcError as err:
-            raise RuleError(f"{origin}: cannot read {text!r}: {err.message}") from None
-
-
-def _patternize(e: Expr, names: set[str]) -> Expr:
-    """Turn the ``Sym`` leaves named in ``names`` into pattern variables."""
-    memo: dict = {}
-    for node in e.walk():
-        if isinstance(node, Sym) and node.name in names:
-            memo[node] = PatternVar(node.name)
-        elif isinstance(node, Op):
-            args = tuple(memo.get(a, a) for a in node.args)
-            if args != node.args:
-                memo[node] = Op(node.op, args, node.shape, node.span)
-    return memo.get(e, e)
-
-
-def _syms(e: Expr) -> set[str]:
-    return {n.name for n in e.walk() if isinstance(n, Sym)}
-
-
-def parse_rule_line(line: str, origin: str) -> Rule | None:
-    """One line of a rule file -> a Rule (None for blank and comment lines)."""
-    text = line.split("#", 1)[0].strip()
-    if not text:
-        return None
-    name, sep, body = text.partition(":")
-    if not sep or not name.strip() or " " in name.strip():
-        raise RuleError(f"{origin}: a rule is 'name: lhs = rhs', got {text!r}")
-    name = name.strip()
-    body, condition_texts, assumption = _split_clauses(body)
-    for arrow, kind in _ARROWS:
-        if arrow in body:
-            lhs_text, rhs_text = (s.strip() for s in body.split(arrow, 1))
-            break
-    else:
-        raise RuleError(f"{origin}: rule {name!r} has no '=', '->' or '=>'")
-    conditions = []
-    for c in condition_texts:
-        m = re.fullmatch(r"(\w+)\s*\(\s*([\w\s,]+)\)", c)
-        if not m or m.group(1) not in PREDICATES:
-            raise RuleError(f"{origin}: unknown condition {c!r}; known: {', '.join(sorted(PREDICATES))}")
-        for var in m.group(2).split(","):
-            conditions.append((m.group(1), var.strip()))
-
-    function = None
-    params: tuple = ()
-    if kind is None:
-        d = _DERIVATIVE.match(lhs_text)
-        call = _CALL.match(lhs_text)
-        if d:
-            kind = "derivative"
-            function = functions.canonical_function(d.group(1))
-            if function is None:
-                raise RuleError(f"{origin}: {d.group(1)!r} is not a function")
-            params = (d.group(2),)
-            lhs = Op(function, (PatternVar(d.group(2)),))
-        elif call and call.group(1) != "d":
-            kind = "definition"
-            function = call.group(1)
-            params = tuple(p.strip() for p in call.group(2).split(","))
-            lhs = Op(function, tuple(PatternVar(p) for p in params))
-        else:
-            kind = "differential"
-            lhs = _parse_side(lhs_text, origin)
-            if not (isinstance(lhs, Op) and lhs.op == "d"):
-                raise RuleError(f"{origin}: rule {name!r}: an identity's left side is d(...), f'(u) or f(u, ...)")
-    else:
-        lhs = _parse_side(lhs_text, origin)
-    rhs = _parse_side(rhs_text, origin, frozenset(params))
-
-    variables = set(params) or _syms(lhs)
-    if kind == "adjoint":
-        if "J" in _syms(rhs) and "G" not in _syms(rhs):
-            kind = "jacobian"
-        variables |= {"G"} if kind == "adjoint" else {"J"}
-    unbound = _syms(rhs) - variables
-    if unbound:
-        raise RuleError(f"{origin}: rule {name!r}: {', '.join(sorted(unbound))} on the right is not on the left")
-    if assumption is not None and (assumption[0] not in ASSUMPTIONS or assumption[1] not in variables):
-        raise RuleError(f"{origin}: rule {name!r}: unknown assumption {assumption[0]}({assumption[1]}); "
-                        f"known: {', '.join(sorted(ASSUMPTIONS))}")
-    for _, var in conditions:
-        if var not in variables:
-            raise RuleError(f"{origin}: rule {name!r}: condition on {var!r}, which the left side does not have")
-    return Rule(name, kind, _patternize(lhs, variables), _patternize(rhs, variables),
-                tuple(conditions), assumption, origin, function, params)
+def _refuse_taken_name(rule: Rule, base: RuleBase) -> None:
+    same = base.by_name(rule.name)
+    if same is not None:
+        raise RuleError(f"{rule.origin}: the rule name {rule.name!r} is taken ({same.origin}); rule names are unique")
 
 
 def load_rules(path, base: RuleBase | None = None) -> RuleBase:
-    """Read a ``.rules`` file (or every one in a folder) into ``base``.
+    """A new rule base: the rules of a ``.rules`` file (or of every one in a
+    folder, or of a list of files and folders, in order) first, so that they
+    override, then those of ``base`` (by default the rules that ship with
+    matcalc).  Neither ``base`` nor anything else in
+    the process changes: pass the result where it is to be used
+    (``derive(..., rules=base)``, ``Program(..., rules=base)``).
 
-    A definition ``swish(u) = u ∘ σ(u)`` also makes ``swish`` a function the
-    parser knows, elementwise when its body is.
+    A definition ``swish(u) = u ∘ σ(u)`` makes ``swish`` a function of the
+    returned rule base, elementwise when its body is.
     """
     base = base if base is not None else default_rules()
-    path = Path(path)
-    files = sorted(path.glob("*.rules")) if path.is_dir() else [path]
+    return _read_rules(path, base.functions).before(base)
+
+
+def _read_rules(path, known: dict) -> RuleBase:
+    """The rules of a file or folder, read with the functions ``known`` (and
+    the ones the files define) in scope."""
+    base = RuleBase(functions={})
+    defined = dict(known)
+    paths = [path] if isinstance(path, (str, bytes)) or hasattr(path, "__fspath__") else list(path)
+    files = []
+    for p in map(Path, paths):
+        files += sorted(p.glob("*.rules")) if p.is_dir() else [p]
     for file in files:
         try:
             text = file.read_text(encoding="utf-8")
         except OSError as err:
             raise RuleError(f"cannot read rule file {file}: {err.strerror}") from None
+        with functions.defining(defined):
+            parsed = RuleFile(text, file.name)
         # definitions first, so that a derivative line may name the new function
-        lines = list(enumerate(text.splitlines(), 1))
-        pending = []
-        for number, line in lines:
-            head = line.split("#", 1)[0]
-            m = re.match(r"^\s*[\w\-']+\s*:\s*(\w+)\s*\(([\w\s,]+)\)\s*=(?![>])", head)
-            if m and m.group(1) != "d" and functions.canonical_function(m.group(1)) is None:
-                params = [p.strip() for p in m.group(2).split(",")]
-                functions.register_function(m.group(1), len(params), "elementwise", "None")
-        for number, line in lines:
-            rule = parse_rule_line(line, f"{file.name}:{number}")
-            if rule is not None:
-                pending.append(rule)
-        for rule in pending:
-            if rule.kind == "definition":
-                spelling = numpy_spelling(rule.rhs, rule.params, rule.origin)
-                functions.register_function(rule.function, len(rule.params), "elementwise", spelling)
-            base.add(rule)
+        for function, arity in parsed.definitions:
+            if function not in defined and functions.canonical_function(function) is None:
+                defined[function] = functions.Function(function, arity, "elementwise", "None")
+        with functions.defining(defined):
+            for rule in parsed.rules():
+                if rule.kind == "definition":
+                    spelling = numpy_spelling(rule.rhs, rule.params, rule.origin)
+                    defined[rule.function] = base.functions[rule.function] = functions.Function(
+                        rule.function, len(rule.params), "elementwise", spelling)
+                base.add(rule)
     return base
 
 
@@ -252,7 +144,7 @@ def numpy_spelling(body: Expr, params: tuple, origin: str) -> str:
         elif isinstance(node, Op) and node.op in _NUMPY_OPERATORS:
             text[node] = f"{_NUMPY_OPERATORS[node.op]}({', '.join(text[a] for a in node.args)})"
         elif isinstance(node, Op) and functions.is_elementwise(node.op):
-            inner = functions.FUNCTIONS[node.op].numpy
+            inner = functions.lookup(node.op).numpy
             text[node] = "(" + re.sub(r"\ba0\b", lambda _: text[node.args[0]], inner) + ")"
         else:
             raise RuleError(f"{origin}: a function defined in a rule file must be elementwise; "
@@ -269,24 +161,33 @@ def _rules_folder() -> Path:
 
 
 _DEFAULT: RuleBase | None = None
+_DEFAULT_LOCK = threading.Lock()
 
 
 def default_rules() -> RuleBase:
-    """The rule base that ships with matcalc (read once per process, and
-    parsed once per version of the rule files: a pickle in the user's private
-    cache folder (``matcalc.cache``), keyed by the hash of the rule files and
-    of the code that reads them, saves ~30 ms at every start)."""
+    """The rule base that ships with matcalc: built once per process (under
+    a lock, and published only when complete, so threads that start together
+    all see the whole of it), and parsed once per version of the rule files
+    (a cache in the user's private cache folder, ``matcalc.cache``, keyed by
+    the hash of the rule files and of the code that reads them, saves ~30 ms
+    at every start)."""
+    base = _DEFAULT
+    if base is None:
+        base = _build_default()
+    return base
+
+
+def _build_default() -> RuleBase:
     global _DEFAULT
-    if _DEFAULT is None:
-        cache = _rules_cache_path()
-        base = _read_cache(cache)
-        if base is None:
-            base = RuleBase()
-            _DEFAULT = base  # set first: load_rules(base=...) must not recurse here
-            load_rules(_rules_folder(), base)
-            _write_cache(cache, base)
-        _DEFAULT = base
-    return _DEFAULT
+    with _DEFAULT_LOCK:
+        if _DEFAULT is None:
+            cache = _rules_cache_path()
+            base = _read_cache(cache)
+            if base is None:
+                base = _read_rules(_rules_folder(), {})
+                _write_cache(cache, base)
+            _DEFAULT = base
+        return _DEFAULT
 
 
 def _rules_cache_path() -> Path | None:
@@ -297,7 +198,9 @@ def _rules_cache_path() -> Path | None:
     digest = hashlib.sha256()
     here = Path(__file__).resolve().parent
     sources = sorted(_rules_folder().glob("*.rules"))
-    sources += [here / n for n in ("rules.py", "parser.py", "names.py", "syntax.py", "expr.py", "functions.py")]
+    sources += [here / n for n in ("rules.py", "rule_reader.py", "parser.py", "names.py", "syntax.py", "expr.py",
+                                   "functions.py", "predicates.py")]
+    sources += [here.parent / "grammar" / "matcalc.lark", here / "grammar" / "matcalc.lark"]
     for f in sources:
         if f.exists():
             digest.update(f.name.encode() + f.read_bytes())
@@ -313,7 +216,7 @@ def _read_cache(path: Path | None) -> RuleBase | None:
         with open(path, "rb") as fh:
             base = pickle.load(fh)
         return base if isinstance(base, RuleBase) else None
-    except Exception:  # a missing, stale or foreign file: parse the rules again
+    except Exception:  # noqa: BLE001 - a missing, stale or foreign file: parse the rules again
         return None
 
 
@@ -420,7 +323,7 @@ def instantiate(template: Expr, bindings: dict, target_shape=None, differential=
             if node.op == "d":  # the differential of what the argument matched
                 memo[node] = differential(args[0]) if differential else Op("d", (args[0],), args[0].shape)
                 continue
-            if node.op in ("rows", "cols", "eye"):  # size helpers of Jacobian rules
+            if node.op in ("rows", "cols", "entries", "eye"):  # size helpers of Jacobian rules
                 memo[node] = _size_helper(node.op, args[0])
                 continue
             if node.op in ("pow", "epow") and isinstance(args[1], Op):
@@ -439,18 +342,21 @@ def _size_helper(op: str, arg: Expr) -> Expr:
     if op == "eye":
         n = arg.value if isinstance(arg, Num) else arg.name
         return Num(1) if n == 1 else Identity((n, n))
-    d = rows_of(arg.shape) if op == "rows" else cols_of(arg.shape)
+    if op == "entries":
+        from .shapes import dim_product
+
+        d = dim_product(rows_of(arg.shape), cols_of(arg.shape))
+    else:
+        d = rows_of(arg.shape) if op == "rows" else cols_of(arg.shape)
     return Num(d) if isinstance(d, int) else DimSize(d)
 
 
 def _fold_number(e: Expr) -> Expr:
-    """``k - 1`` with k bound to a number, folded to one number."""
+    """``k - 1`` with k bound to a number, folded to one number (with k a
+    name, the simplified ``k - 1``)."""
     from .simplify import simplify
 
-    folded = simplify(e)
-    if not isinstance(folded, Num):
-        raise RuleError("an exponent must fold to a number")
-    return folded
+    return simplify(e)
 
 
 def _sized(const: Expr, shape) -> Expr:
