@@ -155,8 +155,11 @@ def _add(node: Op, part: Part, style: Spelling) -> Fragment:
 
 
 def _hadamard(node: Op, part: Part, style: Spelling) -> Fragment:
+    """a ∘ b; a typed a ∘ (b ∘ c) prints as a ∘ b ∘ c, the same value (as
+    for products, only surface trees must round-trip to the letter)."""
     a, b = node.args
-    return _infix(_wrap(part(a), HAD), style.hadamard, _wrap(part(b), PRODUCT), HAD)
+    associative = node.shape is not None and isinstance(b, Op) and b.op == "had"
+    return _infix(_wrap(part(a), HAD), style.hadamard, _wrap(part(b), HAD if associative else PRODUCT), HAD)
 
 
 def _divide(node: Op, part: Part, style: Spelling) -> Fragment:
@@ -171,8 +174,10 @@ def _divide(node: Op, part: Part, style: Spelling) -> Fragment:
 def _kron(node: Op, part: Part, style: Spelling) -> Fragment:
     if not style.unicode:
         return _call(node, part, style)
+    # operands in parentheses unless atoms, and the whole in parentheses
+    # beside a product, so that it reads as it parses: (I ⊗ xᵀ) (…)
     a, b = node.args
-    return _infix(_wrap(part(a), PRODUCT), "⊗", _wrap(part(b), UNARY), PRODUCT)
+    return _infix(_wrap(part(a), POSTFIX), "⊗", _wrap(part(b), POSTFIX), HAD)
 
 
 def _product(node: Op, part: Part, style: Spelling) -> Fragment:
