@@ -154,7 +154,7 @@ def check_answer(problem, answer: str, *, where=(), latex: bool | None = None, s
     MatcalcError.
 
     >>> check_answer({"f": "x^T A x", "wrt": "x", "where": ["x: (n, 1)"]}, "2 A x").kind
-    'counterexample'
+    'symmetric-only'
     """
     return prepare(as_problem(problem), seed).check(answer, where=where, latex=latex)
 
