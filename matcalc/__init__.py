@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 __all__ = [
     "__version__", "derive", "Program", "load_rules", "MatcalcError", "ParseError", "ShapeError",
     "UnknownFunctionError", "NotDifferentiableError", "RuleError", "CheckFailedError", "LimitError",
-    "check_answer", "Verdict", "Problem",
+    "check_answer", "check_function", "Verdict", "Problem",
 ]
 
 
@@ -32,6 +32,10 @@ def __getattr__(name):
         from . import answers
 
         return getattr(answers, name)
+    if name == "check_function":
+        from .student_code import check_function
+
+        return check_function
     if name == "load_rules":
         from .rules import load_rules
 

@@ -91,7 +91,10 @@ def _number_first(e: Op, s) -> Expr | None:  # λ 2 -> 2 λ
 def _scale_of_scale(e: Op, s) -> Expr | None:
     k, a = e.args
     if isinstance(a, Op) and a.op == "scale":
-        return build("scale", (build("scale", (k, a.args[0])), a.args[1]))
+        # two numbers multiply here: the user's own 2*2 may be a forward node, kept as it is
+        t = a.args[0]
+        factor = Num(k.value * t.value) if isinstance(k, Num) and isinstance(t, Num) else build("scale", (k, t))
+        return build("scale", (factor, a.args[1]))
     return None
 
 

@@ -478,6 +478,8 @@ def _evaluate(assignments, objective, sample: Sample, cached: set):
 
 def _shape_text(givens) -> str:
     g = np.asarray(givens[0]) if givens else np.zeros(())
+    if g.ndim == 1:  # numpy's 1-D array: neither a row nor a column
+        return f"a 1-D array of length {g.shape[0]}"
     return "scalar" if g.ndim == 0 else "×".join(str(n) for n in g.shape)
 
 

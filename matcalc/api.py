@@ -13,6 +13,7 @@ True
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from .differentiate import Derivation, differentiate
@@ -30,6 +31,19 @@ def _lines(where) -> list[str]:
     return list(where)
 
 
+def _in_scope(method):
+    """Run a Program's or Result's method with its rule base's functions in
+    scope (a rule file's ``swish``): each result keeps the rule base it was
+    derived with, whatever is loaded later or in another thread."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        rules = self.rules if isinstance(self, Program) else self.program.rules
+        with rules.scope():
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class Program:
     """A program of declarations and definitions, shapes inferred.
 
@@ -40,22 +54,29 @@ class Program:
 
     def __init__(self, text: str = "", *, where=None, objective: str | None = None,
                  rules: RuleBase | None = None):
+        self.rules = rules or default_rules()
+        self._read(text, where, objective)
+
+    @_in_scope
+    def _read(self, text, where, objective) -> None:
         from .parser import parse_expr, parse_program
         from .shape_inference import infer_shapes
 
-        self.rules = rules or default_rules()
         lines = _lines(where) + ([text] if text else [])
         self.source = "\n".join(lines)
         self.surface = parse_program(self.source)
         objective_expr = None
         if objective is not None and not objective.strip():
             raise ParseError("empty expression: write an objective such as \"tr(A X B)\"")
+        objective_splits: list = []
         if objective is not None:
-            objective_expr = parse_expr(objective, known_names=frozenset(self.surface.names))
+            objective_expr = parse_expr(objective, known_names=frozenset(self.surface.names),
+                                        splits=objective_splits)
         elif not self.surface.definitions:
             raise MatcalcError("nothing to differentiate: give an objective or a definition")
         self.objective_text = objective
         self.typed = infer_shapes(self.surface, objective_expr)
+        self.reading = reading_of(self.surface, objective_expr, objective_splits, self.typed)
         self._inline()
 
     # -- the program as one DAG ------------------------------------------
@@ -84,6 +105,7 @@ class Program:
     def kinds(self) -> dict:
         return dict(self.typed.kinds)
 
+    @_in_scope
     def derive(self, wrt, *, check: bool = False, seed: int = 0, order: int = 1, wrt2: str | None = None,
                hvp: str | None = None, layout: str = "numerator") -> "Result":
         """Gradients of the objective with respect to the variables ``wrt``
@@ -147,6 +169,72 @@ class Program:
         from .latex import program_table
 
         return program_table(self)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How matcalc read the input where it had to decide: runs of letters it
+    split (``xW`` into ``x W``) and names that are vectors only by the
+    lowercase default.  ``str``: ``x W + b1   (xW split into x W; b1 a row
+    vector by default — declare b1: () for a scalar)``."""
+
+    exprs: tuple  # (defined name or None for the objective, surface expression)
+    notes: tuple  # one sentence per decision
+
+    def text(self, unicode: bool = True) -> str:
+        from .printer import to_ascii, to_text
+
+        show = to_text if unicode else to_ascii
+        return "; ".join((f"{show(Sym(name))} = " if name else "") + show(e) for name, e in self.exprs)
+
+    def latex(self) -> str:
+        from .latex import latex_name, to_latex
+
+        return r";\ ".join((f"{latex_name(name)} = " if name else "") + to_latex(e) for name, e in self.exprs)
+
+    def __str__(self) -> str:
+        return f"{self.text()}   ({'; '.join(self.notes)})"
+
+
+def reading_of(surface, objective, objective_splits: list, typed) -> Reading | None:
+    """The ``read as`` line of a program, or None when nothing was decided
+    for the user (no split, no default that a scalar would also have fitted)."""
+    from .expr import Sym as _Sym
+    from .printer import to_text
+
+    def split_note(word, pieces):
+        return f"{word} split into {' '.join(to_text(_Sym(p)) for p in pieces)}"
+
+    def defaulted_terms(e):
+        """Names made vectors by default that stand as a term of a sum (a bias)."""
+        found = []
+        for node in e.walk():
+            if isinstance(node, Op) and node.op == "add":
+                for a in node.args:
+                    a = a.args[1] if isinstance(a, Op) and a.op == "scale" and len(a.args) == 2 else a
+                    if isinstance(a, _Sym) and a.name in typed.defaulted and a.name not in found:
+                        found.append(a.name)
+        return found
+
+    def default_note(name):
+        shape = typed.shapes[name]
+        kind = "a row vector" if shape[0] == 1 else "a column vector"
+        shown = to_text(_Sym(name))
+        return f"{shown} {kind} by default — declare {shown}: () for a scalar"
+
+    exprs, notes, names = [], [], []
+    sources = [(d.expr, [s for s in surface.splits if s[0] == d.line], d.name) for d in surface.definitions]
+    if objective is not None:
+        sources.append((objective, objective_splits, None))
+    for expr, splits, name in sources:
+        defaults = [n for n in defaulted_terms(expr) if n not in names]
+        if not splits and not defaults:
+            continue
+        exprs.append((name, expr))
+        notes.extend(split_note(word, pieces) for _, word, pieces in splits)
+        notes.extend(default_note(n) for n in defaults)
+        names.extend(defaults)
+    return Reading(tuple(exprs), tuple(dict.fromkeys(notes))) if notes else None
 
 
 def _wrt_list(wrt) -> list[str]:
@@ -266,9 +354,14 @@ class Result:
             return dims_from_inputs(program.typed.shapes, env)
 
         def objective(env):
-            return evaluate(program.objective, env, sizes(env))
+            with program.rules.scope():
+                return evaluate(program.objective, env, sizes(env))
 
         def gradients(env):
+            with program.rules.scope():
+                return _gradients(env)
+
+        def _gradients(env):
             dims = sizes(env)
             values = dict(env)
             for name, expr in assignments:
@@ -277,6 +370,7 @@ class Result:
 
         return objective, gradients
 
+    @_in_scope
     def check(self, seed: int = 0, raise_on_failure: bool = False, draws=None):
         """Compare every gradient with central finite differences at random
         inputs of distinct sizes (SPEC §5); returns a ``CheckResult``."""
@@ -311,6 +405,7 @@ class Result:
                                    f"({result.details})")
         return result
 
+    @_in_scope
     def numpy(self) -> str:
         """A self-contained numpy module defining ``gradients(**inputs)``."""
         from .codegen import emit_module
@@ -357,12 +452,14 @@ class Result:
         return getattr(module, "gradients", None) or getattr(module, "jacobians", None) \
             or getattr(module, "hessians", None) or module.hvp
 
+    @_in_scope
     def __repr__(self) -> str:
         from .render import render_text
 
         return render_text(self)
 
     # -- presentation ------------------------------------------------------
+    @_in_scope
     def latex(self, bold: bool = False, steps: bool = False) -> str:
         """The derivation as LaTeX (an ``align*`` block; ``steps`` adds the
         chain-rule steps); ``bold`` sets vectors and matrices in bold."""
@@ -370,12 +467,14 @@ class Result:
 
         return render_latex(self, bold=bold, steps=steps)
 
+    @_in_scope
     def _repr_latex_(self) -> str:
         """Jupyter: the δ terms and gradients as rendered math, with shapes."""
         from .latex import render_latex_display
 
         return render_latex_display(self)
 
+    @_in_scope
     def to_sympy(self):
         """The δ terms and gradients as SymPy matrix expressions (a
         ``SympyExport``); a MatcalcError names what SymPy cannot express."""
@@ -428,23 +527,15 @@ def derive(objective: str | None = None, wrt="", *, where=None, program: str = "
 
     ``derive("tr(A X B)", wrt="X").gradients["X"]`` is ``Aᵀ Bᵀ``.
     """
-    base = default_rules()
-    if rules:
-        base = _with_rule_files(rules)
+    base = _rule_base(rules)
     p = Program(program, where=where, objective=objective, rules=base)
     return p.derive(wrt, check=check, seed=seed, order=order, wrt2=wrt2, hvp=hvp, layout=layout)
 
 
-def _with_rule_files(files) -> RuleBase:
-    """The default rules plus the user's files (the user's rules come first,
-    so they can override)."""
-    default = default_rules()
-    extra = RuleBase()
-    for f in [files] if isinstance(files, str) else files:
-        load_rules(f, extra)
-    base = RuleBase()
-    for kind in default.rules:
-        base.rules[kind] = extra.rules[kind] + default.rules[kind]
-    base.derivatives = {**default.derivatives, **extra.derivatives}
-    base.definitions = {**default.definitions, **extra.definitions}
-    return base
+def _rule_base(rules) -> RuleBase:
+    """``rules``: None (the default rules), a ``RuleBase`` (``load_rules``'s
+    value), or rule files (a path or a list of paths), read on top of the
+    default rules (the user's rules come first, so they can override)."""
+    if rules is None or isinstance(rules, RuleBase):
+        return rules or default_rules()
+    return load_rules(rules, default_rules())

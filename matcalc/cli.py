@@ -84,9 +84,9 @@ def _read_file(path: str | None) -> str:
 def _rules(files):
     if not files:
         return None
-    from .api import _with_rule_files
+    from .rules import load_rules
 
-    return _with_rule_files(files)
+    return load_rules(files)
 
 
 def cmd_parse(args) -> int:

@@ -23,12 +23,17 @@ CHECK_EPILOG = """examples:
   matcalc check J -f model.mc --wrt W --answer '\\mathbf{x}^\\top \\delta_2' --allow delta2
   matcalc check "softmax(x)" --wrt x --answer "diag(softmax(x)) - softmax(x) softmax(x)^T"
   matcalc check "x^T A x" --wrt x --order 2 --answer "A + A^T"
+  matcalc check J -f model.mc --wrt W --code hw1.py:grad_W
 exit status: 0 right, 1 wrong, 2 bad input
 """
 GRADE_EPILOG = """answers: CSV (header student,<problem id>,...) or JSONL ({"student": ..., "<id>": answer})
-problems: JSON (list of {"id", "f", "wrt", "where", "draw"}) or TOML ([[problems]] tables)
-example:
+problems: JSON (list of {"id", "f", "wrt", "where", "draw"}) or TOML ([[problems]] tables); a problem may
+  add order = 2 (a Hessian), layout, allow = ["delta2"], points, credit = { transpose = 0.5 } and
+  [[problems.expect]] answer = "...", credit = 0.5, message = "..." (anticipated mistakes)
+examples:
   matcalc grade answers.csv --problems problems.toml --report report.json --jobs 2
+  matcalc grade submission.jsonl --problems problems.toml --report results.json --format gradescope
+  matcalc grade answers.csv --problems hw1.toml --report grades.csv --format canvas
 """
 
 
@@ -40,8 +45,11 @@ def add_commands(subparsers) -> None:
     c.add_argument("expr", nargs="?", default=None,
                    help="the objective: an expression or a defined name (default: the last definition)")
     c.add_argument("--wrt", required=True, metavar="VAR", help="the variable of the gradient")
-    c.add_argument("--answer", required=True, metavar="ANSWER",
+    c.add_argument("--answer", metavar="ANSWER",
                    help="the answer: matcalc syntax or LaTeX; helper lines may come first: 'd = ...; xᵀ d'")
+    c.add_argument("--code", metavar="FILE.py:FUNC",
+                   help="instead of --answer: a numpy function computing the derivative, called with the "
+                        "problem's inputs as keyword arguments (in a separate process, with limits)")
     c.add_argument("--where", action="append", default=[], metavar="LINE",
                    help="a declaration or definition of the problem, or a helper the answer uses (repeatable)")
     c.add_argument("-f", "--file", metavar="FILE", help="a program file of the problem")
@@ -65,6 +73,11 @@ def add_commands(subparsers) -> None:
     g.add_argument("answers", help="the answers: .csv or .jsonl, one row per student")
     g.add_argument("--problems", required=True, metavar="FILE", help="the problems: .json or .toml")
     g.add_argument("--report", metavar="OUT", help="the report, .csv or .json (default: <answers>.report.csv)")
+    g.add_argument("--format", choices=["csv", "json", "gradescope", "canvas"], default=None,
+                   help="csv or json (rows with points and feedback), gradescope (one submission's "
+                        "results.json), canvas (gradebook import CSV); default from OUT's suffix")
+    g.add_argument("--assignment", metavar="NAME", default=None,
+                   help="the assignment's column in a canvas report (default: the problems file's name)")
     g.add_argument("--jobs", type=int, default=1, metavar="N", help="check in N processes (0: one per core)")
     g.set_defaults(handler=cmd_grade)
 
@@ -100,7 +113,14 @@ def cmd_check(args) -> int:
     allow = [a.strip() for item in args.allow for a in item.split(",") if a.strip()]
     problem = Problem(_objective(args, program), args.wrt.strip(), tuple(args.where), program,
                       _draws(args.draw), order=args.order, layout=args.layout, allow=tuple(allow))
-    verdict = check_answer(problem, args.answer, latex=args.latex, seed=args.seed)
+    if (args.answer is None) == (args.code is None):
+        raise MatcalcError("check: give the answer with --answer TEXT or --code FILE.py:FUNC (one of them)")
+    if args.code is not None:
+        from .student_code import check_code
+
+        verdict = check_code(problem, args.code, seed=args.seed)
+    else:
+        verdict = check_answer(problem, args.answer, latex=args.latex, seed=args.seed)
     if args.format == "json":
         print(json.dumps(verdict.to_dict(), ensure_ascii=False))
     else:
@@ -152,6 +172,9 @@ def cmd_grade(args) -> int:
                     warn=lambda m: print(f"matcalc: {m}", file=sys.stderr))
     report = args.report or f"{args.answers}.report.csv"
     summary = summarize(records, errors)
-    write_report(report, records, errors, summary)
-    print(summary_text(summary, report))
+    from pathlib import Path
+
+    assignment = args.assignment or Path(args.problems).stem
+    written = write_report(report, records, errors, summary, fmt=args.format, assignment=assignment)
+    print(summary_text(summary, " + ".join(str(w) for w in written)))
     return 0

@@ -23,7 +23,7 @@ import unicodedata
 from .errors import MatcalcError
 from .evaluate import NUMBER_ARGUMENTS, SCALAR_SIGNATURES, Dag, build_dag
 from .expr import SCALAR, DimSize, Expr, Identity, Num, Ones, Op, Shape, Sym, Zero
-from .functions import FUNCTIONS
+from .functions import lookup
 from .runtime import HELPERS, helper_source
 
 # Python precedence, loosest first; an operand binds at least as tightly as
@@ -286,7 +286,7 @@ class _Printer:
         return f"{self.operand(a, ATOM)} ** {k_text}", POWER
 
     def _call(self, node: Op, kids) -> tuple[str, int]:
-        f = FUNCTIONS.get(node.op)
+        f = lookup(node.op)
         if f is None:
             raise MatcalcError(f"no numpy spelling for the function {node.op}")
         args = []

@@ -242,6 +242,14 @@ def _linearise(node: Expr, active: set, rules: RuleBase, ctx: Context, simplifie
 
         form = build("had", (slope, differential(a)))
         return simplifier(form), ["elementwise", rule.name], None
+    if node.op == "pow" and node.shape != SCALAR and isinstance(node.args[1], Num):
+        # a large whole power of a matrix that no rule took (tr(X^k) would
+        # have): differentiate it as the product it is
+        from .shapes import expand_matrix_power
+
+        body = expand_matrix_power(node.args[0], int(node.args[1].value))
+        active.update(n for n in body.walk() if any(c in active for c in n.children))
+        return Op("d", (body,), body.shape), ["matrix-power"], None
     if node.op in rules.definitions:
         # a function a rule file defined: differentiate its body
         rule = rules.definitions[node.op]

@@ -20,7 +20,7 @@ import numpy as np
 from . import runtime
 from .errors import LimitError, MatcalcError
 from .expr import SCALAR, DimSize, Expr, Identity, Num, Ones, Op, Shape, Sym, Zero, format_shape
-from .functions import FUNCTIONS
+from .functions import lookup
 
 # Signatures whose arguments are plain numbers, not arrays: commutation(m, n).
 NUMBER_ARGUMENTS = {"commutation", "reshape"}
@@ -218,7 +218,7 @@ OPERATIONS = {
 
 
 def _call(node: Op, args: list):
-    f = FUNCTIONS.get(node.op)
+    f = lookup(node.op)
     if f is None:
         raise MatcalcError(f"no numpy spelling for the function {node.op}")
     if f.signature == "elementwise":

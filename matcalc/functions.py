@@ -3,7 +3,11 @@ shape they map to, and how numpy computes them.
 
 This is machinery, not mathematics: derivatives and identities live in
 ``rules/``.  A rule file can add an elementwise function by defining it
-(``swish(u) = u ∘ σ(u)``); ``register_elementwise`` records it here.
+(``swish(u) = u ∘ σ(u)``).  Such a function belongs to the rule base that
+read the file, not to the process: ``defining(base.functions)`` puts a rule
+base's functions in scope for the current thread (and context) only, so two
+rule bases never see each other's definitions and ``FUNCTIONS`` is never
+changed after import.
 
 ``signature`` is one of:
 
@@ -23,7 +27,9 @@ This is machinery, not mathematics: derivatives and identities live in
 from __future__ import annotations
 
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from types import MappingProxyType
 
 
 @dataclass(frozen=True)
@@ -167,55 +173,67 @@ RULE_ONLY = {
     "d": DIFFERENTIAL,
     "rows": Function("rows", 1, "scalar", "None"),
     "cols": Function("cols", 1, "scalar", "None"),
+    "entries": Function("entries", 1, "scalar", "None"),  # rows(L) cols(L), as one size
     "eye": Function("eye", 1, "scalar", "None"),
     # a^k and A .^ k with a symbolic exponent k, which the operators cannot spell
     "pow": Function("pow", 2, "pow", "None"),
     "epow": Function("epow", 2, "epow", "None"),
 }
-_rule_syntax = False
+# both per thread (and per asyncio task): a thread reading a rule file never
+# changes what another thread's parser sees
+_rule_syntax: ContextVar[bool] = ContextVar("matcalc_rule_syntax", default=False)
+_defined: ContextVar = ContextVar("matcalc_defined_functions", default=MappingProxyType({}))
 
 
 @contextmanager
 def rule_syntax():
     """Within this block ``d(A)`` parses as a differential (rule files)."""
-    global _rule_syntax
-    previous, _rule_syntax = _rule_syntax, True
+    token = _rule_syntax.set(True)
     try:
         yield
     finally:
-        _rule_syntax = previous
+        _rule_syntax.reset(token)
+
+
+@contextmanager
+def defining(functions):
+    """Within this block the functions a rule base defines (name ->
+    Function) are known, besides the table's own."""
+    token = _defined.set(MappingProxyType(dict(functions)))
+    try:
+        yield
+    finally:
+        _defined.reset(token)
+
+
+def _function(name: str) -> Function | None:
+    """The Function of a canonical name: a definition in scope, else the table's."""
+    return _defined.get().get(name) or FUNCTIONS.get(name)
 
 
 def canonical_function(name: str) -> str | None:
     """The canonical name of a function spelled ``name``, or None."""
     name = ALIASES.get(name, name)
-    if name in FUNCTIONS or name in CALLABLE_OPERATORS:
+    if name in FUNCTIONS or name in CALLABLE_OPERATORS or name in _defined.get():
         return name
-    if _rule_syntax and name in RULE_ONLY:
+    if _rule_syntax.get() and name in RULE_ONLY:
         return name
     return None
 
 
 def lookup(name: str) -> Function | None:
     """The Function of a canonical name (``d`` included), or None."""
-    if name in RULE_ONLY and (_rule_syntax or name == "d"):
+    if name in RULE_ONLY and (_rule_syntax.get() or name == "d"):
         return RULE_ONLY[name]
-    return FUNCTIONS.get(name)
+    return _function(name)
 
 
 def function_names() -> set[str]:
     """Every spelling that names a function (for the parser and suggestions)."""
-    names = set(FUNCTIONS) | set(ALIASES) | set(CALLABLE_OPERATORS)
-    return names | set(RULE_ONLY) if _rule_syntax else names
+    names = set(FUNCTIONS) | set(ALIASES) | set(CALLABLE_OPERATORS) | set(_defined.get())
+    return names | set(RULE_ONLY) if _rule_syntax.get() else names
 
 
 def is_elementwise(name: str) -> bool:
-    f = FUNCTIONS.get(name)
+    f = _function(name)
     return f is not None and f.signature == "elementwise"
-
-
-def register_function(name: str, arity: int, signature: str, numpy: str) -> Function:
-    """Add a function (a rule file's definition does this).  Returns it."""
-    f = Function(name, arity, signature, numpy)
-    FUNCTIONS[name] = f
-    return f

@@ -11,8 +11,12 @@ against the cached truth values (``matcalc.answers``)::
     records, errors = grade_file("answers.csv", "problems.toml", jobs=2)
 
 A garbage or empty answer is a verdict; a malformed row is an error record
-with its line number; a problem that does not parse is reported once and its
-column graded "problem-error".
+with its line number; a problem matcalc cannot judge (it does not parse, its
+derivative cannot be verified, its rubric is wrong) is reported once and its
+column graded "problem-error", the other columns as usual.  A problem's
+``points``, ``credit`` and anticipated mistakes (``expect``) are its rubric
+(``matcalc.rubric``); every record carries its points and the feedback a
+student reads; ``matcalc.reports`` writes csv, json, gradescope or canvas.
 """
 from __future__ import annotations
 
@@ -29,8 +33,8 @@ from pathlib import Path
 
 from .answers import Problem, prepare
 from .errors import MatcalcError
-
-REPORT_FIELDS = ["line", "student", "problem", "correct", "kind", "diagnosis", "answer"]
+from .reports import REPORT_FIELDS, render, report_format, rows_csv
+from .rubric import Rubric
 
 
 @dataclass
@@ -158,39 +162,47 @@ def _read_jsonl(text: str):
 
 # -- checking ----------------------------------------------------------------
 
-_PROBLEMS: dict[str, Problem] = {}  # id -> Problem, in each worker
+_PROBLEMS: dict[str, tuple] = {}  # id -> (Problem, anticipated answers), in each worker
 
 
-def _init_worker(problems: dict[str, Problem]) -> None:
+def _init_worker(problems: dict[str, tuple]) -> None:
     _PROBLEMS.update(problems)
 
 
 def _check_chunk(chunk: list) -> list:
-    """[(index, problem id, answer)] -> [(index, correct, kind, diagnosis)]."""
+    """[(index, problem id, answer)] -> [(index, correct, kind, diagnosis, anticipated)]."""
     out = []
     for index, pid, answer in chunk:
+        problem, expect = _PROBLEMS[pid]
         try:
-            v = prepare(_PROBLEMS[pid]).check(answer)
-            out.append((index, v.correct, v.kind, v.diagnosis))
+            v = prepare(problem).check(answer, expect=expect)
+            out.append((index, v.correct, v.kind, v.diagnosis, v.anticipated))
         except (MatcalcError, RecursionError) as err:
-            out.append((index, False, "unparsable", f"cannot read your answer: {err}"))
+            out.append((index, False, "unparsable", f"cannot read your answer: {err}", None))
         except Exception as err:  # noqa: BLE001 - one bad answer must not stop a class's grading
-            out.append((index, False, "internal-error", f"matcalc failed on this answer: {err!r}"))
+            out.append((index, False, "internal-error", f"matcalc failed on this answer: {err!r}", None))
     return out
 
 
 def grade(problems: dict[str, dict], rows: list[Row], columns: list[str], *, jobs: int = 1,
           progress=None, warn=print) -> list[dict]:
-    """One record per (student, problem column): the verdict in a dict."""
-    prepared: dict[str, Problem] = {}
+    """One record per (student, problem column): the verdict, the points
+    its rubric gives (None when the problem cannot be judged) and the
+    feedback a student reads, in a dict."""
+    prepared: dict[str, tuple] = {}
+    rubrics: dict[str, Rubric] = {}
     broken: dict[str, str] = {}
     for pid in columns:
         if pid not in problems:
             warn(f"column '{pid}' names no problem; ignored")
             continue
         try:
-            prepared[pid] = Problem.from_dict(problems[pid])
-            prepare(prepared[pid])  # derive now, so forked workers inherit it
+            rubrics[pid] = Rubric.from_dict(problems[pid], f"problem '{pid}'")
+            problem = Problem.from_dict(problems[pid])
+            ready = prepare(problem)  # derive now, so forked workers inherit it
+            for answer in rubrics[pid].answers:  # a rubric's mistake matcalc cannot read is the TA's to fix
+                ready.expectation_values(answer)
+            prepared[pid] = (problem, rubrics[pid].answers)
         except (MatcalcError, RecursionError) as err:
             broken[pid] = "the problem cannot be graded: " + (str(err).splitlines() or [type(err).__name__])[0]
             warn(f"problem '{pid}' cannot be graded: {err}")
@@ -205,14 +217,21 @@ def grade(problems: dict[str, dict], rows: list[Row], columns: list[str], *, job
             if pid not in problems:
                 continue
             answer = row.answers.get(pid, "")
-            record = {"line": row.line, "student": row.student, "problem": pid, "answer": answer}
+            record = {"line": row.line, "student": row.student, "problem": pid, "answer": answer,
+                      "max_points": rubrics[pid].points if pid in rubrics else 1.0}
             if pid in broken:
-                record.update(correct=False, kind="problem-error", diagnosis=broken[pid])
+                record.update(correct=False, kind="problem-error", diagnosis=broken[pid], points=None,
+                              feedback=f"Not graded automatically ({broken[pid]}); "
+                                       "your answer will be graded by hand.")
             else:
                 tasks.append((len(records), pid, answer))
             records.append(record)
-    for index, correct, kind, diagnosis in _run(tasks, prepared, jobs, progress):
-        records[index].update(correct=correct, kind=kind, diagnosis=diagnosis)
+    for index, correct, kind, diagnosis, anticipated in _run(tasks, prepared, jobs, progress):
+        record = records[index]
+        points, feedback = rubrics[record["problem"]].score(kind, correct, anticipated, diagnosis)
+        record.update(correct=correct, kind=kind, diagnosis=diagnosis, points=points, feedback=feedback)
+        if anticipated is not None:
+            record["kind"] = f"{kind} (anticipated {anticipated + 1})"
     return records
 
 
@@ -255,16 +274,19 @@ def terminal_progress(stream=None):
 # -- reporting ---------------------------------------------------------------
 
 def summarize(records: list[dict], errors: list) -> dict:
-    """Per problem: answers, right, the mistakes by kind (most common first)."""
+    """Per problem: answers, right, points given, the mistakes by kind (most common first)."""
     per: dict[str, dict] = {}
     for r in records:
-        entry = per.setdefault(r["problem"], {"answers": 0, "right": 0, "mistakes": Counter()})
+        entry = per.setdefault(r["problem"], {"answers": 0, "right": 0, "points": 0.0, "mistakes": Counter()})
         entry["answers"] += 1
         entry["right"] += bool(r["correct"])
+        entry["points"] += r.get("points") or 0.0
+        entry["max_points"] = r.get("max_points", 1.0)
         if not r["correct"]:
             entry["mistakes"][r["kind"]] += 1
     return {
-        "problems": {pid: {"answers": e["answers"], "right": e["right"],
+        "problems": {pid: {"answers": e["answers"], "right": e["right"], "points": round(e["points"], 6),
+                           "max_points": e["max_points"] * e["answers"],
                            "mistakes": dict(e["mistakes"].most_common())} for pid, e in per.items()},
         "students": len({(r["line"], r["student"]) for r in records}),
         "malformed_rows": [{"line": line, "error": message} for line, message in errors],
@@ -276,7 +298,8 @@ def summary_text(summary: dict, report: str) -> str:
     width = max([len(p) for p in summary["problems"]] + [7])
     for pid, e in summary["problems"].items():
         mistakes = ", ".join(f"{k} {n}" for k, n in list(e["mistakes"].items())[:4]) or "none"
-        lines.append(f"  {pid:<{width}}  {e['right']:>4}/{e['answers']:<4} right   mistakes: {mistakes}")
+        points = f"{e['points']:.6g}/{e['max_points']:.6g} points"
+        lines.append(f"  {pid:<{width}}  {e['right']:>4}/{e['answers']:<4} right   {points:<16}  mistakes: {mistakes}")
     bad = summary["malformed_rows"]
     if bad:
         shown = ", ".join(f"line {b['line']} ({b['error']})" for b in bad[:5])
@@ -286,22 +309,27 @@ def summary_text(summary: dict, report: str) -> str:
 
 def error_records(errors: list) -> list[dict]:
     return [{"line": line, "student": "", "problem": "", "correct": False, "kind": "malformed-row",
-             "diagnosis": message, "answer": ""} for line, message in errors]
+             "diagnosis": message, "answer": "", "points": None, "max_points": None,
+             "feedback": f"this row was not graded: {message}"} for line, message in errors]
 
 
-def write_report(path, records: list[dict], errors: list, summary: dict) -> None:
-    """CSV or JSON by the extension; written to a temporary file in the same
-    folder, then renamed over ``path`` (never a half-written report)."""
+def write_report(path, records: list[dict], errors: list, summary: dict, fmt: str | None = None,
+                 assignment: str = "matcalc") -> list[Path]:
+    """The report in ``fmt`` (csv, json, gradescope, canvas; default by the
+    extension), written to a temporary file in the same folder, then renamed
+    over ``path`` (never a half-written report).  A canvas report carries
+    points only, so the feedback goes to ``<path>.feedback.csv`` beside it.
+    Returns the files written."""
     path = Path(path)
     rows = sorted(records + error_records(errors), key=lambda r: (r["line"], r["problem"] != ""))
-    if path.suffix.lower() == ".json":
-        text = json.dumps({"summary": summary, "results": rows}, ensure_ascii=False, indent=1)
-    else:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=REPORT_FIELDS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        text = buffer.getvalue()
+    fmt = report_format(path, fmt)
+    written = [_write_atomically(path, render(fmt, rows, summary, assignment))]
+    if fmt == "canvas":
+        written.append(_write_atomically(path.with_name(path.name + ".feedback.csv"), rows_csv(rows)))
+    return written
+
+
+def _write_atomically(path: Path, text: str) -> Path:
     folder = path.parent if str(path.parent) else Path(".")
     try:
         fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
@@ -315,3 +343,4 @@ def write_report(path, records: list[dict], errors: list, summary: dict) -> None
         if os.path.exists(temp):
             os.unlink(temp)
         raise MatcalcError(f"cannot write the report {path}: {err.strerror}") from None
+    return path

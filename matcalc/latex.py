@@ -365,7 +365,7 @@ def render_latex(result, bold: bool = False, steps: bool = False) -> str:
     if objective == "J" and result.program.objective.shape != SCALAR:
         objective = "f"
     about = f"% derivatives of {objective} with respect to {', '.join(result.wrt)} (matcalc)"
-    blocks = [about, _block(derivation_rows(result, bold), "align*")]
+    blocks = [about, _block(_read_as_row(result) + derivation_rows(result, bold), "align*")]
     if steps:
         for w in result.gradients:
             blocks.append(f"% steps for {w}")
@@ -407,7 +407,15 @@ def render_latex_display(result, bold: bool = False) -> str:
     """The derivation (definitions, δ terms, gradients, each with its shape)
     as display math, ``$$\\begin{aligned} ... \\end{aligned}$$``: what a
     ``Result`` shows in Jupyter."""
-    return "$$" + _block(derivation_rows(result, bold, layout=False), "aligned") + "$$"
+    return "$$" + _block(_read_as_row(result) + derivation_rows(result, bold, layout=False), "aligned") + "$$"
+
+
+def _read_as_row(result) -> list[str]:
+    """The ``read as`` line (splits and default kinds), as a first row."""
+    reading = result.program.reading
+    if reading is None:
+        return []
+    return [rf"& \text{{read as }} {reading.latex()} \quad \text{{({_escape('; '.join(reading.notes))})}}"]
 
 
 def program_table(program) -> str:

@@ -30,7 +30,7 @@ MAX_WORD = 100        # characters in one run of letters
 MAX_NUMBER = 1_000    # characters in one number literal
 MAX_EXPONENT = 400    # |e| in a literal like 1e-400
 
-KINDS = ("symmetric", "spd", "onehot")
+KINDS = ("symmetric", "spd", "onehot", "integer")
 
 
 @dataclass(frozen=True)
@@ -173,10 +173,27 @@ def _raised(base: Expr, exponent, span) -> Expr:
         if exponent == "T":
             return Op("T", (base,), span=span)
         return Op("T", (Op("inv", (base,), span=span),), span=span)  # -T
-    k = exponent if isinstance(exponent, Expr) else num(exponent)
+    k = _folded(exponent) if isinstance(exponent, Expr) else num(exponent)
     if k == Num(Fraction(-1)):
         return Op("inv", (base,), span=span)
     return Op("pow", (base, k), span=span)
+
+
+def _folded(e: Expr) -> Expr:
+    """An exponent of numbers alone, as one number: ``1/3``, ``-(1/2)``, ``2 + 1``."""
+    values: dict = {}
+    for node in e.walk():
+        if isinstance(node, Num):
+            values[node] = node.value
+        elif isinstance(node, Op) and all(a in values for a in node.args):
+            args = [values[a] for a in node.args]
+            if node.op == "add":
+                values[node] = args[0] + args[1]
+            elif node.op in ("mul", "scale"):
+                values[node] = args[0] * args[1]
+            elif node.op == "div" and args[1] != 0:
+                values[node] = args[0] / args[1]
+    return Num(values[e]) if e in values else e
 
 
 def _number(token: Token) -> Fraction:
@@ -359,7 +376,7 @@ class SurfaceBuilder(Transformer_NonRecursive):
 
     def elementwise_power(self, e, op, exponent):
         """x .^ 2 -> epow(x, 2); x .^ p, x .^ (1/3)"""
-        k = exponent if isinstance(exponent, Expr) else num(exponent)
+        k = _folded(exponent) if isinstance(exponent, Expr) else num(exponent)
         return self._postfix(e, op, lambda base: Op("epow", (base, k), span=_span(op)))
 
     def transpose_exponent(self, _t):

@@ -101,10 +101,12 @@ class Context:
     """What the predicates may know beyond a node: the declared kinds."""
 
     symmetric: frozenset = frozenset()  # names declared symmetric or spd
+    integers: frozenset = frozenset()  # scalars declared integer (k: () integer)
 
     @classmethod
     def from_kinds(cls, kinds: dict) -> "Context":
-        return cls(frozenset(n for n, k in kinds.items() if k in ("symmetric", "spd")))
+        return cls(frozenset(n for n, k in kinds.items() if k in ("symmetric", "spd")),
+                   frozenset(n for n, k in kinds.items() if k == "integer"))
 
 
 NO_CONTEXT = Context()
@@ -125,6 +127,9 @@ PREDICATES = {
     "square": lambda e, ctx: _square(e),
     "symmetric": _symmetric,
     "number": lambda e, ctx: isinstance(e, Num),
+    # an integer: a whole number, or a scalar declared integer (k: () integer)
+    "integer": lambda e, ctx: (isinstance(e, Num) and e.value.denominator == 1
+                               or isinstance(e, Sym) and e.name in ctx.integers),
     "nonnegative": _nonnegative,
     "kronecker": lambda e, ctx: isinstance(e, Op) and e.op in ("kron", "commutation"),
     "distribution": lambda e, ctx: _distribution(e),

@@ -16,7 +16,7 @@ from typing import Callable
 
 from .errors import LimitError
 from .expr import SCALAR, DimSize, Expr, Identity, Num, Ones, Op, PatternVar, Sym, Zero
-from .functions import FUNCTIONS, canonical_function
+from .functions import canonical_function, lookup
 from .names import unicode_spelling
 
 # how tightly each form binds, loosest first (the levels of matcalc.lark)
@@ -262,8 +262,13 @@ def _elementwise_power(node: Op, part: Part, style: Spelling) -> Fragment:
 
 
 def _exponent(k: Expr, part: Part) -> Fragment:
+    """2, -1, 0.5 bare; a fraction without a decimal spelling (1/3) or an
+    expression in parentheses: x^(1/3), X^(k - 1)."""
     if isinstance(k, Num):
-        return _number(k.value, ASCII)
+        number = _number(k.value, ASCII)
+        return number if number.level >= UNARY else _spell("(", number, ")", level=ATOM)
+    if isinstance(k, Sym) and k.name != "T":  # X^k (X^T would be a transpose)
+        return part(k)
     return _spell("(", part(k), ")", level=ATOM)
 
 
@@ -277,7 +282,7 @@ def _norm(node: Op, part: Part, style: Spelling) -> Fragment:
 
 def _call(node: Op, part: Part, style: Spelling) -> Fragment:
     """f(a, b): tr(A), σ(z) (sigmoid(z) in ASCII), kron(a, b) in ASCII."""
-    function = FUNCTIONS.get(node.op)
+    function = lookup(node.op)
     name = function.unicode if style.unicode and function and function.unicode else node.op
     items = [name, "("]
     for a in node.args:

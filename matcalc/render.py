@@ -35,6 +35,8 @@ def render_text(result, unicode: bool = True) -> str:
     variables = program.variables
     lines.append("shapes   " + "   ".join(f"{show_name(n, unicode)}: {format_shape(program.shapes[n], times)}"
                                          for n in variables))
+    if program.reading is not None:
+        lines.append(read_as_line(program.reading, unicode))
     rows = []
     for i, step in enumerate(result.definitions):
         rows.append(("where    " if i == 0 else "         ", f"{show_name(step.name, unicode)} = {show(step.expr)}",
@@ -70,6 +72,14 @@ def render_text(result, unicode: bool = True) -> str:
     return "\n".join(lines)
 
 
+def read_as_line(reading, unicode: bool = True) -> str:
+    """``read as  x W + b1   (xW split into x W; b1 a row vector by default — ...)``"""
+    notes = "; ".join(reading.notes)
+    if not unicode:
+        notes = notes.replace("—", "--")
+    return f"read as  {reading.text(unicode)}   ({notes})"
+
+
 def layout_note(result) -> str:
     """The layout, said in every output: what it means for what was derived."""
     if result.derivatives and any(d.kind in ("jacobian", "hessian") for d in result.derivatives):
@@ -101,6 +111,8 @@ def render_json(result, input_text: str = "") -> str:
         "objective": to_ascii(program.objective) if result.objective_name == "J" and "J" not in program.nodes
         else result.objective_name,
         "shapes": {n: shape_list(s) for n, s in result.shapes.items()},
+        "read_as": None if program.reading is None else {
+            "expr": program.reading.text(unicode=False), "notes": list(program.reading.notes)},
         "assumptions": [str(a) for a in result.assumptions],
         "intermediates": [
             {"name": s.name, "of": to_ascii(_named(result, s.of)), "expr": to_ascii(s.expr),

@@ -23,6 +23,7 @@ builds right sides.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,13 +59,20 @@ class Rule:
 
 @dataclass
 class RuleBase:
-    """Rules by kind, in file order (the first matching rule wins)."""
+    """Rules by kind, in file order (the first matching rule wins), and the
+    functions the rule files define (name -> ``functions.Function``).
+
+    A value: ``load_rules`` returns a new one and never changes its argument,
+    so a rule base is used exactly where it is passed (a ``Program``, and
+    through it every ``Result`` derived from it, keeps its own)."""
 
     rules: dict = field(default_factory=lambda: {k: [] for k in KINDS})
     derivatives: dict = field(default_factory=dict)  # function name -> Rule
     definitions: dict = field(default_factory=dict)  # function name -> Rule
+    functions: dict = field(default_factory=dict)  # function name -> Function (its definitions)
 
     def add(self, rule: Rule) -> None:
+        """(while a rule base is being built, before anyone else sees it)"""
         self.rules[rule.kind].append(rule)
         if rule.kind == "derivative":
             self.derivatives[rule.function] = rule
@@ -80,6 +88,19 @@ class RuleBase:
                 if r.name == name:
                     return r
         return None
+
+    def scope(self):
+        """``with base.scope():`` the functions this rule base defines are
+        known to the parser, the shapes, the evaluator and the code generator
+        (in this thread only)."""
+        return functions.defining(self.functions)
+
+    def before(self, other: "RuleBase") -> "RuleBase":
+        """A new rule base: these rules first (they override), then ``other``'s."""
+        return RuleBase({k: self.rules[k] + other.rules[k] for k in KINDS},
+                        {**other.derivatives, **self.derivatives},
+                        {**other.definitions, **self.definitions},
+                        {**other.functions, **self.functions})
 
 
 # ---------------------------------------------------------------------------
@@ -200,14 +221,28 @@ def parse_rule_line(line: str, origin: str) -> Rule | None:
 
 
 def load_rules(path, base: RuleBase | None = None) -> RuleBase:
-    """Read a ``.rules`` file (or every one in a folder) into ``base``.
+    """A new rule base: the rules of a ``.rules`` file (or of every one in a
+    folder, or of a list of files and folders, in order) first, so that they override, then those of ``base`` (by default
+    the rules that ship with matcalc).  Neither ``base`` nor anything else in
+    the process changes: pass the result where it is to be used
+    (``derive(..., rules=base)``, ``Program(..., rules=base)``).
 
-    A definition ``swish(u) = u ∘ σ(u)`` also makes ``swish`` a function the
-    parser knows, elementwise when its body is.
+    A definition ``swish(u) = u ∘ σ(u)`` makes ``swish`` a function of the
+    returned rule base, elementwise when its body is.
     """
     base = base if base is not None else default_rules()
-    path = Path(path)
-    files = sorted(path.glob("*.rules")) if path.is_dir() else [path]
+    return _read_rules(path, base.functions).before(base)
+
+
+def _read_rules(path, known: dict) -> RuleBase:
+    """The rules of a file or folder, read with the functions ``known`` (and
+    the ones the files define) in scope."""
+    base = RuleBase(functions={})
+    defined = dict(known)
+    paths = [path] if isinstance(path, (str, bytes)) or hasattr(path, "__fspath__") else list(path)
+    files = []
+    for p in map(Path, paths):
+        files += sorted(p.glob("*.rules")) if p.is_dir() else [p]
     for file in files:
         try:
             text = file.read_text(encoding="utf-8")
@@ -216,21 +251,24 @@ def load_rules(path, base: RuleBase | None = None) -> RuleBase:
         # definitions first, so that a derivative line may name the new function
         lines = list(enumerate(text.splitlines(), 1))
         pending = []
-        for number, line in lines:
-            head = line.split("#", 1)[0]
-            m = re.match(r"^\s*[\w\-']+\s*:\s*(\w+)\s*\(([\w\s,]+)\)\s*=(?![>])", head)
-            if m and m.group(1) != "d" and functions.canonical_function(m.group(1)) is None:
-                params = [p.strip() for p in m.group(2).split(",")]
-                functions.register_function(m.group(1), len(params), "elementwise", "None")
-        for number, line in lines:
-            rule = parse_rule_line(line, f"{file.name}:{number}")
-            if rule is not None:
-                pending.append(rule)
-        for rule in pending:
-            if rule.kind == "definition":
-                spelling = numpy_spelling(rule.rhs, rule.params, rule.origin)
-                functions.register_function(rule.function, len(rule.params), "elementwise", spelling)
-            base.add(rule)
+        with functions.defining(defined):
+            for number, line in lines:
+                head = line.split("#", 1)[0]
+                m = re.match(r"^\s*[\w\-']+\s*:\s*(\w+)\s*\(([\w\s,]+)\)\s*=(?![>])", head)
+                if m and m.group(1) != "d" and functions.canonical_function(m.group(1)) is None:
+                    params = [p.strip() for p in m.group(2).split(",")]
+                    defined[m.group(1)] = functions.Function(m.group(1), len(params), "elementwise", "None")
+        with functions.defining(defined):
+            for number, line in lines:
+                rule = parse_rule_line(line, f"{file.name}:{number}")
+                if rule is not None:
+                    pending.append(rule)
+            for rule in pending:
+                if rule.kind == "definition":
+                    spelling = numpy_spelling(rule.rhs, rule.params, rule.origin)
+                    defined[rule.function] = base.functions[rule.function] = functions.Function(
+                        rule.function, len(rule.params), "elementwise", spelling)
+                base.add(rule)
     return base
 
 
@@ -252,7 +290,7 @@ def numpy_spelling(body: Expr, params: tuple, origin: str) -> str:
         elif isinstance(node, Op) and node.op in _NUMPY_OPERATORS:
             text[node] = f"{_NUMPY_OPERATORS[node.op]}({', '.join(text[a] for a in node.args)})"
         elif isinstance(node, Op) and functions.is_elementwise(node.op):
-            inner = functions.FUNCTIONS[node.op].numpy
+            inner = functions.lookup(node.op).numpy
             text[node] = "(" + re.sub(r"\ba0\b", lambda _: text[node.args[0]], inner) + ")"
         else:
             raise RuleError(f"{origin}: a function defined in a rule file must be elementwise; "
@@ -269,24 +307,33 @@ def _rules_folder() -> Path:
 
 
 _DEFAULT: RuleBase | None = None
+_DEFAULT_LOCK = threading.Lock()
 
 
 def default_rules() -> RuleBase:
-    """The rule base that ships with matcalc (read once per process, and
-    parsed once per version of the rule files: a pickle in the user's private
-    cache folder (``matcalc.cache``), keyed by the hash of the rule files and
-    of the code that reads them, saves ~30 ms at every start)."""
+    """The rule base that ships with matcalc: built once per process (under
+    a lock, and published only when complete, so threads that start together
+    all see the whole of it), and parsed once per version of the rule files
+    (a cache in the user's private cache folder, ``matcalc.cache``, keyed by
+    the hash of the rule files and of the code that reads them, saves ~30 ms
+    at every start)."""
+    base = _DEFAULT
+    if base is None:
+        base = _build_default()
+    return base
+
+
+def _build_default() -> RuleBase:
     global _DEFAULT
-    if _DEFAULT is None:
-        cache = _rules_cache_path()
-        base = _read_cache(cache)
-        if base is None:
-            base = RuleBase()
-            _DEFAULT = base  # set first: load_rules(base=...) must not recurse here
-            load_rules(_rules_folder(), base)
-            _write_cache(cache, base)
-        _DEFAULT = base
-    return _DEFAULT
+    with _DEFAULT_LOCK:
+        if _DEFAULT is None:
+            cache = _rules_cache_path()
+            base = _read_cache(cache)
+            if base is None:
+                base = _read_rules(_rules_folder(), {})
+                _write_cache(cache, base)
+            _DEFAULT = base
+        return _DEFAULT
 
 
 def _rules_cache_path() -> Path | None:
@@ -418,7 +465,7 @@ def instantiate(template: Expr, bindings: dict, target_shape=None, differential=
             if node.op == "d":  # the differential of what the argument matched
                 memo[node] = differential(args[0]) if differential else Op("d", (args[0],), args[0].shape)
                 continue
-            if node.op in ("rows", "cols", "eye"):  # size helpers of Jacobian rules
+            if node.op in ("rows", "cols", "entries", "eye"):  # size helpers of Jacobian rules
                 memo[node] = _size_helper(node.op, args[0])
                 continue
             if node.op in ("pow", "epow") and isinstance(args[1], Op):
@@ -437,18 +484,21 @@ def _size_helper(op: str, arg: Expr) -> Expr:
     if op == "eye":
         n = arg.value if isinstance(arg, Num) else arg.name
         return Num(1) if n == 1 else Identity((n, n))
-    d = rows_of(arg.shape) if op == "rows" else cols_of(arg.shape)
+    if op == "entries":
+        from .shapes import dim_product
+
+        d = dim_product(rows_of(arg.shape), cols_of(arg.shape))
+    else:
+        d = rows_of(arg.shape) if op == "rows" else cols_of(arg.shape)
     return Num(d) if isinstance(d, int) else DimSize(d)
 
 
 def _fold_number(e: Expr) -> Expr:
-    """``k - 1`` with k bound to a number, folded to one number."""
+    """``k - 1`` with k bound to a number, folded to one number (with k a
+    name, the simplified ``k - 1``)."""
     from .simplify import simplify
 
-    folded = simplify(e)
-    if not isinstance(folded, Num):
-        raise RuleError("an exponent must fold to a number")
-    return folded
+    return simplify(e)
 
 
 def _sized(const: Expr, shape) -> Expr:

@@ -90,24 +90,29 @@ DRAWS = {
     "binary": lambda r, c, rng: rng.integers(0, 2, (r, c)).astype(float),
     "positive": lambda r, c, rng: rng.uniform(0.5, 2.0, (r, c)),
     "distribution": lambda r, c, rng: _rows_like(r, c, _distribution_vector, rng),
+    # a declared integer (an exponent k of X^k): a small whole number ≥ 2
+    "integer": lambda r, c, rng: rng.integers(2, 5, (r, c)).astype(float),
 }
 SYMMETRIC_KINDS = {"symmetric", "spd"}
 
 
 # functions defined only for positive arguments: an input passed to one
 # directly is drawn positive (log(x): x > 0), as a declared kind would be
-POSITIVE_DOMAIN = {"log", "sqrt"}
+POSITIVE_DOMAIN = {"log", "sqrt", "log1p"}
 
 
 def domain_draws(expr) -> dict[str, str]:
     """``{name: "positive"}`` for each input that is the direct argument (or
     the transpose of one) of log or sqrt in ``expr``: ``sum(log(x))`` draws
     x positive.  Anything less direct is left to redraws."""
-    from .expr import Op, Sym
+    from .expr import Num, Op, Sym
 
     out = {}
     for node in expr.walk():
-        if isinstance(node, Op) and node.op in POSITIVE_DOMAIN:
+        # x .^ p, x^(1/3): a power that is not a whole number needs x > 0
+        fractional = (isinstance(node, Op) and node.op in ("pow", "epow")
+                      and not (isinstance(node.args[1], Num) and node.args[1].value.denominator == 1))
+        if isinstance(node, Op) and (node.op in POSITIVE_DOMAIN or fractional):
             arg = node.args[0]
             arg = arg.args[0] if isinstance(arg, Op) and arg.op == "T" else arg
             if isinstance(arg, Sym):

@@ -133,6 +133,7 @@ class _Solver:
         # union-find over dimension and scalar-ness classes
         self.parent, self.state, self.rigid, self.factors, self.watchers, self.is_dim = [], [], [], [], [], []
         self.queue, self.cons, self.bcasts = deque(), [], []
+        self.defaulted: list = []  # names made vectors by the lowercase default
         self.one = self._new(state=_ONE)
         self.scalar = _Term(self.one, self.one, self._new(dim=False, state=_ONE))
         self.rigid_classes: dict = {}
@@ -463,14 +464,35 @@ class _Solver:
             return False
         left, right = Counter(ka), Counter(kb)
         left, right = list((left - right).elements()), list((right - left).elements())
-        if len(left) == 1 and len(right) == 1:
-            self.union(left[0], right[0])
-        elif left or right:
+        # declared numbers multiply out: vec(X) of a 2×3 X has 6 rows
+        (nl, left), (nr, right) = self._numbers(left), self._numbers(right)
+        if not left and not right and nl == nr:
+            pass
+        elif len(left) == len(right) and nl == nr:
+            # m p = n q: factor by factor (tr(A ⊗ X) of square A and X)
+            for x, y in zip(left, right):
+                self.union(x, y)
+        elif len(left) == 1 and not right and nr % nl == 0 and nr // nl > 1:
+            self.union(left[0], self._dim_class(nr // nl))
+        elif len(right) == 1 and not left and nl % nr == 0 and nl // nr > 1:
+            self.union(right[0], self._dim_class(nl // nr))
+        elif left or right or nl != nr:
             raise _Conflict(f"{self._label(a, {})} ≠ {self._label(b, {})}")
         self.factors[a] = self.factors[a] or self.factors[b]
         self.factors[b] = None
         self._merge(a, b)
         return True
+
+    def _numbers(self, factors: list) -> tuple[int, list]:
+        """The product of the declared numeric sizes among ``factors``, and the others."""
+        product, others = 1, []
+        for f in factors:
+            size = self.rigid[self.find(f)]
+            if isinstance(size, int):
+                product *= size
+            else:
+                others.append(f)
+        return product, others
 
     def _is_vector(self, t: _Term) -> bool:
         return t.origin is not None and t.origin in self.vector_origins
@@ -479,6 +501,8 @@ class _Solver:
     def _dim_class(self, d) -> int:
         if d == 1:
             return self.one
+        if isinstance(d, str) and "*" in d:  # m*n: the product of its factors
+            return self._product(*(self._dim_class(int(f) if f.isdigit() else f) for f in d.split("*")))
         if d not in self.rigid_classes:
             self.rigid_classes[d] = self._new(state=_NOT_ONE, rigid=d)
         return self.rigid_classes[d]
@@ -502,7 +526,7 @@ class _Solver:
                 contextual.add(node)
             if isinstance(node, Op) and node.op in ("commutation", "reshape"):
                 dims = node.args if node.op == "commutation" else node.args[1:]
-                self.dim_args.update(a.name for a in dims if isinstance(a, Sym))
+                self.dim_args.update(n.name for a in dims for n in a.walk() if isinstance(n, Sym))
         memo, done = self.memo, []
         stack = [(root, False)]
         while stack:
@@ -595,8 +619,10 @@ class _Solver:
             return _Term(a.c, a.r, a.s, a.origin)
         if sig in ("square", "pow", "square-scalar"):
             exponent = args[1].expr if sig == "pow" else None
-            if sig == "pow" and integer_value(exponent) is None:
-                con(self._run_scalar, inst, (a,), "a non-integer power needs a scalar", [])
+            declared = self.declarations.get(getattr(exponent, "name", None))
+            if sig == "pow" and integer_value(exponent) is None and getattr(declared, "kind", None) != "integer":
+                con(self._run_scalar, inst, (a,), "a power that is not a whole number needs a scalar "
+                    "(for a matrix power X^k declare k: () integer)", [])
             else:
                 con(self._run_square, inst, (a,), f"{op} needs a square matrix", [])
         if sig in ("pow", "epow"):
@@ -653,6 +679,8 @@ class _Solver:
             self.vector_origins.add(t.origin)
             self._con(self._run_vector, inst, (t,), "a vector is not square", [r, c])
             self._decide(key, lambda _: self.set(s, _NOT_ONE))
+            if key[0] == "kind" and ss == _UNKNOWN:
+                self.defaulted.append(key[1])
         elif kind == "scalar" and _NOT_ONE not in (sr, sc, ss) and ss == _UNKNOWN:
             self._decide(key, lambda _: self.set(s, _ONE))
 
@@ -790,4 +818,5 @@ class _Solver:
                     if not factor.isdigit():
                         dims.setdefault(factor, None)
         kinds = {n: d.kind for n, d in self.declarations.items() if d.kind}
-        return TypedProgram(self.declarations, definitions, objective, shapes, list(dims), kinds)
+        return TypedProgram(self.declarations, definitions, objective, shapes, list(dims), kinds,
+                            tuple(n for n in self.defaulted if n in shapes))

@@ -59,6 +59,9 @@ class TypedProgram:
     shapes: dict[str, Shape]
     dims: list[str]
     kinds: dict[str, str]
+    # names that are vectors only by the lowercase default (a scalar would
+    # also have fitted): the ``read as`` line says so
+    defaulted: tuple = ()
 
 
 def shape_of(e: Expr) -> Shape:
@@ -208,6 +211,8 @@ def dim_argument(e: Expr):
     """A dimension given as an argument (``commutation(m, n)``)."""
     if isinstance(e, (DimSize, Sym)):
         return e.name
+    if isinstance(e, Op) and e.op in ("mul", "scale", "matmul"):  # m*n, as printed
+        return dim_product(*(dim_argument(a) for a in e.args))
     value = integer_value(e)
     if value is None or value < 1:
         raise ShapeError(f"{short_text(e)} is not a dimension")
@@ -230,6 +235,9 @@ def _entries(shape: Shape) -> Expr:
     return result
 
 
+MAX_EXPANDED_POWER = 8  # A^k with |k| up to this is written as products
+
+
 def _matrix_power(args: tuple, span) -> Expr:
     """``A^k`` of a square matrix: ``A^2`` → A A, ``A^-1`` → inv(A),
     ``A^-2`` → inv(A) inv(A), ``A^0`` → I (by repeated squaring, so the
@@ -239,8 +247,19 @@ def _matrix_power(args: tuple, span) -> Expr:
     if rows_of(shape) != cols_of(shape):
         raise _build_error("pow", args, "pow needs a square matrix")
     power = integer_value(k)
+    if power is None and not isinstance(k, Num):  # X^k, X^(k-1): k declared integer
+        return Op("pow", args, shape, span)
     if power is None:
         raise _build_error("pow", args, "a matrix power must be an integer")
+    if abs(power) > MAX_EXPANDED_POWER:  # X^1000 stays a power (the rules know tr(X^k))
+        return Op("pow", args, shape, span)
+    return expand_matrix_power(a, power, span)
+
+
+def expand_matrix_power(a: Expr, power: int, span=None) -> Expr:
+    """``A^k`` for a whole k as products, by repeated squaring (so the DAG
+    stays small): A^3 → (A A) A, A^-2 → inv(A) inv(A), A^0 → I."""
+    shape = shape_of(a)
     if power == 0:
         return Identity(shape)
     base = Op("inv", (a,), shape, span) if power < 0 else a

@@ -106,7 +106,7 @@ def test_json_carries_the_derivation():
     out = run("derive", "-f", str(DATA / "two_layer_batch.mc"), "--wrt", "W1,b2", "--format", "json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
-    assert set(data) == {"input", "objective", "shapes", "assumptions", "intermediates", "gradients",
+    assert set(data) == {"input", "objective", "shapes", "read_as", "assumptions", "intermediates", "gradients",
                          "layout", "numpy", "check"}
     assert data["shapes"]["X"] == ["N", "D"] and data["shapes"]["λ" if "λ" in data["shapes"] else "lambda"] == []
     assert [i["name"] for i in data["intermediates"]] == ["delta1", "delta2"]

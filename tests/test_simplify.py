@@ -24,10 +24,10 @@ def value(e, seed=0):
 
 
 def test_algebra_and_rules_fire_by_name_and_the_value_is_kept():
-    e = typed("((A B)ᵀ)ᵀ x + 0 x + 2 (3 x)")
+    e = typed("((A B)ᵀ)ᵀ x + 0 x + 2 (3 x) + (2 3) x")
     s = Simplifier()
     out = s(e)
-    # ((A B)ᵀ)ᵀ -> A B (rules), 0 x -> 0 and 2 (3 x) -> 6 x (algebra), then one sum
+    # ((A B)ᵀ)ᵀ -> A B (rules), 0 x -> 0, 2 (3 x) -> 6 x and (2 3) x -> 6 x (algebra), then one sum
     for name in ("double-transpose", "scale-by-zero", "scale-of-scale", "multiply-numbers", "collect-terms"):
         assert name in s.trace
     np.testing.assert_allclose(value(out), value(e), rtol=1e-12)
