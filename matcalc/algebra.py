@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable
 
+from .errors import ShapeError
 from .expr import SCALAR, DimSize, Expr, Identity, Num, Ones, Op, Zero, cols_of, node_count, rows_of
 
 
@@ -138,6 +139,31 @@ def _scalar_out_of_product(e: Op, s) -> Expr | None:
             rest = (x.args[0], b) if i == 0 else (a, x.args[0])
             return build("div", (build("matmul", rest), x.args[1]))
     return None
+
+
+@rewrite("cancel-inverses", "matmul")
+def _cancel_inverses(e: Op, s) -> Expr | None:
+    """A⁻¹ A and A A⁻¹ (and their transposes, A⁻ᵀ Aᵀ) are the identity, anywhere in a chain."""
+    factors = flatten(e, "matmul")
+    kept: list = []
+    for f in factors:
+        if kept and _inverse_pair(kept[-1], f):
+            kept.pop()
+        else:
+            kept.append(f)
+    if len(kept) == len(factors):
+        return None
+    return product_of(kept) if kept else Identity(e.shape)
+
+
+def _inverse_pair(a: Expr, b: Expr) -> bool:
+    def inverse(x):
+        if isinstance(x, Op) and x.op == "inv":
+            return x.args[0]
+        if isinstance(x, Op) and x.op == "T" and isinstance(x.args[0], Op) and x.args[0].op == "inv":
+            return build("T", (x.args[0].args[0],))
+        return None
+    return inverse(a) == b or inverse(b) == a
 
 
 @rewrite("order-chain", "matmul")
@@ -324,7 +350,8 @@ def monomial(e: Expr) -> tuple[Fraction, dict] | None:
 
 def monomial_of(c: Fraction, powers: dict) -> Expr:
     """The canonical spelling: ``c a b`` (numbers first, left-nested, as
-    scale-of-scale leaves it), or ``c (a / (b d²))`` with a divisor."""
+    scale-of-scale leaves it), ``c (a / (b d²))`` with a divisor, ``c / b``
+    without a dividend."""
     def power(x, k):
         return x if k == 1 else build("pow", (x, Num(k)))
 
@@ -340,7 +367,10 @@ def monomial_of(c: Fraction, powers: dict) -> Expr:
         return Num(0)
     if not below:
         return product(above, Num(c) if c != 1 else None) or Num(c)
-    return times(c, build("div", (product(above) or Num(1), product(below))), SCALAR)
+    if not above:  # 2 / N, not 2 (1 / N); −(2 / N)
+        quotient = build("div", (Num(abs(c)), product(below)))
+        return quotient if c > 0 else times(Fraction(-1), quotient, SCALAR)
+    return times(c, build("div", (product(above), product(below))), SCALAR)
 
 
 # ---------------------------------------------------------------------------
@@ -571,6 +601,33 @@ def _factor(terms: list[Expr]) -> list[Expr]:
             merged = build(op, (inner, factor) if side == 1 else (factor, inner))
             rest = [t for i, t in enumerate(terms) if i not in idx]
             return _factor([merged] + rest) if idx[0] == 0 else _factor(rest[: idx[0]] + [merged] + rest[idx[0]:])
+    return _factor_hadamard(terms)
+
+
+def _factor_hadamard(terms: list[Expr]) -> list[Expr]:
+    """Terms ``A ∘ P`` and ``c A ∘ Q`` share A: ``A ∘ (P + c Q)``."""
+    groups: dict = {}
+    split = []
+    for i, t in enumerate(terms):
+        c, core = coefficient(t)
+        split.append((c, core))
+        if isinstance(core, Op) and core.op == "had":
+            for k, f in enumerate(dict.fromkeys(core.args)):
+                groups.setdefault(f, []).append((i, core.args[1 - k] if core.args[0] == f else core.args[0]))
+    for f, members in groups.items():
+        if len(members) < 2:
+            continue
+        idx = [i for i, _ in members]
+        members.sort(key=lambda m: split[m[0]][0] < 0)  # G Vᵀ − c rather than −c + G Vᵀ
+        try:
+            inner = sum_of([times(split[i][0], other, other.shape) for i, other in members], None)
+            merged = build("had", (f, inner))
+        except ShapeError:  # the others do not broadcast together
+            continue
+        if merged.shape != terms[idx[0]].shape:
+            continue
+        rest = [t for n, t in enumerate(terms) if n not in idx]
+        return _factor_hadamard(rest[: idx[0]] + [merged] + rest[idx[0]:])
     return _factor_chains(terms)
 
 
