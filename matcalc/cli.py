@@ -49,8 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="variables to differentiate with respect to: a comma list (repeatable)")
     d.add_argument("--of", metavar="NAME", help="the definition to differentiate (instead of the last)")
     _common(d)
-    d.add_argument("--format", choices=["text", "json", "numpy", "latex", "sympy"], default="text",
-                   help="text (default), json, numpy (a module), latex (an align* block), "
+    d.add_argument("--format", choices=["text", "json", "numpy", "jax", "torch", "latex", "sympy"], default="text",
+                   help="text (default), json, numpy (a module with value, gradients and value_and_gradients), "
+                        "jax or torch (the same module over jax.numpy or torch), latex (an align* block), "
                         "sympy (SymPy matrix expressions, as Python)")
     d.add_argument("--bold", action="store_true",
                    help="with --format latex: vectors and matrices in bold, as the CS224n notes")
@@ -133,8 +134,8 @@ def cmd_derive(args) -> int:
         check = result.check(seed=args.seed)
     if args.format == "json":
         print(render_json(result, input_text=args.expr or ""))
-    elif args.format == "numpy":
-        print(result.numpy())
+    elif args.format in ("numpy", "jax", "torch"):
+        print(result.numpy(args.format))
     elif args.format == "latex":
         from .latex import render_latex
 

@@ -19,12 +19,13 @@ import keyword
 import re
 import types
 import unicodedata
+from typing import NamedTuple
 
 from .errors import MatcalcError
 from .evaluate import NUMBER_ARGUMENTS, SCALAR_SIGNATURES, Dag, build_dag
 from .expr import SCALAR, DimSize, Expr, Identity, Num, Ones, Op, Shape, Sym, Zero
+from .backends import BACKENDS, NUMPY, Backend, backend as find_backend
 from .functions import lookup
-from .runtime import HELPERS, helper_source
 
 # Python precedence, loosest first; an operand binds at least as tightly as
 # its position needs or gets parentheses.
@@ -33,8 +34,11 @@ BINARY = {"add": ("+", SUM), "had": ("*", PRODUCT), "div": ("/", PRODUCT), "scal
 # Deeper expressions are split into temporaries, so the generated source stays
 # readable and within what Python's parser and compiler accept.
 MAX_INLINE_DEPTH = 40
-RESERVED = (set(keyword.kwlist) | set(keyword.softkwlist) | set(dir(builtins)) | set(HELPERS)
-            | {"np", "inputs", "INPUTS", "missing", "gradients", "_vector_axis"})
+RESERVED = (set(keyword.kwlist) | set(keyword.softkwlist) | set(dir(builtins))
+            | {h for b in BACKENDS.values() for h in b.helpers}
+            | {"np", "torch", "jax", "inputs", "INPUTS", "SHAPES", "missing", "gradients", "value",
+               "value_and_gradients", "jacobians", "hessians", "hvp", "_like", "_sizes", "_vector_axis",
+               "_conform", "_tensor", "_commutation_order"})
 
 
 def python_name(name: str, taken: set) -> str:
@@ -108,8 +112,8 @@ def _spell(spelling: str, args: list[tuple[str, int]]) -> str:
 class _Printer:
     """Statements for a DAG: temporaries where a node is shared or deep."""
 
-    def __init__(self, dag: Dag, locals_: dict[str, str], dim_text):
-        self.dag, self.locals, self.dim_text = dag, locals_, dim_text
+    def __init__(self, dag: Dag, locals_: dict[str, str], dim_text, backend: Backend = NUMPY):
+        self.dag, self.locals, self.dim_text, self.backend = dag, locals_, dim_text, backend
         self.name_of: dict[int, str] = {}
         self.lines: list[str] = []
         self.temporaries = 0
@@ -191,11 +195,11 @@ class _Printer:
             return ("0.0" if isinstance(node, Zero) else "1.0"), ATOM
         rows, cols = (self.dim_text(d) for d in node.shape)
         if isinstance(node, Identity):
-            return f"np.eye({rows})", ATOM
+            return self.backend.eye.format(n=rows), ATOM
         if isinstance(node, Ones):
-            return f"np.ones(({rows}, {cols}))", ATOM
+            return self.backend.ones.format(rows=rows, cols=cols), ATOM
         if isinstance(node, Zero):
-            return f"np.zeros(({rows}, {cols}))", ATOM
+            return self.backend.zeros.format(rows=rows, cols=cols), ATOM
         raise MatcalcError(f"cannot write {type(node).__name__} in numpy")
 
     def _binary(self, a: int, symbol: str, prec: int, b: int) -> tuple[str, int]:
@@ -251,7 +255,7 @@ class _Printer:
         if op == "inv":
             if node.shape == SCALAR:
                 return f"1.0 / {self.operand(kids[0], POWER)}", PRODUCT
-            return f"np.linalg.inv({self.text(kids[0])[0]})", ATOM
+            return self.backend.inv.format(a=self.text(kids[0])[0]), ATOM
         if op in ("pow", "epow"):
             return self._power(node, *kids)
         return self._call(node, kids)
@@ -269,20 +273,21 @@ class _Printer:
                 keep = "" if node.shape == SCALAR else f"axis={axis}, keepdims=True"
                 return f"{self.operand(other, ATOM)}.sum({keep})", ATOM
         text, _ = self._binary(a, "@", PRODUCT, b)
-        return (f"({text}).item()", ATOM) if node.shape == SCALAR else (text, PRODUCT)
+        return (f"({text}){self.backend.item}", ATOM) if node.shape == SCALAR else (text, PRODUCT)
 
     def _power(self, node: Op, a: int, k: int) -> tuple[str, int]:
         exponent = self.dag.nodes[k]
         base_scalar = self.dag.nodes[a].shape == SCALAR
+        power = self.backend.power
         if not isinstance(exponent, Num):
-            return f"np.power({self.text(a)[0]}, {self.text(k)[0]})", ATOM
+            return power.format(a=self.text(a)[0], k=self.text(k)[0]), ATOM
         value = exponent.value
         k_text = str(int(value)) if value.denominator == 1 else repr(float(value))
         if node.op == "pow" and not base_scalar:
-            return f"np.linalg.matrix_power({self.text(a)[0]}, {k_text})", ATOM
+            return self.backend.matrix_power.format(a=self.text(a)[0], k=k_text), ATOM
         if base_scalar and (value < 0 or value.denominator != 1):
             # Python floats raise on 0 ** -1 and go complex on (-1) ** 0.5; numpy gives inf / nan
-            return f"np.power({self.text(a)[0]}, {k_text})", ATOM
+            return power.format(a=self.text(a)[0], k=k_text), ATOM
         return f"{self.operand(a, ATOM)} ** {k_text}", POWER
 
     def _call(self, node: Op, kids) -> tuple[str, int]:
@@ -294,14 +299,14 @@ class _Printer:
             text, prec = self.text(k)
             if self.dag.nodes[k].shape == SCALAR and f.signature not in NUMBER_ARGUMENTS:
                 # elementwise spellings need numpy scalars, the others 2-D arrays
-                wrapper = "np.float64" if f.signature == "elementwise" else "np.atleast_2d"
-                text, prec = f"{wrapper}({text})", ATOM
+                wrapper = self.backend.number if f.signature == "elementwise" else self.backend.matrix
+                text, prec = wrapper.format(value=text), ATOM
             args.append((text, prec))
-        body = _spell(f.numpy, args)
+        body = _spell(self.backend.spell(f.name, f.numpy), args)
         if not _is_primary(body):
             body = f"({body})"
         if node.shape == SCALAR and f.signature not in SCALAR_SIGNATURES:
-            body += ".item()"
+            body += self.backend.item
         return body, ATOM
 
 
@@ -333,10 +338,24 @@ def _docstring(text: str, indent: str = "") -> str:
     return indent + '"""' + text.replace("\n", "\n" + indent) + '"""'
 
 
+class Emitted(NamedTuple):
+    """One function of a generated module: its ``name``, the named
+    intermediates it computes in order, its ``outputs`` (name -> expression),
+    its docstring, and what it returns: ``"dict"`` the outputs by name,
+    ``"value"`` the output ``value`` alone, ``"pair"`` the output ``value``
+    first and then the others by name."""
+    name: str
+    assignments: list
+    outputs: dict
+    summary: str | None = None
+    returns: str = "dict"
+
+
 def emit_module(assignments: list[tuple[str, Expr]], outputs: dict[str, Expr], inputs: list[str],
                 dims: dict[str, tuple] | None = None, doc: str = "",
                 shapes: dict[str, Shape] | None = None, function: str = "gradients",
-                summary: str | None = None, extra: list | None = None) -> str:
+                summary: str | None = None, extra: list | None = None, backend: str | Backend = "numpy",
+                returns: str = "dict") -> str:
     """The source of a module with ``gradients(**inputs)``.
 
     ``assignments``: named intermediates in order (``("delta1", <yhat - y>)``),
@@ -345,25 +364,42 @@ def emit_module(assignments: list[tuple[str, Expr]], outputs: dict[str, Expr], i
     -> ``(input, axis, ...)`` to read its size from (``"N": ("X", 0)``);
     dimensions it leaves out are read off the first input with them in its
     shape; ``shapes`` gives the inputs' shapes (by default those their
-    ``Sym`` leaves carry).  ``function`` names the function (``jacobians``,
-    ``hessians``, ``hvp``); ``extra`` adds more functions to the module, as
-    ``(function, assignments, outputs, summary)``.
+    ``Sym`` leaves carry), which every function checks its inputs against.
+    ``function`` names the function (``jacobians``, ``hessians``, ``hvp``);
+    ``extra`` adds more functions to the module, as ``Emitted`` tuples (or
+    ``(function, assignments, outputs, summary)``).  ``backend``: the array
+    library the module runs on (numpy, jax or torch; ``matcalc.backends``);
+    ``returns``: what the first function returns (see ``Emitted``).
     """
-    groups = [(function, list(assignments), outputs, summary)] + list(extra or [])
+    backend = find_backend(backend) if isinstance(backend, str) else backend
+    groups = [Emitted(function, list(assignments), outputs, summary, returns)] + [Emitted(*g) for g in extra or []]
+    all_shapes = dict(shapes or {})
     sources, helpers = [], []
-    for name, assigns, outs, text in groups:
-        source, used = _emit_function(name, assigns, outs, inputs, dims, shapes, text)
+    for group in groups:
+        source, used, read_shapes = _emit_function(group, inputs, dims, shapes, backend)
         sources.append(source)
         helpers += [h for h in used if h not in helpers]
+        all_shapes.update(read_shapes)
     names = ", ".join(json.dumps(n, ensure_ascii=False) for n in inputs) + ("," if len(inputs) == 1 else "")
-    blocks = [helper_source(helpers)] if helpers else []
-    blocks += [f"INPUTS = ({names})", *sources]
-    header = _docstring(doc or "Gradients generated by matcalc.") + "\nimport numpy as np"
+    declared = ", ".join(f"{json.dumps(n, ensure_ascii=False)}: {_shape_literal(all_shapes[n])}"
+                         for n in inputs if all_shapes.get(n) is not None)
+    blocks = [backend.helper_source(helpers)] if helpers else []
+    blocks += [f"INPUTS = ({names})\n# the declared shapes; a dimension name has one size across the inputs\n"
+               f"SHAPES = {{{declared}}}", *sources]
+    header = _docstring(doc or "Gradients generated by matcalc.") + "\n" + backend.header
     return header + "\n\n\n" + "\n\n\n".join(b.strip("\n") for b in blocks) + "\n"
 
 
-def _emit_function(function, assignments, outputs, inputs, dims, shapes, summary):
-    """One function of the module: its source and the runtime helpers it calls."""
+def _shape_literal(shape) -> str:
+    if shape == SCALAR:
+        return "()"
+    return "(" + ", ".join(json.dumps(d) for d in shape) + ")"
+
+
+def _emit_function(group: Emitted, inputs, dims, shapes, backend: Backend):
+    """One function of the module: its source, the runtime helpers it calls,
+    and the shapes of the inputs it reads."""
+    function, assignments, outputs, summary, returns = group
     dag = build_dag([e for _, e in assignments] + list(outputs.values()))
     shapes = {**{n.name: n.shape for n in dag.nodes if isinstance(n, Sym) and n.name in set(inputs)},
               **(shapes or {})}
@@ -393,30 +429,50 @@ def _emit_function(function, assignments, outputs, inputs, dims, shapes, summary
     body = [f"missing = [name for name in {wanted} if name not in inputs]",
             "if missing:",
             f'    raise TypeError("{function}() needs the inputs " + ", ".join(missing))']
+    if backend.like:
+        body.append(f"_like = _like_of([inputs[name] for name in {wanted}])")
+    if any(shapes.get(name) is not None for name in needed):
+        body.append("_sizes = {}")
     for name in needed:
-        read = f"np.asarray(inputs[{json.dumps(name, ensure_ascii=False)}], dtype=float)"
-        body.append(f"{locals_[name]} = {read}{'.item()' if shapes.get(name) == SCALAR else ''}")
+        key = json.dumps(name, ensure_ascii=False)
+        read = backend.read.format(value=f"inputs[{key}]")
+        if shapes.get(name) is not None:
+            read = f"_conform({key}, {read}, SHAPES[{key}], _sizes)"
+            if shapes[name] == SCALAR:
+                read += backend.scalar_input
+        body.append(f"{locals_[name]} = {read}")
     for d, local in dim_locals.items():
         source, axis = sources[d]
         body.append(f"{local} = {locals_[source]}.shape[{axis}]")
 
-    printer = _Printer(dag, locals_, dim_text)
+    printer = _Printer(dag, locals_, dim_text, backend)
     for (name, _), c in zip(assignments, dag.roots):
         printer.assign(locals_[name], c)
     results = [(name, printer.result(c)) for name, c in zip(outputs, dag.roots[len(assignments):])]
     body += printer.lines
-    body.append("return {" + "".join(f"\n    {json.dumps(n, ensure_ascii=False)}: {t}," for n, t in results)
-                + ("\n}" if results else "}"))
+    if returns == "value":
+        body.append(f"return {dict(results)['value']}")
+    else:
+        value = [t for n, t in results if n == "value"] if returns == "pair" else []
+        named = [(n, t) for n, t in results if not (returns == "pair" and n == "value")]
+        table = "{" + "".join(f"\n    {json.dumps(n, ensure_ascii=False)}: {t}," for n, t in named) \
+            + ("\n}" if named else "}")
+        body.append(f"return {value[0]}, {table}" if value else f"return {table}")
 
     code = "\n".join(body)
-    helpers = [h for h in HELPERS if re.search(rf"\b{h}\(", code)]
+    helpers = runtime_calls(code, backend)
     wrt = ", ".join(outputs) or "nothing"
     source = "\n".join([
         f"def {function}(**inputs):",
         _docstring(summary or f"Gradients with respect to {wrt}, each shaped like its input.", "    "),
         *("    " + line.replace("\n", "\n    ") for line in body),
     ])
-    return source, helpers
+    return source, helpers, {name: shapes.get(name) for name in needed}
+
+
+def runtime_calls(code: str, backend: Backend) -> list:
+    """The runtime helpers of ``backend`` that ``code`` calls."""
+    return [h for h in backend.helpers if re.search(rf"(?<![\w.]){h}\(", code)]
 
 
 def compile_module(source: str, name: str = "matcalc_generated") -> types.ModuleType:

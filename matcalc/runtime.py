@@ -13,6 +13,7 @@ source text a generated module needs.
 from __future__ import annotations
 
 import inspect
+import re
 
 import numpy as np
 
@@ -68,40 +69,78 @@ def vec(a):
     return np.reshape(a, (-1, 1), order="F")
 
 
+def _commutation_order(m, n):
+    # vec(Xᵀ)[j + i n] = Xᵀ[j, i] = X[i, j] = vec(X)[i + j m] for an m×n X
+    m, n = (int(round(float(v.reshape(()) if hasattr(v, "reshape") else v))) for v in (m, n))
+    order = [0] * (m * n)
+    for i in range(m):
+        for j in range(n):
+            order[j + i * n] = i + j * m
+    return order
+
+
 def commutation(m, n):
     """The (m·n)×(m·n) matrix K with vec(Xᵀ) = K vec(X) for every m×n X."""
-    m, n = int(round(float(np.asarray(m).reshape(())))), int(round(float(np.asarray(n).reshape(()))))
-    # vec(X)[i + j m] = X[i, j] = Xᵀ[j, i] = vec(Xᵀ)[j + i n]
-    i, j = np.meshgrid(np.arange(m), np.arange(n), indexing="ij")
-    k = np.zeros((m * n, m * n))
-    k[(j + i * n).ravel(), (i + j * m).ravel()] = 1.0
-    return k
+    return np.eye(int(m) * int(n))[np.asarray(_commutation_order(m, n))]
 
 
 def commute_rows(a, m, n):
     """commutation(m, n) @ a without the (m·n)×(m·n) matrix: a row permutation."""
-    m, n = int(round(float(np.asarray(m).reshape(())))), int(round(float(np.asarray(n).reshape(()))))
-    i, j = np.meshgrid(np.arange(m), np.arange(n), indexing="ij")
-    perm = np.empty(m * n, dtype=int)
-    perm[(j + i * n).ravel()] = (i + j * m).ravel()
-    return a[perm]
+    return a[np.asarray(_commutation_order(m, n))]
+
+
+def _conform(name, a, expected, sizes):
+    # ``a`` as the declared shape ``expected`` (numbers and dimension names),
+    # binding each name in ``sizes`` (name -> (size, input)) across inputs
+    shape = tuple(a.shape)
+    if expected == ():
+        if a.ndim <= 2 and all(s == 1 for s in shape):
+            return a.reshape(())
+        raise ValueError(f"{name}: expected a scalar, got an array of shape {shape}")
+    if a.ndim == 1 and expected[1] == 1 and expected[0] != 1:
+        a, shape = a.reshape(-1, 1), (shape[0], 1)  # a 1-D array for a column vector
+    wanted = "(" + ", ".join(str(d) for d in expected) + ")"
+    if a.ndim != 2:
+        hint = " (a 1-D array stands only for a column vector)" if a.ndim == 1 else ""
+        raise ValueError(f"{name}: expected a 2-D array of shape {wanted}, got shape {shape}{hint}")
+    for d, size in zip(expected, shape):
+        if isinstance(d, str) and "*" not in d:
+            bound = sizes.setdefault(d, (size, name))
+            if bound[0] != size:
+                raise ValueError(f"{name}: expected shape {wanted}, got {shape}, but {d} = {bound[0]} "
+                                 f"(from {bound[1]})")
+        elif isinstance(d, int) and d != size:
+            raise ValueError(f"{name}: expected shape {wanted}, got {shape}")
+    return a
 
 
 HELPERS = {f.__name__: f for f in (sigmoid, softmax, log_softmax, logsumexp, diag, vec, commutation,
                                    commute_rows)}
+# every function whose source a generated module may carry, in a fixed order
+SOURCES = {f.__name__: f for f in (_vector_axis, _commutation_order, _conform, *HELPERS.values())}
 
-# helper -> the private helpers its source calls
-_NEEDS = {"softmax": ("_vector_axis",), "log_softmax": ("_vector_axis",), "logsumexp": ("_vector_axis",)}
+
+def source(name: str) -> str:
+    """The source text of the runtime function ``name``."""
+    return inspect.getsource(SOURCES[name])
+
+
+def calls(text: str, names, own: str = "") -> list:
+    """The names (of ``names``) that ``text`` calls, outside its comments and docstrings."""
+    code = re.sub(r'""".*?"""|#[^\n]*', "", text, flags=re.S)
+    return [h for h in names if h != own and re.search(rf"\b{h}\(", code)]
 
 
 def helper_source(names) -> str:
-    """Source text defining the named helpers (and what they call), in a fixed order."""
-    wanted = set()
-    for name in names:
-        wanted.add(name)
-        wanted.update(_NEEDS.get(name, ()))
-    functions = [_vector_axis, *HELPERS.values()]
-    return "\n\n\n".join(inspect.getsource(f).strip("\n") for f in functions if f.__name__ in wanted) + "\n"
+    """Source text defining the named helpers (and the private helpers they
+    call), in a fixed order."""
+    wanted, stack = set(), list(names)
+    while stack:
+        name = stack.pop()
+        if name not in wanted:
+            wanted.add(name)
+            stack += calls(source(name), SOURCES, name)
+    return "\n\n\n".join(source(f).strip("\n") for f in SOURCES if f in wanted) + "\n"
 
 
 # The source of every helper: a generated module that wants them all includes this.
