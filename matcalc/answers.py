@@ -256,9 +256,9 @@ class PreparedProblem:
                 f"; where {to_text_name(n)} = {to_text(e)}" for n, e in derivative.where)
             rows = "the variable" if problem.layout == "denominator" else "f"
             columns = "f" if problem.layout == "denominator" else "the variable"
-            self.convention = (f"{problem.layout} layout: rows follow {rows}, columns {columns}"
-                               + (f", {derivative.maps(self.program.objective.shape, typed.shapes)}"
-                                  if self.kind == "hessian" else ""))
+            self.convention = (derivative.maps(self.program.objective.shape, typed.shapes)
+                               if self.kind == "hessian" else
+                               f"{problem.layout} layout: rows follow {rows}, columns {columns}")
         self.shape = truth.shape
         # the engine's δ terms, as program lines an answer may lean on when
         # the problem allows them: (name, text, names used)
@@ -488,12 +488,13 @@ def _sizes_text(sizes: dict) -> str:
 
 
 def _unknown_text(unknown: list[str], problem: PreparedProblem, hidden=frozenset()) -> str:
-    names = ", ".join(to_text_name(n) for n in sorted(problem.names))
     them = ", ".join(to_text_name(n) for n in unknown)
-    engine = [to_text_name(n) for n in unknown if n in hidden]
-    note = (f" ({', '.join(engine)} is matcalc's name for an intermediate, which this problem does not "
-            "give: define it yourself)") if engine else ""
-    return (f"your answer uses {them}, which the problem does not define (its names: {names}){note}; "
+    if all(n in hidden for n in unknown):
+        first = to_text_name(unknown[0])
+        return (f"your answer uses {them}: matcalc's name for an intermediate, which this problem does not "
+                f"give; define it in your answer (\"{first} = ...; answer\")")
+    names = ", ".join(to_text_name(n) for n in sorted(problem.names))
+    return (f"your answer uses {them}, which the problem does not define (its names: {names}); "
             "define helpers with --where \"name = ...\" or \"name = ...; answer\"")
 
 
