@@ -1,4 +1,5 @@
-"""The command line: ``matcalc parse`` and ``matcalc derive``.
+"""The command line: ``matcalc parse`` and ``matcalc derive`` (``check``, ``grade``
+and ``serve`` live in cli_answers.py and web/command.py).
 
 Bad input is a ``MatcalcError``: its message goes to stderr and the exit
 status is 2 (1 for a failed numeric check).  No traceback reaches the user.
@@ -73,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--steps", action="store_true",
                    help="show the derivation step by step: chain rule, rules used, shapes")
     add_commands(sub)  # matcalc check, matcalc grade
+    from .web.command import add_command as add_serve
+
+    add_serve(sub)  # matcalc serve
     return parser
 
 
