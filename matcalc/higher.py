@@ -97,23 +97,23 @@ def _dim(d) -> str:
     return str(d).replace("*", "")
 
 
-def _oriented(e: Expr, layout: str, ctx) -> Expr:
+def _oriented(e: Expr, layout: str, ctx, rules) -> Expr:
+    """``e`` in ``layout`` (the transpose for denominator), simplified with
+    the program's rule base ``rules`` (the user's rules too)."""
     from .shapes import build
     from .simplify import simplify
 
     if layout not in LAYOUTS:
         raise MatcalcError(f"layout must be numerator or denominator, not {layout!r}")
-    return e if layout == "numerator" else simplify(build("T", (e,)), ctx)
+    return e if layout == "numerator" else simplify(build("T", (e,)), ctx, rules=rules.of("simplify"))
 
 
-def _display(e: Expr, ctx, names) -> Expr:
+def _display(e: Expr, ctx, names, rules) -> Expr:
     from .api import name_nodes
-    from .rules import default_rules
     from .simplify import simplify
 
     # display keeps diag(v) W, the book form of a Jacobian; evaluation uses v ∘ W
-    rules = book_form_rules(default_rules())
-    return name_nodes(simplify(e, ctx, rules=rules), names)
+    return name_nodes(simplify(e, ctx, rules=book_form_rules(rules)), names)
 
 
 _READING_NAMES = "pqrstuvabcdefgh"
@@ -155,10 +155,10 @@ def _worth_a_name(n: Op) -> bool:
     return n.op not in ("T", "scale", "inv") and sum(1 for _ in n.walk()) >= 2
 
 
-def _cheap(e: Expr, ctx) -> Expr:
+def _cheap(e: Expr, ctx, rules) -> Expr:
     from .simplify import simplify
 
-    return simplify(e, ctx)
+    return simplify(e, ctx, rules=rules.of("simplify"))
 
 
 def jacobian_derivatives(program, wrt: list[str], layout: str, ctx) -> list[Derivative]:
@@ -167,9 +167,9 @@ def jacobian_derivatives(program, wrt: list[str], layout: str, ctx) -> list[Deri
     for w in wrt:
         trace: list = []
         j = jacobian(program.objective, Sym(w, program.typed.shapes[w]), ctx, program.rules, trace)
-        j = _oriented(j, layout, ctx)
-        shown, where = name_repeats(_display(j, ctx, program.names), program.typed.shapes)
-        out.append(Derivative("jacobian", w, None, shown, _cheap(j, ctx), layout, where=where,
+        j = _oriented(j, layout, ctx, program.rules)
+        shown, where = name_repeats(_display(j, ctx, program.names, program.rules), program.typed.shapes)
+        out.append(Derivative("jacobian", w, None, shown, _cheap(j, ctx, program.rules), layout, where=where,
                               steps=tuple(trace)))
     return out
 
@@ -190,10 +190,10 @@ def hessian_derivatives(result, wrt: list[str], wrt2: str | None, layout: str, c
         else:
             trace: list = []
             h = jacobian(g, target, ctx, program.rules, trace)
-        h = _oriented(h, layout, ctx)
+        h = _oriented(h, layout, ctx, program.rules)
         symmetric = other == w
-        shown, where = name_repeats(_display(h, ctx, program.names), program.typed.shapes)
-        out.append(Derivative("hessian", w, wrt2, shown, _cheap(h, ctx), layout, symmetric, where,
+        shown, where = name_repeats(_display(h, ctx, program.names, program.rules), program.typed.shapes)
+        out.append(Derivative("hessian", w, wrt2, shown, _cheap(h, ctx, program.rules), layout, symmetric, where,
                               tuple(trace) if g is not None else ()))
     return out
 
@@ -212,8 +212,8 @@ def hvp_derivatives(result, wrt: list[str], direction: str, ctx) -> list[Derivat
             hv = Zero(shape) if shape != SCALAR else Num(0)
         else:
             hv = jvp(g, {w: Sym(direction, shape)}, ctx, program.rules)
-        out.append(Derivative("hvp", w, direction, _display(hv, ctx, program.names), _cheap(hv, ctx),
-                              "numerator"))
+        out.append(Derivative("hvp", w, direction, _display(hv, ctx, program.names, program.rules),
+                              _cheap(hv, ctx, program.rules), "numerator"))
     return out
 
 
