@@ -213,7 +213,8 @@ def _product(node: Op, part: Part, style: Spelling) -> Fragment:
     # to the letter, and the parser never nests a product on the right).
     right = node.args[1]
     left = part(node.args[0])
-    if isinstance(node.args[0], Op) and node.args[0].op == "div":  # (2 / N) x, not 2 / N x
+    if isinstance(node.args[0], Op) and node.args[0].op == "div" and node.args[0].shape == SCALAR:
+        # a typed scalar quotient as a coefficient: (2 / N) x, not 2 / N x
         left = _spell("(", left, ")", level=ATOM)
     associative = (node.op in ("matmul", "scale") and isinstance(right, Op)
                    and right.op in ("matmul", "scale") and not _is_negation(right))
