@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from .differentiate import Derivation, differentiate
 from .errors import CheckFailedError, MatcalcError, ParseError
-from .expr import SCALAR, Expr, Op, Sym, format_shape
+from .expr import SCALAR, Expr, Op, Sym, format_shape, free_symbols
 from .rules import Context, RuleBase, default_rules, load_rules
 
 
@@ -52,14 +52,13 @@ class Program:
     """
 
     def __init__(self, text: str = "", *, where=None, objective: str | None = None,
-                 rules: RuleBase | None = None):
+                 rules: RuleBase | None = None, latex: bool | None = None):
         self.rules = rules or default_rules()
-        self._read(text, where, objective)
+        self._read(text, where, objective, latex)
 
     @_in_scope
-    def _read(self, text, where, objective) -> None:
+    def _read(self, text, where, objective, latex=None) -> None:
         from .parser import parse_expr, parse_program
-        from .shape_inference import infer_shapes
 
         lines = _lines(where) + ([text] if text else [])
         self.source = "\n".join(lines)
@@ -69,14 +68,50 @@ class Program:
             raise ParseError("empty expression: write an objective such as \"tr(A X B)\"")
         objective_splits: list = []
         if objective is not None:
+            objective = _from_latex(objective, latex, self.surface.names)
             objective_expr = parse_expr(objective, known_names=frozenset(self.surface.names),
                                         splits=objective_splits)
         elif not self.surface.definitions:
             raise MatcalcError("nothing to differentiate: give an objective or a definition")
         self.objective_text = objective
+        self._settle(objective_expr, objective_splits)
+
+    def _settle(self, objective_expr, objective_splits) -> None:
+        from .shape_inference import infer_shapes
+
+        self._objective_expr, self._objective_splits = objective_expr, objective_splits
         self.typed = infer_shapes(self.surface, objective_expr)
         self.reading = reading_of(self.surface, objective_expr, objective_splits, self.typed)
         self._inline()
+
+    @_in_scope
+    def _cut(self, defined: list[str]) -> "Program":
+        """This program with the defined names ``defined`` made inputs of
+        their own shapes: ∂J/∂h of the cut program is the δ of h."""
+        from .parser import Declaration, SurfaceProgram
+
+        surface = self.surface
+        if self._objective_expr is None and surface.definitions[-1].name in defined:
+            raise MatcalcError(f"{surface.definitions[-1].name} is the objective: its derivative is 1")
+        by_name = {d.name: d for d in surface.definitions}
+        for w in defined:  # h upstream of another requested z: ∂J/∂h would lose the path through z
+            needed, stack = set(), [by_name[z].expr for z in defined if z != w]
+            while stack:
+                for name in free_symbols(stack.pop()):
+                    if name in by_name and name not in needed:
+                        needed.add(name)
+                        stack.append(by_name[name].expr)
+            if w in needed:
+                raise MatcalcError(f"∂J/∂{w}: {w} feeds another name asked for; ask for one at a time")
+        declarations = dict(surface.declarations)
+        for w in defined:
+            declarations[w] = Declaration(w, self.typed.shapes[w], None, by_name[w].line)
+        cut = Program.__new__(Program)
+        cut.rules, cut.source, cut.objective_text = self.rules, self.source, self.objective_text
+        cut.surface = SurfaceProgram(declarations, [d for d in surface.definitions if d.name not in defined],
+                                     surface.source, surface.splits)
+        cut._settle(self._objective_expr, self._objective_splits)
+        return cut
 
     # -- the program as one DAG ------------------------------------------
     def _inline(self) -> None:
@@ -124,10 +159,15 @@ class Program:
         hvp = canonical_name(hvp) if hvp else hvp
         if not names:
             raise MatcalcError("--wrt: name at least one variable to differentiate with respect to")
-        for w in names:
-            if w in self.typed.definitions:
-                raise MatcalcError(f"{w} is defined ({w} = ...); differentiate with respect to a variable "
+        defined = [w for w in names if w in self.typed.definitions]
+        if defined:  # ∂J/∂h of a defined h: the δ of h
+            if len(defined) != len(names):
+                raise MatcalcError(f"{', '.join(defined)} {'is' if len(defined) == 1 else 'are'} defined: "
+                                   "ask for the δ of defined names apart from the variables "
                                    f"({', '.join(self.variables)})")
+            return self._cut(defined).derive(names, check=check, seed=seed, order=order, wrt2=wrt2,
+                                             hvp=hvp, layout=layout)
+        for w in names:
             if w not in self.typed.shapes:
                 raise MatcalcError(f"{w} does not appear in the problem; its variables are: "
                                    f"{', '.join(self.variables)}")
@@ -144,7 +184,8 @@ class Program:
             result.derivatives = jacobian_derivatives(self, names, layout, ctx)
         else:
             derivation = differentiate(self.objective, names, ctx, self.rules,
-                                       defined=frozenset(self.names))
+                                       defined=frozenset(self.names),
+                                       taken=frozenset(self.typed.shapes) | frozenset(self.typed.dims))
             result = Result(self, derivation, layout=layout)
             if order == 2 or wrt2:
                 result.derivatives = hessian_derivatives(result, names, wrt2, layout, ctx)
@@ -565,15 +606,27 @@ def dims_from_inputs(shapes: dict, env: dict) -> dict:
 
 def derive(objective: str | None = None, wrt="", *, where=None, program: str = "",
            rules=None, check: bool = False, seed: int = 0, order: int = 1, wrt2: str | None = None,
-           hvp: str | None = None, layout: str = "numerator") -> Result:
-    """Differentiate ``objective`` (an expression, or the name of a definition)
-    with respect to ``wrt``.
+           hvp: str | None = None, layout: str = "numerator", latex: bool | None = None) -> Result:
+    r"""Differentiate ``objective`` (an expression, or the name of a definition)
+    with respect to ``wrt``.  ``latex`` forces (True) or forbids (False)
+    reading the objective as LaTeX (default: detected, as for answers).
 
-    ``derive("tr(A X B)", wrt="X").gradients["X"]`` is ``Aᵀ Bᵀ``.
+    ``derive("tr(A X B)", wrt="X").gradients["X"]`` is ``Aᵀ Bᵀ``;
+    ``derive(r"\mathbf{x}^\top A \mathbf{x}", wrt="x")`` is ``(A + Aᵀ) x``.
     """
     base = _rule_base(rules)
-    p = Program(program, where=where, objective=objective, rules=base)
+    p = Program(program, where=where, objective=objective, rules=base, latex=latex)
     return p.derive(wrt, check=check, seed=seed, order=order, wrt2=wrt2, hvp=hvp, layout=layout)
+
+
+def _from_latex(objective: str, latex: bool | None, names) -> str:
+    """The objective in the expression language: LaTeX (forced, or detected
+    as for answers) goes through the translator ``check`` uses for answers."""
+    from .latex_input import latex_to_expr_text, looks_like_latex
+
+    if latex or (latex is None and looks_like_latex(objective)):
+        return latex_to_expr_text(objective, names=names)
+    return objective
 
 
 def _rule_base(rules) -> RuleBase:

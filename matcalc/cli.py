@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("expr", nargs="?", default=None, help="an expression (or a defined name)")
     _common(p)
     p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--latex", action="store_true", default=None,
+                   help="read the expression as LaTeX (default: detected)")
 
     d = sub.add_parser("derive", help="derive gradients", epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -48,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--wrt", action="append", default=[], metavar="VARS",
                    help="variables to differentiate with respect to: a comma list (repeatable)")
     d.add_argument("--of", metavar="NAME", help="the definition to differentiate (instead of the last)")
+    d.add_argument("--latex", action="store_true", default=None,
+                   help="read the objective as LaTeX, e.g. \\mathbf{x}^\\top A \\mathbf{x} (default: detected)")
     _common(d)
     d.add_argument("--format", choices=["text", "json", "numpy", "jax", "torch", "latex", "sympy"], default="text",
                    help="text (default), json, numpy (a module with value, gradients and value_and_gradients), "
@@ -98,7 +102,8 @@ def cmd_parse(args) -> int:
 
     if args.expr is None and not args.file and not args.where:
         raise MatcalcError("parse: give an expression")
-    program = Program(_read_file(args.file), where=args.where, objective=args.expr, rules=_rules(args.rules))
+    program = Program(_read_file(args.file), where=args.where, objective=args.expr, rules=_rules(args.rules),
+                      latex=args.latex)
     typed = program.typed
     expr = typed.objective
     shapes = program.shapes
@@ -127,7 +132,8 @@ def cmd_derive(args) -> int:
     if not wrt:
         raise MatcalcError("derive: say which variables with --wrt (e.g. --wrt W or --wrt W,b1)")
     objective = args.of or args.expr
-    program = Program(_read_file(args.file), where=args.where, objective=objective, rules=_rules(args.rules))
+    program = Program(_read_file(args.file), where=args.where, objective=objective, rules=_rules(args.rules),
+                      latex=args.latex if args.expr else False)
     result = program.derive(wrt, order=args.order, wrt2=args.wrt2, hvp=args.hvp, layout=args.layout)
     check = None
     if args.check:

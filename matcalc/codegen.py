@@ -281,6 +281,8 @@ class _Printer:
         base_scalar = self.dag.nodes[a].shape == SCALAR
         power = self.backend.power
         if not isinstance(exponent, Num):
+            if node.op == "pow" and not base_scalar:  # X^k, k a declared integer
+                return self.backend.matrix_power.format(a=self.text(a)[0], k=f"int(round({self.text(k)[0]}))"), ATOM
             return power.format(a=self.text(a)[0], k=self.text(k)[0]), ATOM
         value = exponent.value
         k_text = str(int(value)) if value.denominator == 1 else repr(float(value))

@@ -19,6 +19,7 @@ broadcast is summed back over the broadcast axis (``onesᵀ G``).
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 from .errors import NotDifferentiableError
@@ -69,7 +70,7 @@ class BackwardStep:
 
 def differentiate(objective: Expr, wrt: list[str], ctx: Context = NO_CONTEXT,
                   rules: RuleBase | None = None, delta_prefix: str = "delta",
-                  defined: frozenset = frozenset()) -> Derivation:
+                  defined: frozenset = frozenset(), taken: frozenset = frozenset()) -> Derivation:
     """Gradients of the scalar typed ``objective`` with respect to the named
     variables, each with the shape of its variable.
 
@@ -81,7 +82,8 @@ def differentiate(objective: Expr, wrt: list[str], ctx: Context = NO_CONTEXT,
     is never a transposed δ and the simplifier sees it whole.
 
     ``sum(tanh(W x))`` with respect to ``W`` gives δ1 = 1 − tanh(W x) ∘ tanh(W x)
-    and ∂J/∂W = δ1 xᵀ.
+    and ∂J/∂W = δ1 xᵀ.  Names in ``taken`` (the user's own ``δ1``) are never
+    given to an error term.
     """
     rules = rules or default_rules()
     wanted = set(wrt)
@@ -99,6 +101,7 @@ def differentiate(objective: Expr, wrt: list[str], ctx: Context = NO_CONTEXT,
     # each share of a cotangent carries the names of the rules that made it,
     # and the node that passed it (for --steps)
     cotangents: dict = {objective: [(Num(1), [], None)]}
+    fresh = (f"{delta_prefix}{k}" for k in itertools.count(1) if f"{delta_prefix}{k}" not in taken)
     trace: list[BackwardStep] = []
     intermediates: list[Intermediate] = []
     gradients: dict = {}
@@ -117,22 +120,17 @@ def differentiate(objective: Expr, wrt: list[str], ctx: Context = NO_CONTEXT,
             continue
         if node is not objective and (node in defined or _feeds_nonlinear(parts, rules)) \
                 and _worth_naming(g, forward):
-            name = f"{delta_prefix}{len(intermediates) + 1}"
+            name = next(fresh)
             intermediates.append(Intermediate(name, node, g, used))
             g, used = Sym(name, g.shape), []
             step.delta = name
-        own = [r for r in steps.get(node, []) if r not in _PLAIN_RULES]
-        passed = _merge([used, own])
+        passed = _merge([used, steps.get(node, [])])
         for child, share in _transpose(linear[node], g, rules, ctx, forward):
             cotangents.setdefault(child, []).append((share, passed, node))
     for w in wrt:
         gradients.setdefault(w, None)  # the objective does not depend on it
         gradient_rules.setdefault(w, [])
     return Derivation(objective, list(wrt), intermediates, gradients, assumptions, steps, gradient_rules, trace)
-
-
-# linearity itself is not worth naming beside each δ
-_PLAIN_RULES = {"sum", "elementwise"}
 
 
 def _merge(lists) -> list:
@@ -142,6 +140,12 @@ def _merge(lists) -> list:
             if n not in out:
                 out.append(n)
     return out
+
+
+def shown_names(rule) -> list[str]:
+    """The rule's name as --steps shows it beside a δ: none for a rule tagged
+    quiet (linearity itself is not worth naming)."""
+    return [] if "quiet" in rule.tags else [rule.name]
 
 
 def _active_nodes(objective: Expr, wanted: set) -> set:
@@ -192,7 +196,7 @@ def _linearise(node: Expr, active: set, rules: RuleBase, ctx: Context, simplifie
         if b is not None and conditions_hold(rule, b, ctx):
             form = instantiate(rule.rhs, b, node.shape, differential=differential)
             assumption = _assumption(rule, b)
-            return simplifier(form), [rule.name], assumption
+            return simplifier(form), shown_names(rule), assumption
     if node.op in rules.derivatives and len(node.args) == 1:
         # the chain rule of an elementwise function: d f(A) = f'(A) ∘ d(A)
         rule = rules.derivatives[node.op]
@@ -201,7 +205,7 @@ def _linearise(node: Expr, active: set, rules: RuleBase, ctx: Context, simplifie
         from .shapes import build
 
         form = build("had", (slope, differential(a)))
-        return simplifier(form), ["elementwise", rule.name], None
+        return simplifier(form), shown_names(rule), None
     if node.op == "pow" and node.shape != SCALAR and isinstance(node.args[1], Num):
         # a large whole power of a matrix that no rule took (tr(X^k) would
         # have): differentiate it as the product it is
@@ -215,7 +219,7 @@ def _linearise(node: Expr, active: set, rules: RuleBase, ctx: Context, simplifie
         rule = rules.definitions[node.op]
         body = instantiate(rule.rhs, dict(zip(rule.params, node.args)), node.shape)
         active.update(n for n in body.walk() if any(c in active for c in n.children))
-        return Op("d", (body,), body.shape), [rule.name], None
+        return Op("d", (body,), body.shape), shown_names(rule), None
     from .functions import FUNCTIONS
 
     advice = getattr(FUNCTIONS.get(node.op), "advice", None)
@@ -239,7 +243,7 @@ class Assumption:
 def _assumption(rule, bindings) -> Assumption | None:
     if not rule.assumption:
         return None
-    from .rules import ASSUMPTIONS
+    from .predicates import ASSUMPTIONS
 
     name, var = rule.assumption
     template, kind = ASSUMPTIONS[name]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .errors import MatcalcError
 from .expr import SCALAR, Expr, Op, Sym, format_shape
-from .jacobian import BOOK_FORM_SKIPS, inline_gradient, jacobian, jvp, vec_size
+from .jacobian import book_form_rules, inline_gradient, jacobian, jvp, vec_size
 
 LAYOUTS = ("numerator", "denominator")
 
@@ -112,7 +112,7 @@ def _display(e: Expr, ctx, names) -> Expr:
     from .simplify import simplify
 
     # display keeps diag(v) W, the book form of a Jacobian; evaluation uses v ∘ W
-    rules = [r for r in default_rules().of("simplify") if r.name not in BOOK_FORM_SKIPS]
+    rules = book_form_rules(default_rules())
     return name_nodes(simplify(e, ctx, rules=rules), names)
 
 

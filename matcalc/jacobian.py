@@ -24,13 +24,11 @@ from .rules import NO_CONTEXT, Context, RuleBase, default_rules, instantiate
 from .simplify import Simplifier
 
 
-# Jacobians keep the book form diag(v) W while they are built; the cheap form
-# v ∘ W is for evaluation (matcalc.higher simplifies with every rule there)
-BOOK_FORM_SKIPS = {"diag-times-matrix", "matrix-times-diag", "diag-of-row", "weighted-gram"}
-
-
-def _book_rules(rules: RuleBase):
-    return [r for r in rules.of("simplify") if r.name not in BOOK_FORM_SKIPS]
+def book_form_rules(rules: RuleBase) -> list:
+    """The simplify rules that keep a Jacobian in book form (diag(v) W): all
+    but those tagged ``evaluation`` (v ∘ W is the cheaper form to evaluate,
+    and matcalc.higher simplifies with every rule there)."""
+    return [r for r in rules.of("simplify") if "evaluation" not in r.tags]
 
 
 def vec_size(shape):
@@ -59,7 +57,7 @@ def jacobian(f: Expr, wrt: Sym, ctx: Context = NO_CONTEXT, rules: RuleBase | Non
     forward = set(f.walk())
     memo: dict = {node: node for node in forward}
     # the linear forms take every simplify rule, the Jacobians the book form; one memo
-    simplifiers = (Simplifier(rules.of("simplify"), ctx, memo=memo), Simplifier(_book_rules(rules), ctx, memo=memo))
+    simplifiers = (Simplifier(rules.of("simplify"), ctx, memo=memo), Simplifier(book_form_rules(rules), ctx, memo=memo))
     jac: dict = {wrt: _identity(n)}
     for node in f.walk(prune=lambda v: v not in active):
         if node not in active or node in jac:
@@ -71,7 +69,7 @@ def jacobian(f: Expr, wrt: Sym, ctx: Context = NO_CONTEXT, rules: RuleBase | Non
         maps: list = []
         jac[node] = simplifiers[1](_jacobian_of_form(form, jac, rules, ctx, forward, maps))
         if trace is not None:
-            trace.append((node, jac[node], [r for r in used + maps if r not in ("sum", "elementwise")]))
+            trace.append((node, jac[node], used + maps))
     return jac[f]
 
 

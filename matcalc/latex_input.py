@@ -43,7 +43,9 @@ FONTS = {"mathbf", "boldsymbol", "bm", "mathit", "mathsf", "vec", "mathbb", "mat
 WORDS = {"text", "textrm", "textit", "mathrm", "operatorname", "textsf", "texttt"}
 FUNCTION_COMMANDS = {"log": "log", "ln": "log", "exp": "exp", "det": "det", "tanh": "tanh",
                      "sin": "sin", "cos": "cos", "tr": "tr", "Tr": "tr", "trace": "tr",
-                     "diag": "diag", "softmax": "softmax", "sgn": "sgn", "max": "max", "min": "min"}
+                     "diag": "diag", "softmax": "softmax", "sgn": "sgn", "max": "max", "min": "min",
+                     "tan": "tan", "arctan": "arctan", "arcsin": "arcsin", "arccos": "arccos",
+                     "sinh": "sinh", "cosh": "cosh"}
 OPERATORS = {"circ": "∘", "odot": "∘", "oslash": "⊘", "cdot": "·", "times": "·", "ast": "*",
              "otimes": "⊗", "top": "ᵀ", "intercal": "ᵀ", "prime": "'"}
 NORM_BARS = {"|", "Vert", "lVert", "rVert"}

@@ -106,6 +106,12 @@ def parse_program(text: str) -> SurfaceProgram:
     return SurfaceProgram(declarations, definitions, text, tuple(builder.splits))
 
 
+def build_surface(tree: Tree, text: str, known_names: frozenset[str] = frozenset()) -> Expr:
+    """The surface ``Expr`` of one expression subtree of lark's tree of
+    ``text`` (a side of a rule in a rule file)."""
+    return _transform(SurfaceBuilder(known_names), tree, text)
+
+
 def _transform(builder: "SurfaceBuilder", tree: Tree, text: str):
     try:
         return builder.transform(tree)
@@ -434,19 +440,20 @@ class SurfaceBuilder(Transformer_NonRecursive):
         spelled = None if rule_only else self._spelled(word, args, callee)
         if spelled is not None:
             return spelled
-        if function is not None and not any(isinstance(a, Token) for a in args):
+        plain = not any(isinstance(a, Token) for a in args)
+        if function is not None and plain and (len(args) == _arity(function) or word not in _spellings()):
             return self._apply(function, args, callee)
-        if function is not None or word in _spellings():
-            raise ParseError(f"{word}({', '.join('…' if isinstance(a, Expr) else str(a) for a in args)})"
-                             f" is not a form matcalc knows; it reads "
-                             + ", ".join(f"{word}({', '.join(_shown(p) for p in s.arguments)})"
-                                         for s in _spellings().get(word, []))
-                             + (f"{', ' if word in _spellings() else ''}{word}(a)" if function else ""),
-                             line=callee.line, column=callee.column)
         advice = UNSUPPORTED.get(word) or UNSUPPORTED.get(word.lower())
         if advice is not None:
             raise UnknownFunctionError(f"'{word}' is not supported: {advice}",
                                        line=callee.line, column=callee.column)
+        if function is not None or word in _spellings():
+            forms = [f"{word}({', '.join(_shown(p) for p in s.arguments)})" for s in _spellings().get(word, [])]
+            if function is not None:
+                forms.append(f"{word}({', '.join('abcd'[:_arity(function)])})")
+            raise ParseError(f"{word}({', '.join('…' if isinstance(a, Expr) else str(a) for a in args)}) is "
+                             f"not a form matcalc knows; write one of: {', '.join(dict.fromkeys(forms))}",
+                             line=callee.line, column=callee.column)
         raise UnknownFunctionError(f"unknown function '{callee}'",
                                    suggestions=_close_functions(word, cutoff=0.6),
                                    line=callee.line, column=callee.column)

@@ -1,21 +1,10 @@
 """The rule base: identities as data, and the machinery to match and apply them.
 
-A rule file (``rules/*.rules``) holds one rule a line, in the expression
-language::
-
-    name: LHS = RHS          an identity: a differential d(·) = ..., a
-                             derivative f'(u) = ..., a definition f(u) = ...
-    name: LHS -> RHS         a simplification
-    name: LHS => RHS         an adjoint (the trace trick for one linear map:
-                             the right side passes the cotangent G), or the
-                             Jacobian of one linear map (the right side
-                             multiplies the Jacobian J of its linear part)
-
-optionally followed by ``when pred(A), pred(B)`` (named side conditions, see
-``PREDICATES``) and ``assume name(Y)`` (an assumption the result rests on,
-see ``ASSUMPTIONS``: it is printed with the result, and the numeric check
-draws ``Y`` so that it holds).  Every letter of
-the left side is a pattern variable.  ``#`` starts a comment.
+Rule files (``rules/*.rules``) are read by ``matcalc.rule_reader`` (the
+grammar's ``rule_file`` start symbol: kinds declared in a header, names,
+conditions, assumptions and tags); ``rules/README.md`` describes them for
+people adding rules.  This module holds the rule base (rules by kind, names
+unique), matching a left side and instantiating a right side.
 
 The engine never knows what tanh or a trace is: it matches left sides and
 builds right sides.
@@ -28,34 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import functions
-from .errors import MatcalcError, RuleError
+from .errors import RuleError
 from .expr import (SCALAR, DimSize, Expr, Identity, Num, Ones, Op, PatternVar,
                    Sym, Zero, cols_of, rows_of)
-from .predicates import ASSUMPTIONS, NO_CONTEXT, PREDICATES, Context
-
-KINDS = ("differential", "derivative", "definition", "simplify", "adjoint", "jacobian")
-
-
-@dataclass(frozen=True)
-class Rule:
-    """``name: lhs <arrow> rhs [when ...] [assume ...]``, parsed."""
-
-    name: str
-    kind: str
-    lhs: Expr
-    rhs: Expr
-    conditions: tuple = ()  # ((predicate name, pattern variable name), ...)
-    assumption: tuple | None = None  # (name in ASSUMPTIONS, pattern variable)
-    origin: str = ""  # "file.rules:12"
-    function: str | None = None  # derivative / definition rules: which function
-    params: tuple = ()  # definition rules: the parameter names
-
-    def __str__(self) -> str:
-        from .printer import to_text
-
-        arrow = {"simplify": "->", "adjoint": "=>"}.get(self.kind, "=")
-        return f"{self.name}: {to_text(self.lhs)} {arrow} {to_text(self.rhs)}"
-
+from .predicates import NO_CONTEXT, PREDICATES, Context
+from .rule_reader import KINDS, Rule, RuleFile
 
 @dataclass
 class RuleBase:
@@ -72,7 +38,9 @@ class RuleBase:
     functions: dict = field(default_factory=dict)  # function name -> Function (its definitions)
 
     def add(self, rule: Rule) -> None:
-        """(while a rule base is being built, before anyone else sees it)"""
+        """Add a rule (while a rule base is being built, before anyone else
+        sees it); its name must be new (``--steps`` shows names)."""
+        _refuse_taken_name(rule, self)
         self.rules[rule.kind].append(rule)
         if rule.kind == "derivative":
             self.derivatives[rule.function] = rule
@@ -96,134 +64,28 @@ class RuleBase:
         return functions.defining(self.functions)
 
     def before(self, other: "RuleBase") -> "RuleBase":
-        """A new rule base: these rules first (they override), then ``other``'s."""
+        """A new rule base: these rules first (they override), then ``other``'s.
+        A name both use is a RuleError: ``--steps`` must say which rule fired."""
+        for rules in self.rules.values():
+            for rule in rules:
+                _refuse_taken_name(rule, other)
         return RuleBase({k: self.rules[k] + other.rules[k] for k in KINDS},
                         {**other.derivatives, **self.derivatives},
                         {**other.definitions, **self.definitions},
                         {**other.functions, **self.functions})
 
 
-# ---------------------------------------------------------------------------
-# reading rule files
-
-_ARROWS = (("=>", "adjoint"), ("->", "simplify"), ("=", None))
-_DERIVATIVE = re.compile(r"^\s*([^\s(']+)'\s*\(\s*(\w+)\s*\)\s*$")
-_CALL = re.compile(r"^\s*(\w+)\s*\(\s*([\w\s,]+)\)\s*$")
-
-
-def _split_clauses(body: str) -> tuple[str, list[str], str | None]:
-    assumption = None
-    m = re.search(r"\bassume\s+(\w+)\s*\(\s*(\w+)\s*\)\s*$", body)
-    if m:
-        assumption = (m.group(1), m.group(2))
-        body = body[: m.start()]
-    conditions: list[str] = []
-    m = re.search(r"\bwhen\b(.*)$", body)
-    if m:
-        conditions = [c.strip() for c in m.group(1).split(",") if c.strip()]
-        body = body[: m.start()]
-    return body.strip(), conditions, assumption
-
-
-def _parse_side(text: str, origin: str, params: frozenset = frozenset()) -> Expr:
-    from .parser import parse_expr
-
-    with functions.rule_syntax():
-        try:
-            return parse_expr(text, known_names=params)
-        except MatcalcError as err:
-            raise RuleError(f"{origin}: cannot read {text!r}: {err.message}") from None
-
-
-def _patternize(e: Expr, names: set[str]) -> Expr:
-    """Turn the ``Sym`` leaves named in ``names`` into pattern variables."""
-    memo: dict = {}
-    for node in e.walk():
-        if isinstance(node, Sym) and node.name in names:
-            memo[node] = PatternVar(node.name)
-        elif isinstance(node, Op):
-            args = tuple(memo.get(a, a) for a in node.args)
-            if args != node.args:
-                memo[node] = Op(node.op, args, node.shape, node.span)
-    return memo.get(e, e)
-
-
-def _syms(e: Expr) -> set[str]:
-    return {n.name for n in e.walk() if isinstance(n, Sym)}
-
-
-def parse_rule_line(line: str, origin: str) -> Rule | None:
-    """One line of a rule file -> a Rule (None for blank and comment lines)."""
-    text = line.split("#", 1)[0].strip()
-    if not text:
-        return None
-    name, sep, body = text.partition(":")
-    if not sep or not name.strip() or " " in name.strip():
-        raise RuleError(f"{origin}: a rule is 'name: lhs = rhs', got {text!r}")
-    name = name.strip()
-    body, condition_texts, assumption = _split_clauses(body)
-    for arrow, kind in _ARROWS:
-        if arrow in body:
-            lhs_text, rhs_text = (s.strip() for s in body.split(arrow, 1))
-            break
-    else:
-        raise RuleError(f"{origin}: rule {name!r} has no '=', '->' or '=>'")
-    conditions = []
-    for c in condition_texts:
-        m = re.fullmatch(r"(\w+)\s*\(\s*([\w\s,]+)\)", c)
-        if not m or m.group(1) not in PREDICATES:
-            raise RuleError(f"{origin}: unknown condition {c!r}; known: {', '.join(sorted(PREDICATES))}")
-        for var in m.group(2).split(","):
-            conditions.append((m.group(1), var.strip()))
-
-    function = None
-    params: tuple = ()
-    if kind is None:
-        d = _DERIVATIVE.match(lhs_text)
-        call = _CALL.match(lhs_text)
-        if d:
-            kind = "derivative"
-            function = functions.canonical_function(d.group(1))
-            if function is None:
-                raise RuleError(f"{origin}: {d.group(1)!r} is not a function")
-            params = (d.group(2),)
-            lhs = Op(function, (PatternVar(d.group(2)),))
-        elif call and call.group(1) != "d":
-            kind = "definition"
-            function = call.group(1)
-            params = tuple(p.strip() for p in call.group(2).split(","))
-            lhs = Op(function, tuple(PatternVar(p) for p in params))
-        else:
-            kind = "differential"
-            lhs = _parse_side(lhs_text, origin)
-            if not (isinstance(lhs, Op) and lhs.op == "d"):
-                raise RuleError(f"{origin}: rule {name!r}: an identity's left side is d(...), f'(u) or f(u, ...)")
-    else:
-        lhs = _parse_side(lhs_text, origin)
-    rhs = _parse_side(rhs_text, origin, frozenset(params))
-
-    variables = set(params) or _syms(lhs)
-    if kind == "adjoint":
-        if "J" in _syms(rhs) and "G" not in _syms(rhs):
-            kind = "jacobian"
-        variables |= {"G"} if kind == "adjoint" else {"J"}
-    unbound = _syms(rhs) - variables
-    if unbound:
-        raise RuleError(f"{origin}: rule {name!r}: {', '.join(sorted(unbound))} on the right is not on the left")
-    if assumption is not None and (assumption[0] not in ASSUMPTIONS or assumption[1] not in variables):
-        raise RuleError(f"{origin}: rule {name!r}: unknown assumption {assumption[0]}({assumption[1]}); "
-                        f"known: {', '.join(sorted(ASSUMPTIONS))}")
-    for _, var in conditions:
-        if var not in variables:
-            raise RuleError(f"{origin}: rule {name!r}: condition on {var!r}, which the left side does not have")
-    return Rule(name, kind, _patternize(lhs, variables), _patternize(rhs, variables),
-                tuple(conditions), assumption, origin, function, params)
+def _refuse_taken_name(rule: Rule, base: RuleBase) -> None:
+    same = base.by_name(rule.name)
+    if same is not None:
+        raise RuleError(f"{rule.origin}: the rule name {rule.name!r} is taken ({same.origin}); rule names are unique")
 
 
 def load_rules(path, base: RuleBase | None = None) -> RuleBase:
     """A new rule base: the rules of a ``.rules`` file (or of every one in a
-    folder, or of a list of files and folders, in order) first, so that they override, then those of ``base`` (by default
-    the rules that ship with matcalc).  Neither ``base`` nor anything else in
+    folder, or of a list of files and folders, in order) first, so that they
+    override, then those of ``base`` (by default the rules that ship with
+    matcalc).  Neither ``base`` nor anything else in
     the process changes: pass the result where it is to be used
     (``derive(..., rules=base)``, ``Program(..., rules=base)``).
 
@@ -248,22 +110,14 @@ def _read_rules(path, known: dict) -> RuleBase:
             text = file.read_text(encoding="utf-8")
         except OSError as err:
             raise RuleError(f"cannot read rule file {file}: {err.strerror}") from None
+        with functions.defining(defined):
+            parsed = RuleFile(text, file.name)
         # definitions first, so that a derivative line may name the new function
-        lines = list(enumerate(text.splitlines(), 1))
-        pending = []
+        for function, arity in parsed.definitions:
+            if function not in defined and functions.canonical_function(function) is None:
+                defined[function] = functions.Function(function, arity, "elementwise", "None")
         with functions.defining(defined):
-            for number, line in lines:
-                head = line.split("#", 1)[0]
-                m = re.match(r"^\s*[\w\-']+\s*:\s*(\w+)\s*\(([\w\s,]+)\)\s*=(?![>])", head)
-                if m and m.group(1) != "d" and functions.canonical_function(m.group(1)) is None:
-                    params = [p.strip() for p in m.group(2).split(",")]
-                    defined[m.group(1)] = functions.Function(m.group(1), len(params), "elementwise", "None")
-        with functions.defining(defined):
-            for number, line in lines:
-                rule = parse_rule_line(line, f"{file.name}:{number}")
-                if rule is not None:
-                    pending.append(rule)
-            for rule in pending:
+            for rule in parsed.rules():
                 if rule.kind == "definition":
                     spelling = numpy_spelling(rule.rhs, rule.params, rule.origin)
                     defined[rule.function] = base.functions[rule.function] = functions.Function(
@@ -344,7 +198,9 @@ def _rules_cache_path() -> Path | None:
     digest = hashlib.sha256()
     here = Path(__file__).resolve().parent
     sources = sorted(_rules_folder().glob("*.rules"))
-    sources += [here / n for n in ("rules.py", "parser.py", "names.py", "syntax.py", "expr.py", "functions.py")]
+    sources += [here / n for n in ("rules.py", "rule_reader.py", "parser.py", "names.py", "syntax.py", "expr.py",
+                                   "functions.py", "predicates.py")]
+    sources += [here.parent / "grammar" / "matcalc.lark", here / "grammar" / "matcalc.lark"]
     for f in sources:
         if f.exists():
             digest.update(f.name.encode() + f.read_bytes())
@@ -360,7 +216,7 @@ def _read_cache(path: Path | None) -> RuleBase | None:
         with open(path, "rb") as fh:
             base = pickle.load(fh)
         return base if isinstance(base, RuleBase) else None
-    except Exception:  # a missing, stale or foreign file: parse the rules again
+    except Exception:  # noqa: BLE001 - a missing, stale or foreign file: parse the rules again
         return None
 
 

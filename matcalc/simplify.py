@@ -121,6 +121,8 @@ class Simplifier:
                 new = instantiate(rule.rhs, bindings, e.shape)
             except ShapeError:
                 continue
+            if new.shape != e.shape:  # ones ./ s -> 1 ./ s would lose the shape of ones
+                continue
             self.trace.append(rule.name)
             return new
         return None

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 
 from .expr import Expr, Op, Sym, format_shape
 
-_PLAIN_RULES = {"sum", "elementwise"}
 
 
 @dataclass
@@ -73,7 +72,7 @@ def derivation_steps(result, wrt: str) -> Steps:
         out: list = []
         for c in s.consumers:
             step = by_node.get(c)
-            own = [r for r in derivation.steps.get(c, []) if r not in _PLAIN_RULES]
+            own = derivation.steps.get(c, [])
             before = [] if step is None or shown(step) or c is derivation.objective else rules_into(step)
             for r in before + own:
                 if r not in out:

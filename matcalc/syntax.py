@@ -20,10 +20,10 @@ MAX_DEPTH = 200       # operator nesting; later stages recurse over the tree
 
 
 def syntax_tree(text: str, start: str) -> Tree:
-    """lark's tree of ``text`` read as ``start`` ("expression" or "program"),
-    or a ParseError / LimitError located in ``text``."""
+    """lark's tree of ``text`` read as ``start`` ("expression", "program" or
+    "rule_file"), or a ParseError / LimitError located in ``text``."""
     try:
-        tree = _lark().parse(text, start=start)
+        tree = _lark(_PARSERS[start]).parse(text, start=start)
     except UnexpectedInput as err:
         raise _syntax_error(err, text) from None
     except MatcalcError as err:
@@ -42,7 +42,7 @@ def _grammar_path() -> Path:
     raise FileNotFoundError("matcalc.lark not found beside the matcalc package")
 
 
-def _cache_path() -> str | bool:
+def _cache_path(starts: tuple) -> str | bool:
     """Where lark keeps the analysed grammar between runs (about 30 ms saved
     at every start): a file keyed by the grammar's own hash, in the user's
     private cache folder (``matcalc.cache``: a pickle is never read from a
@@ -52,15 +52,21 @@ def _cache_path() -> str | bool:
     from .cache import cache_file
 
     digest = hashlib.sha256(_grammar_path().read_bytes()).hexdigest()[:16]
-    path = cache_file(f"grammar-{digest}.lark-cache")
+    path = cache_file(f"grammar-{'-'.join(starts)}-{digest}.lark-cache")
     return str(path) if path is not None else False
 
 
+# rule files have a parser of their own: their keywords (when, assume, tag)
+# stay ordinary names in the user's expressions
+_PARSERS = {"expression": ("expression", "program"), "program": ("expression", "program"),
+            "rule_file": ("rule_file",)}
+
+
 @functools.cache
-def _lark() -> Lark:
+def _lark(starts: tuple = ("expression", "program")) -> Lark:
     return Lark(_grammar_path().read_text(encoding="utf-8"), parser="lalr",
-                start=["expression", "program"], postlex=Postlexer(),
-                propagate_positions=True, maybe_placeholders=True, cache=_cache_path())
+                start=list(starts), postlex=Postlexer(),
+                propagate_positions=True, maybe_placeholders=True, cache=_cache_path(starts))
 
 
 # binary operators and separators: an operand must follow

@@ -9,7 +9,8 @@ from matcalc.errors import RuleError
 from matcalc.evaluate import evaluate
 from matcalc.expr import Op, PatternVar, Sym
 from matcalc.printer import to_ascii
-from matcalc.rules import conditions_hold, default_rules, instantiate, match, parse_rule_line, Context
+from matcalc.rule_reader import parse_rule_line
+from matcalc.rules import Context, conditions_hold, default_rules, instantiate, match
 from matcalc.sampling import assign_sizes, sample_inputs
 
 DECLARE = {"scalar": "{}: ()", "column": "{}: (n, 1)", "row": "{}: (1, n)",
@@ -73,7 +74,7 @@ def test_every_rule_file_loads_and_every_rule_has_a_name():
 
 
 @pytest.mark.parametrize("line, message", [
-    ("no-arrow: A B", "no '='"),
+    ("no-arrow: A B", "a rule is 'name: lhs = rhs'"),
     ("unbound: (A B)ᵀ -> C", "not on the left"),
     ("bad-condition: Aᵀ -> A when shiny(A)", "unknown condition"),
     ("not-a-differential: A + B = B + A", "left side"),
