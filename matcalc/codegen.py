@@ -273,8 +273,55 @@ class _Printer:
             if self._ones_side(ones, "left" if axis == 0 else "right"):
                 keep = "" if node.shape == SCALAR else f"axis={axis}, keepdims=True"
                 return f"{self.operand(other, ATOM)}.sum({keep})", ATOM
-        text, _ = self._binary(a, "@", PRODUCT, b)
+        if self._transposed(a, b) and not self._cheap(b):
+            # Gᵀ G (a Gram matrix, a Hessian's Xᵀ R X): G once, and BLAS's syrk
+            self._emit_pending([b])
+            if b not in self.name_of:
+                self.temporaries += 1
+                self.name_of[b] = f"_t{self.temporaries}"
+                self.lines.append(f"{self.name_of[b]} = {self._fresh_text(b)}")
+            text = f"{self.name_of[b]}.T @ {self.name_of[b]}"
+        elif self.backend.contract and (self._bare_transpose(a) or self._bare_transpose(b)):
+            (x, i), (y, j) = ((self.dag.children[c][0], k) if self._bare_transpose(c) else (c, 1 - k)
+                              for c, k in ((a, 0), (b, 1)))
+            text = self.backend.contract.format(a=self.text(x)[0], b=self.text(y)[0], i=i, j=j)
+        else:
+            text, _ = self._binary(a, "@", PRODUCT, b)
         return (f"({text}){self.backend.item}", ATOM) if node.shape == SCALAR else (text, PRODUCT)
+
+    def _bare_transpose(self, c: int) -> bool:
+        node = self.dag.nodes[c]
+        return c not in self.name_of and isinstance(node, Op) and node.op == "T" and node.shape != SCALAR
+
+    def _fresh_text(self, c: int) -> str:
+        node = self.dag.nodes[c]
+        return (self._op(node, self.dag.children[c]) if isinstance(node, Op) else self._leaf(node))[0]
+
+    def _transposed(self, a: int, b: int, depth: int = 8) -> bool:
+        """Whether class ``a`` computes the transpose of class ``b``: ``Gᵀ``,
+        or ``gᵀ ∘ Xᵀ`` for ``g ∘ X``, through elementwise operations and
+        products ((P Q)ᵀ = Qᵀ Pᵀ); scalars are their own transpose."""
+        nodes, kids = self.dag.nodes, self.dag.children
+        if depth == 0:
+            return False
+        if nodes[a].shape == SCALAR or nodes[b].shape == SCALAR:
+            return a == b
+        if nodes[a].op == "T" if isinstance(nodes[a], Op) else False:
+            if kids[a][0] == b:
+                return True
+        if not (isinstance(nodes[a], Op) and isinstance(nodes[b], Op)) or nodes[a].op != nodes[b].op:
+            return False
+        op, ka, kb = nodes[a].op, kids[a], kids[b]
+        if len(ka) != len(kb):
+            return False
+        if op == "matmul":
+            return self._transposed(ka[0], kb[1], depth - 1) and self._transposed(ka[1], kb[0], depth - 1)
+        f = lookup(op)
+        if op in ("had", "add", "div", "scale") or (f is not None and f.signature == "elementwise"):
+            pairs = all(self._transposed(x, y, depth - 1) for x, y in zip(ka, kb))
+            swapped = op in ("had", "add") and all(self._transposed(x, y, depth - 1) for x, y in zip(ka, kb[::-1]))
+            return pairs or swapped
+        return False
 
     def _power(self, node: Op, a: int, k: int) -> tuple[str, int]:
         exponent = self.dag.nodes[k]
