@@ -277,15 +277,18 @@ def summarize(records: list[dict], errors: list) -> dict:
     """Per problem: answers, right, points given, the mistakes by kind (most common first)."""
     per: dict[str, dict] = {}
     for r in records:
-        entry = per.setdefault(r["problem"], {"answers": 0, "right": 0, "points": 0.0, "mistakes": Counter()})
+        entry = per.setdefault(r["problem"], {"answers": 0, "right": 0, "points": 0.0, "graded": 0,
+                                              "mistakes": Counter()})
         entry["answers"] += 1
+        entry["graded"] += r.get("points") is not None
         entry["right"] += bool(r["correct"])
         entry["points"] += r.get("points") or 0.0
         entry["max_points"] = r.get("max_points", 1.0)
         if not r["correct"]:
             entry["mistakes"][r["kind"]] += 1
     return {
-        "problems": {pid: {"answers": e["answers"], "right": e["right"], "points": round(e["points"], 6),
+        "problems": {pid: {"answers": e["answers"], "right": e["right"], "graded": e["graded"],
+                           "points": round(e["points"], 6),
                            "max_points": e["max_points"] * e["answers"],
                            "mistakes": dict(e["mistakes"].most_common())} for pid, e in per.items()},
         "students": len({(r["line"], r["student"]) for r in records}),
@@ -298,7 +301,7 @@ def summary_text(summary: dict, report: str) -> str:
     width = max([len(p) for p in summary["problems"]] + [7])
     for pid, e in summary["problems"].items():
         mistakes = ", ".join(f"{k} {n}" for k, n in list(e["mistakes"].items())[:4]) or "none"
-        points = f"{e['points']:.6g}/{e['max_points']:.6g} points"
+        points = f"{e['points']:.6g}/{e['max_points']:.6g} points" if e["graded"] else "not graded"
         lines.append(f"  {pid:<{width}}  {e['right']:>4}/{e['answers']:<4} right   {points:<16}  mistakes: {mistakes}")
     bad = summary["malformed_rows"]
     if bad:

@@ -389,7 +389,214 @@ else:
     print("torch is not installed here (pip install '.[torch]'): the MLP is not trained")'''),
 ]
 
+CHECKING = [
+    md("""
+# Checking homework answers, and grading a course
+
+`matcalc check` (and `matcalc.check_answer` in Python) says whether a
+student's derivative is right — a gradient, a Jacobian or a Hessian — and if
+not, *why*, in words a student understands: a wrong shape, a transpose (a
+layout mistake), a constant factor, a wrong sign, a forgotten sum or 1/N over
+the batch, a dropped activation mask, an answer right only for a symmetric
+matrix, or a numeric counterexample.
+
+Equivalence is decided numerically: the answer and the true derivative are
+evaluated at 3 random points at each of 2 size assignments (distinct sizes, so
+a transpose cannot hide in a square matrix), never by comparing strings.
+`matcalc grade` does it for a class, with points and partial credit, and
+writes reports for Gradescope and Canvas.
+"""),
+    code(SETUP + """
+from matcalc.answers import Problem, check_answer
+DATA = pathlib.Path.cwd().parent / "tests" / "data"
+
+def show(problem, answers, **kw):
+    for a in answers:
+        v = check_answer(problem, a, **kw)
+        print(f"{a:40} {v.kind:15} {v.diagnosis.splitlines()[0]}")"""),
+    md("""
+## The CS224n network: ∂J/∂W
+
+The problem is the program of the CS224n gradient notes.  An answer may use
+the program's names (`h`, `ŷ`, `z`) and its own helper definitions.  The δ
+terms matcalc derives are *not* given by default — deriving δ2 is the
+homework — unless the problem allows them (`allow=["delta1"]`).
+"""),
+    code("""
+print((DATA / "cs224n.mc").read_text())
+strict = Problem("J", "W", program=(DATA / "cs224n.mc").read_text())
+show(strict, ["x^T delta2", "delta2 = (ŷ - y) Uᵀ ∘ step(z); xᵀ delta2"])
+cs224n = Problem("J", "W", program=strict.program, allow=["delta1"])
+show(cs224n, ["xᵀ (δ1 Uᵀ ∘ step(z))"])"""),
+    md("## Every kind of mistake"),
+    code("""
+show(cs224n, [
+    "d = (ŷ - y) Uᵀ ∘ sgn(h); xᵀ d",   # right, with an inline helper (sgn(h) = step(z))
+    "(δ1 Uᵀ ∘ step(z))ᵀ x",            # the transpose
+    "2 xᵀ (δ1 Uᵀ ∘ step(z))",          # a stray factor
+    "-xᵀ (δ1 Uᵀ ∘ step(z))",           # the sign
+    "xᵀ δ1",                           # a wrong shape
+    "xᵀ δ1 Uᵀ",                        # the relu mask dropped
+    "xᵀ (δ1 Uᵀ ∘ h)",                  # a counterexample
+    "xᵀ δ1 + ) (",                     # garbage
+])"""),
+    md("""
+A counterexample comes with the sizes, the entry where the two differ most,
+both values and the random inputs, so the student can reproduce it.
+"""),
+    code("""
+c = check_answer(cs224n, "xᵀ (δ1 Uᵀ ∘ h)").counterexample
+{k: c[k] for k in ("sizes", "entry", "expected", "given")}"""),
+    md("""
+## A Jacobian problem
+
+For a vector-valued f the answer is the Jacobian, in numerator layout
+((∂f/∂x)ᵢⱼ = ∂fᵢ/∂xⱼ: rows follow f) unless the problem names another.  The
+Jacobian of tanh(W x) is diag(1 − tanh(W x)∘tanh(W x)) W; its transpose is
+the denominator layout — a layout mistake here.
+"""),
+    code("""
+jac = {"f": "tanh(W x)", "wrt": "x", "where": ["W: (m, n)", "x: (n, 1)"]}
+show(jac, ["diag(1 - tanh(W x) ∘ tanh(W x)) W",
+           "Wᵀ diag(1 - tanh(W x) ∘ tanh(W x))",
+           "2 diag(1 - tanh(W x) ∘ tanh(W x)) W",
+           "W"])
+show({**jac, "layout": "denominator"}, ["Wᵀ diag(1 - tanh(W x) ∘ tanh(W x))"])
+show({"f": "softmax(x)", "wrt": "x"}, ["diag(softmax(x)) - softmax(x) softmax(x)ᵀ"])"""),
+    md("""
+## Hessians (`order = 2`, `--order 2` on the command line)
+
+The same diagnoses; `2 A` for the Hessian of xᵀ A x is right only when A is
+symmetric, and matcalc says so.
+"""),
+    code("""
+show({"f": "||A x - b||^2", "wrt": "x", "order": 2}, ["2 Aᵀ A", "Aᵀ A", "2 A Aᵀ"])
+show({"f": "x^T A x", "wrt": "x", "order": 2}, ["A + Aᵀ", "2 A"])"""),
+    md("""
+## LaTeX answers
+
+Everyday LaTeX is read into the same expression: `\\mathbf`, `\\top`, `^{T}`,
+`\\circ`, `\\odot`, `\\frac`, `\\hat{y}`, `\\delta_1`, the indicator
+`\\mathbb{1}[z > 0]` (= step(z)), `X^-1` ...
+"""),
+    code("""
+for a in [r"\\mathbf{x}^\\top \\left( \\delta_1 U^\\top \\circ \\mathbb{1}[z > 0] \\right)",
+          r"\\mathbf{x}^{T} \\left( (\\hat{y} - y) U^\\top \\odot \\mathbb{1}\\{z>0\\} \\right)",
+          r"\\frac{1}{2} \\mathbf{x}^\\top (\\delta_1 U^\\top \\circ [z > 0])"]:
+    v = check_answer(cs224n, a)
+    print(f"{v.kind:8} read as {v.answer_text}")"""),
+    md("""
+## A student's numpy code
+
+`matcalc.check_function(problem, fn)` calls a numpy function at the same
+random points, with the problem's inputs as keyword arguments (2-D arrays,
+scalars as floats), and judges what it returns (`matcalc check PROBLEM
+--code hw1.py:grad_W` does it for a file, in a separate process with limits).
+Here ∂J/∂W of the CS224n network over a batch, with the mean loss:
+"""),
+    code("""
+batch = Problem("J", "W", program=\"\"\"
+X : (N, D)
+Y : (N, C) onehot
+Z = X W + b1
+H = relu(Z)
+P = softmax(H U + b2)
+J = CE(Y, P) / N\"\"\")
+
+def grad_W(X, W, b1, U, b2, Y):
+    Z = X @ W + b1
+    T = np.maximum(Z, 0) @ U + b2
+    P = np.exp(T - T.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    delta2 = (P - Y) / X.shape[0] @ U.T * (Z > 0)
+    return X.T @ delta2
+
+for fn in [grad_W, lambda **kw: grad_W(**kw).T, lambda **kw: grad_W(**kw) * kw["X"].shape[0],
+           lambda X, **kw: X @ kw["W"].T]:
+    v = mc.check_function(batch, fn)
+    print(f"{v.kind:10} {v.diagnosis.splitlines()[0]}")"""),
+    md("""
+## Grading a class: points, partial credit, anticipated mistakes
+
+A problems file (TOML or JSON) gives each problem its `points`, the `credit`
+each kind of mistake earns, and anticipated mistakes with their own message
+and credit.  A problem matcalc cannot judge (here: `wrt = "y"`, which the
+objective does not contain) is a row with its reason; the others are graded.
+"""),
+    code("""
+import csv, json, subprocess, tempfile
+folder = pathlib.Path(tempfile.mkdtemp())
+(folder / "hw1.toml").write_text(f\"\"\"
+[[problems]]
+id = "W"
+f = "J"
+wrt = "W"
+file = "{DATA / 'cs224n.mc'}"
+allow = ["delta1"]
+points = 4
+credit = {{ transpose = 0.5, factor = 0.25 }}
+
+[[problems.expect]]
+answer = "x^T (yhat - y) U^T"
+credit = 0.5
+message = "You dropped the relu mask: δ2 = δ1 Uᵀ ∘ step(z)."
+
+[[problems]]
+id = "jac"
+f = "tanh(W x)"
+wrt = "x"
+where = ["W: (m, n)", "x: (n, 1)"]
+points = 2
+credit = {{ transpose = 0.5 }}
+
+[[problems]]
+id = "bad"
+f = "A x"
+wrt = "y"
+\"\"\")
+(folder / "answers.csv").write_text(
+    "student,W,jac,bad\\n"
+    "ann,xᵀ (δ1 Uᵀ ∘ step(z)),diag(1 - tanh(W x) ∘ tanh(W x)) W,A\\n"
+    "ben,(δ1 Uᵀ ∘ step(z))ᵀ x,Wᵀ diag(1 - tanh(W x) ∘ tanh(W x)),A\\n"
+    "cy,xᵀ (ŷ - y) Uᵀ,W,A\\n")
+
+def matcalc(*args):
+    done = subprocess.run([sys.executable, "-m", "matcalc", *map(str, args)], capture_output=True, text=True,
+                          cwd=pathlib.Path.cwd().parent)
+    print(done.stdout + done.stderr)
+
+matcalc("grade", folder / "answers.csv", "--problems", folder / "hw1.toml", "--report", folder / "report.csv")
+for row in csv.DictReader(open(folder / "report.csv", encoding="utf-8")):
+    print(f"{row['student']:4} {row['problem']:4} {row['points']:>4}  {row['feedback'][:110]}")"""),
+    md("""
+## A Gradescope export
+
+In a Gradescope autograder, grade the one submission and write
+`results.json` (`score`, `max_score`, and a test per problem with its
+points and the feedback as `output`):
+"""),
+    code("""
+(folder / "submission.jsonl").write_text(json.dumps(
+    {"student": "ben", "W": "(δ1 Uᵀ ∘ step(z))ᵀ x", "jac": "diag(1 - tanh(W x) ∘ tanh(W x)) W", "bad": "A"}))
+matcalc("grade", folder / "submission.jsonl", "--problems", folder / "hw1.toml",
+        "--report", folder / "results.json", "--format", "gradescope")
+print((folder / "results.json").read_text())"""),
+    md("""
+## A Canvas gradebook import
+
+One row per student, one column for the assignment with the points (and
+a `Points Possible` row); the feedback goes beside it in `<OUT>.feedback.csv`,
+since a gradebook import carries no comments.
+"""),
+    code("""
+matcalc("grade", folder / "answers.csv", "--problems", folder / "hw1.toml",
+        "--report", folder / "grades.csv", "--format", "canvas", "--assignment", "Homework 1")
+print((folder / "grades.csv").read_text())"""),
+]
+
+
 NOTEBOOKS = {
+    "checking_answers.ipynb": CHECKING,
     "cs224n_gradients.ipynb": CS224N,
     "two_layer_batch_net.ipynb": TWO_LAYER,
     "matrix_cookbook.ipynb": COOKBOOK,

@@ -182,7 +182,7 @@ def test_engine_delta_names_are_unknown_by_default():
     """Deriving δ2 is the homework: an answer leaning on matcalc's δ2 is not an answer."""
     strict = Problem("J", "W", program=CS224N.program)
     v = check_answer(strict, "x^T delta2")
-    assert v.kind == "unknown-name" and "δ2 is matcalc's name" in v.diagnosis
+    assert v.kind == "unknown-name" and "δ2: matcalc's name for an intermediate" in v.diagnosis
     only_delta1 = Problem("J", "W", program=CS224N.program, allow=["delta1"])
     assert check_answer(only_delta1, "x^T delta2").kind == "unknown-name"  # δ2 uses δ1: still not given
     assert check_answer(only_delta1, "x^T (delta1 U^T .* step(z))").correct

@@ -24,3 +24,17 @@ def test_notebook_executes(path):
     errors = [o for c in nb.cells if c.cell_type == "code" and "raises-exception" not in c.metadata.get("tags", [])
               for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors, errors
+
+
+def test_checking_answers_walks_through_a_jacobian_a_rubric_and_a_gradescope_export():
+    """The committed notebook (outputs included, built by notebooks/build.py)
+    shows the three things a TA needs; test_notebook_executes runs it."""
+    import json
+
+    nb = json.loads((ROOT / "notebooks" / "checking_answers.ipynb").read_text(encoding="utf-8"))
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    shown = "\n".join("".join(o.get("text", "")) for c in nb["cells"] if c["cell_type"] == "code"
+                      for o in c.get("outputs", []))
+    assert '"tanh(W x)"' in code and "transpose" in shown and "numerator layout" in shown  # a Jacobian problem
+    assert "credit = " in code and "partial credit" in shown and "You dropped the relu mask" in shown  # a rubric
+    assert '"gradescope"' in code and '"max_score"' in shown and '"tests"' in shown  # a Gradescope export
