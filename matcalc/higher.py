@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from .errors import MatcalcError
 from .expr import SCALAR, Expr, Op, Sym, format_shape
 from .jacobian import book_form_rules, inline_gradient, jacobian, jvp, vec_size
+from .dag import dims_from_inputs, name_nodes
 
 LAYOUTS = ("numerator", "denominator")
 
@@ -109,7 +110,6 @@ def _oriented(e: Expr, layout: str, ctx, rules) -> Expr:
 
 
 def _display(e: Expr, ctx, names, rules) -> Expr:
-    from .api import name_nodes
     from .simplify import simplify
 
     # display keeps diag(v) W, the book form of a Jacobian; evaluation uses v ∘ W
@@ -125,8 +125,6 @@ def name_repeats(e: Expr, taken) -> tuple[Expr, tuple]:
     """Subexpressions written more than once get a short name, largest
     first: ``Xᵀ diag(σ(X w) ∘ (1 − σ(X w))) X`` reads
     ``Xᵀ diag(p ∘ (1 − p)) X`` with ``p = σ(X w)``."""
-    from .api import name_nodes
-
     where = []
     free = [n for n in ["yhat", "h"] + list(_READING_NAMES) if n not in taken]
     plain = [n for n in free if n not in ("yhat", "h")]
@@ -230,7 +228,6 @@ def check_derivatives(program, derivatives: list[Derivative], gradient_values=No
     most ``redraws`` times, said in the details)."""
     import numpy as np
 
-    from .api import dims_from_inputs
     from .check import CheckResult
     from .evaluate import evaluate
     from .sampling import assign_sizes, sample_inputs
@@ -342,7 +339,6 @@ def render_derivatives(result, derivatives: list[Derivative], unicode: bool = Tr
 def render_derivative_steps(result, unicode: bool = True) -> str:
     """``--steps`` for Jacobians and Hessians: forward mode, node by node
     (the program's names where it has them), with the rules used."""
-    from .api import name_nodes
     from .printer import to_ascii, to_text
 
     show = to_text if unicode else to_ascii

@@ -22,6 +22,7 @@ from .errors import NotDifferentiableError
 from .expr import SCALAR, Expr, Identity, Num, Ones, Op, Sym, Zero, cols_of, format_shape
 from .rules import NO_CONTEXT, Context, RuleBase, default_rules, instantiate
 from .simplify import Simplifier
+from .dag import substitute
 
 
 def book_form_rules(rules: RuleBase) -> list:
@@ -205,8 +206,6 @@ def _substitute_differentials(form, tangent, active, rules, ctx, simplifier, for
 
 def inline_gradient(derivation, wrt: str) -> Expr:
     """The gradient with its δ names replaced by their expressions."""
-    from .api import substitute
-
     values: dict = {}
     for step in derivation.intermediates:
         values[step.name] = substitute(step.expr, values)

@@ -30,6 +30,7 @@ from fractions import Fraction
 
 from .errors import LimitError
 from .expr import SCALAR, DimSize, Expr, Identity, Num, Ones, Op, PatternVar, Sym, Zero
+from .dag import name_nodes
 
 _LOWER_GREEK = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron "
                 "pi rho sigma tau upsilon phi chi psi omega").split()
@@ -381,8 +382,6 @@ def render_latex(result, bold: bool = False, steps: bool = False) -> str:
 def derivative_steps_rows(result, d, objective: str, bold: bool = False) -> list[str]:
     """A Jacobian's or Hessian's ``--steps`` (``matcalc.higher``) as
     ``align*`` rows: each named node's Jacobian, its shape and rules."""
-    from .api import name_nodes
-
     names = result.program.names
     program_shapes = result.program.typed.shapes
 

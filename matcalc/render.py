@@ -6,6 +6,7 @@ import json
 
 from .expr import SCALAR, format_shape
 from .printer import to_ascii, to_text
+from .dag import name_nodes
 
 
 def _latex(e) -> str:
@@ -148,6 +149,4 @@ def _derivatives_json(result) -> dict:
 
 
 def _named(result, node):
-    from .api import name_nodes
-
     return name_nodes(node, result.program.names)
