@@ -94,6 +94,15 @@ class Derivative:
         return f"∂{top}/∂{bottom}: {_dim(rows)}{times}{_dim(cols)}"
 
 
+def layout_note(result) -> str:
+    """The layout, said in every output: what it means for what was derived."""
+    if result.derivatives and any(d.kind in ("jacobian", "hessian") for d in result.derivatives):
+        if result.layout == "numerator":
+            return "numerator (∂f/∂x)ᵢⱼ = ∂fᵢ/∂xⱼ: rows follow f, columns the variable"
+        return "denominator (∂f/∂x)ᵢⱼ = ∂fⱼ/∂xᵢ: rows follow the variable, columns f (the transpose)"
+    return f"{result.layout} (a gradient has the shape of its variable in either layout)"
+
+
 def _dim(d) -> str:
     return str(d).replace("*", "")
 
