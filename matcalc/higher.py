@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .errors import MatcalcError
 from .expr import SCALAR, Expr, Op, Sym, format_shape
-from .jacobian import book_form_rules, inline_gradient, jacobian, jvp, vec_size
+from .jacobian import book_form_rules, inline_gradient, jacobian, jvp, vec_size, zero_matrix
 from .dag import dims_from_inputs, name_nodes
 
 LAYOUTS = ("numerator", "denominator")
@@ -191,9 +191,7 @@ def hessian_derivatives(result, wrt: list[str], wrt2: str | None, layout: str, c
         other = wrt2 or w
         target = Sym(other, program.typed.shapes[other])
         if g is None:
-            from .jacobian import _zero
-
-            h = _zero(vec_size(program.typed.shapes[w]), vec_size(target.shape))
+            h = zero_matrix(vec_size(program.typed.shapes[w]), vec_size(target.shape))
         else:
             trace: list = []
             h = jacobian(g, target, ctx, program.rules, trace)
