@@ -19,7 +19,8 @@ from .answer_diagnosis import same_values
 from .errors import MatcalcError
 from .expr import Num, Ones, Op, Sym
 from .functions import FUNCTIONS
-from .dag import name_nodes, substitute
+from .dag import name_nodes
+from .shapes import substitute
 
 # operators an activation's derivative is built with around its elementwise functions
 _ELEMENTWISE_GLUE = {"had", "add", "scale", "neg", "sub", "div"}

@@ -1,25 +1,12 @@
-"""Tree utilities that every stage above shapes may use: replacing names
-by values (``substitute``), values by the program's names (``name_nodes``),
-and the sizes of symbolic dimensions read off input arrays
+"""Tree utilities that every stage above shapes may use: values replaced
+by the program's names (``name_nodes``; names by values is
+``shapes.substitute``), and the sizes of symbolic dimensions read off input arrays
 (``dims_from_inputs``).  Iterative and memoised: linear in the size of the
 DAG, whatever its depth."""
 from __future__ import annotations
 
 from .expr import SCALAR, Expr, Op, Sym
 from .shapes import build
-
-
-def substitute(e: Expr, env: dict) -> Expr:
-    """``e`` with each ``Sym`` named in ``env`` replaced by its value
-    (iterative, memoised: linear in the size of the DAG)."""
-    memo: dict = {}
-    for node in e.walk():
-        if isinstance(node, Sym) and node.name in env:
-            memo[node] = env[node.name]
-        elif isinstance(node, Op):
-            args = tuple(memo.get(a, a) for a in node.args)
-            memo[node] = node if args == node.args else build(node.op, args)
-    return memo.get(e, e)
 
 
 def name_nodes(e: Expr, names: dict, keep_root: bool = False, memo: dict | None = None) -> Expr:

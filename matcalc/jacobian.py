@@ -23,7 +23,7 @@ from .expr import SCALAR, Expr, Identity, Num, Ones, Op, Sym, Zero, cols_of, for
 from .rules import NO_CONTEXT, Context, RuleBase, default_rules, instantiate
 from .simplify import Simplifier
 from .linearise import active_nodes, contains_differential, differentials, linearise, match_linear_map
-from .dag import substitute
+from .shapes import substitute
 
 
 def book_form_rules(rules: RuleBase) -> list:
