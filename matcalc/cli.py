@@ -166,8 +166,13 @@ def cmd_derive(args) -> int:
             if result.derivatives:
                 print()
                 print(render_derivative_steps(result, unicode=not args.ascii))
+    if check is not None and check.status == "inconclusive":
+        print("matcalc: the numeric check is inconclusive: no valid point was found (see the check line); "
+              "the result is not verified", file=sys.stderr)
+        return 2
     if check is not None and not check.ok:
-        print(f"matcalc: the numeric check FAILED (max rel err {check.max_rel_error:.2e}): "
+        print(f"matcalc: the numeric check FAILED (max rel err {check.max_rel_error:.2e}) at sizes "
+              f"{', '.join(f'{k}={v}' for k, v in check.dims.items()) or 'as declared'}: "
               "the closed form disagrees with finite differences", file=sys.stderr)
         return 1
     return 0
