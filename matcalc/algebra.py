@@ -139,7 +139,7 @@ def _scalar_out_of_product(e: Op, s) -> Expr | None:
 
 @rewrite("order-chain", "matmul")
 def _order_chain_rewrite(e: Op, s) -> Expr | None:
-    factors = flatten(e, "matmul")
+    factors = flatten(e, "matmul", s.named)
     if len(factors) <= 2:
         return None
     ordered = order_chain(factors)
@@ -289,11 +289,11 @@ def _collect(e: Op, s) -> Expr | None:
     """``A x + Aᵀ x`` -> ``(A + Aᵀ) x``, ``A x + A x`` -> ``2 A x``.  Where
     multiplying out Hadamard products makes the sum smaller, it is
     multiplied out: ``(1 − y) ∘ p − y ∘ (1 − p)`` -> ``p − y``."""
-    terms = flatten(e, "add")
-    collected = _collect_terms(e, terms)
+    terms = flatten(e, "add", s.named)
+    collected = _collect_terms(e, terms, s.named)
     expanded = _expand(terms, s)
     if expanded is not None:
-        alternative = _collect_terms(e, expanded)
+        alternative = _collect_terms(e, expanded, s.named)
         size = node_count(collected or e)
         if alternative is not None and node_count(alternative) < size:
             return alternative
@@ -320,13 +320,15 @@ def times(c: Fraction, core: Expr | None, shape) -> Expr:
     return build("scale", (Num(c), core))
 
 
-def flatten(e: Expr, op: str) -> list[Expr]:
+def flatten(e: Expr, op: str, opaque=frozenset()) -> list[Expr]:
     """The operands of a nest of one associative operator, left to right
-    (iteratively): the terms of a sum, the factors of a matrix chain."""
+    (iteratively): the terms of a sum, the factors of a matrix chain.  A
+    node in ``opaque`` (a value the program named) below the top is one
+    operand."""
     out, stack = [], [e]
     while stack:
         x = stack.pop()
-        if isinstance(x, Op) and x.op == op:
+        if isinstance(x, Op) and x.op == op and (x is e or x not in opaque):
             stack.extend(reversed(x.args))
         else:
             out.append(x)
@@ -358,8 +360,8 @@ def _expand(terms: list[Expr], s) -> list[Expr] | None:
             a, b = core.args
             for x, y in ((a, b), (b, a)):
                 if isinstance(y, Op) and y.op == "add" and y.shape == core.shape:
-                    for u in flatten(y, "add"):
-                        out.append(s.simplify(times(c, _hadamard_sorted(x, u), core.shape)))
+                    for u in flatten(y, "add", s.named):
+                        out.append(s.simplify(times(c, _hadamard_sorted(x, u, s), core.shape)))
                     changed = True
                     break
             else:
@@ -369,20 +371,19 @@ def _expand(terms: list[Expr], s) -> list[Expr] | None:
     return out if changed else None
 
 
-def _hadamard_sorted(x: Expr, y: Expr) -> Expr:
-    """``x ∘ y`` with its factors in a fixed order, so equal products meet."""
-    from .printer import to_ascii
-
+def _hadamard_sorted(x: Expr, y: Expr, s) -> Expr:
+    """``x ∘ y`` with its factors in a fixed order (the simplifier's
+    structural key, not their text), so equal products meet."""
     cx, x = coefficient(x)
     cy, y = coefficient(y)
     if x is None or y is None:
         return times(cx * cy, y if x is None else x, (y if x is None else x).shape) if (x or y) else Num(cx * cy)
-    if to_ascii(x) > to_ascii(y):
+    if s.order_key(x) > s.order_key(y):
         x, y = y, x
     return times(cx * cy, build("had", (x, y)), None)
 
 
-def _collect_terms(e: Op, terms: list[Expr]) -> Expr | None:
+def _collect_terms(e: Op, terms: list[Expr], opaque) -> Expr | None:
     coefficients: dict = {}
     order: list = []
     number = Fraction(0)
@@ -402,7 +403,7 @@ def _collect_terms(e: Op, terms: list[Expr]) -> Expr | None:
     kept = [times(coefficients[c], c, c.shape) for c in order if coefficients[c] != 0]
     if number != 0 or (not kept and e.shape == SCALAR):
         kept.insert(0, Num(number))
-    kept = _factor(kept)
+    kept = _factor(kept, opaque)
     if not kept:
         return zero_of(e.shape)
     result = sum_of(kept, e.shape)
@@ -419,47 +420,70 @@ def _commutative_key(e: Expr):
     return e
 
 
-def _factor(terms: list[Expr]) -> list[Expr]:
+def _factor(terms: list[Expr], opaque) -> list[Expr]:
     """Terms ``A C`` and ``B C`` (matrix products with one right factor) become
-    ``(A + B) C``; the same on the left."""
-    for side in (1, 0):
-        groups: dict = {}
-        for i, t in enumerate(terms):
-            if isinstance(t, Op) and (t.op == "matmul" or t.op == "scale" and side == 0
-                                      and not isinstance(t.args[0], Num)):
-                groups.setdefault((t.op, t.args[side]), []).append(i)
-        for (op, factor), idx in groups.items():
-            if len(idx) < 2 or _kronecker(factor):
-                continue  # (the Kronecker rules multiply those out; taking them back in would loop)
-            others = [terms[i].args[1 - side] for i in idx]
-            if len({o.shape for o in others}) != 1:
-                continue
-            # A + Aᵀ rather than Aᵀ + A: plain terms first
-            others.sort(key=lambda o: isinstance(o, Op) and o.op == "T")
-            inner = sum_of(others, others[0].shape)
-            merged = build(op, (inner, factor) if side == 1 else (factor, inner))
-            rest = [t for i, t in enumerate(terms) if i not in idx]
-            return _factor([merged] + rest) if idx[0] == 0 else _factor(rest[: idx[0]] + [merged] + rest[idx[0]:])
-    return _factor_chains(terms)
+    ``(A + B) C``; the same on the left.  Terms are grouped by their factor
+    in a dictionary, so a sum of n terms costs O(n) per merge."""
+    merged = True
+    while merged:
+        merged = False
+        for side in (1, 0):
+            groups: dict = {}
+            for i, t in enumerate(terms):
+                if isinstance(t, Op) and (t.op == "matmul" or t.op == "scale" and side == 0
+                                          and not isinstance(t.args[0], Num)):
+                    groups.setdefault((t.op, t.args[side]), []).append(i)
+            for (op, factor), idx in groups.items():
+                if len(idx) < 2 or _kronecker(factor):
+                    continue  # (the Kronecker rules multiply those out; taking them back in would loop)
+                others = [terms[i].args[1 - side] for i in idx]
+                if len({o.shape for o in others}) != 1:
+                    continue
+                # A + Aᵀ rather than Aᵀ + A: plain terms first
+                others.sort(key=lambda o: isinstance(o, Op) and o.op == "T")
+                inner = sum_of(others, others[0].shape)
+                product = build(op, (inner, factor) if side == 1 else (factor, inner))
+                taken = set(idx)
+                rest = [t for i, t in enumerate(terms) if i not in taken]
+                terms = rest[: idx[0]] + [product] + rest[idx[0]:]
+                merged = True
+                break
+            if merged:
+                break
+    return _factor_chains(terms, opaque)
 
 
-def _factor_chains(terms: list[Expr]) -> list[Expr]:
+def _factor_chains(terms: list[Expr], opaque) -> list[Expr]:
     """Matrix chains that end (or start) alike share the common part when
     that is no dearer to evaluate: ``D U P W − y yᵀ U P W`` ->
     ``(D − y yᵀ) U P W``, but ``X b cᵀ + X c bᵀ`` stays (two outer products
     and an n×n product would cost more)."""
+    while True:
+        merged = _merge_chain_pair(terms, opaque)
+        if merged is None:
+            return terms
+        terms = merged
+
+
+def _merge_chain_pair(terms: list[Expr], opaque) -> list[Expr] | None:
+    """The first pair of terms (in order) whose chains share an end worth
+    sharing, merged; None if there is none.  Only the terms that end (or
+    start) with the same factor are compared, found by dictionary."""
     split = []
-    for t in terms:
+    by_end: dict = {}
+    for j, t in enumerate(terms):
         c, core = coefficient(t)
-        chain = flatten(core, "matmul") if isinstance(core, Op) and core.op == "matmul" else None
+        chain = flatten(core, "matmul", opaque) if isinstance(core, Op) and core.op == "matmul" else None
         split.append((c, chain))
+        if chain is not None:
+            by_end.setdefault(("suffix", chain[-1]), []).append(j)
+            by_end.setdefault(("prefix", chain[0]), []).append(j)
     for i, (ci, a) in enumerate(split):
         if a is None:
             continue
-        for j in range(i + 1, len(split)):
+        partners = sorted({j for j in by_end[("suffix", a[-1])] + by_end[("prefix", a[0])] if j > i})
+        for j in partners:
             cj, b = split[j]
-            if b is None:
-                continue
             for side in ("suffix", "prefix"):
                 k = _common(a, b, side)
                 if k == 0 or k >= min(len(a), len(b)):
@@ -476,8 +500,8 @@ def _factor_chains(terms: list[Expr]) -> list[Expr]:
                 merged = (product_of([inner] + shared) if side == "suffix" else product_of(shared + [inner]))
                 if cost(merged) <= cost(terms[i]) + cost(terms[j]):
                     rest = [t for n, t in enumerate(terms) if n not in (i, j)]
-                    return _factor_chains(rest[:i] + [merged] + rest[i:])
-    return terms
+                    return rest[:i] + [merged] + rest[i:]
+    return None
 
 
 def _kronecker(e: Expr) -> bool:

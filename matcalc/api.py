@@ -17,7 +17,7 @@ import functools
 from dataclasses import dataclass, field
 
 from .differentiate import Derivation, differentiate
-from .errors import CheckFailedError, MatcalcError, ParseError
+from .errors import CheckFailedError, CheckInconclusiveError, MatcalcError, ParseError
 from .expr import SCALAR, Expr, Op, Sym, format_shape, free_symbols
 from .rules import Context, RuleBase, default_rules, load_rules
 
@@ -190,6 +190,15 @@ class Program:
                                        defined=frozenset(self.names),
                                        taken=frozenset(self.typed.shapes) | frozenset(self.typed.dims))
             result = Result(self, derivation, layout=layout)
+            if (order == 2 or wrt2 or hvp) and ctx.symmetric:
+                # second derivatives are of independent entries: differentiate
+                # again without using S = Sᵀ (the printed gradient may use it:
+                # its value at a symmetric point is the same)
+                from .rules import NO_CONTEXT
+
+                result.second_derivation = differentiate(
+                    self.objective, names, NO_CONTEXT, self.rules, defined=frozenset(self.names),
+                    taken=frozenset(self.typed.shapes) | frozenset(self.typed.dims))
             if order == 2 or wrt2:
                 result.derivatives = hessian_derivatives(result, names, wrt2, layout, ctx)
             if hvp:
@@ -382,6 +391,9 @@ class Result:
             self.gradients[w] = name_nodes(g, names, memo=memo)
         self.assumptions = list(derivation.assumptions)
         self.last_check = None
+        # the gradient second derivatives are formed from (and checked against):
+        # of independent entries, S = Sᵀ unused (``Program.derive`` sets it)
+        self.second_derivation = derivation
 
     @property
     def shapes(self) -> dict:
@@ -389,6 +401,21 @@ class Result:
         out = self.program.shapes
         for step in self.intermediates:
             out[step.name] = step.shape
+        return out
+
+    def conventions(self, unicode: bool = True) -> list[str]:
+        """One line per gradient with respect to a declared symmetric or spd
+        matrix: the derivative is of independent entries (SPEC §3)."""
+        from .printer import to_ascii, to_text
+
+        show = to_text if unicode else to_ascii
+        kinds = self.program.typed.kinds
+        out = []
+        for w in self.gradients if self.gradients else []:
+            if kinds.get(w) in ("symmetric", "spd"):
+                s = show(Sym(w))
+                out.append(f"entries of {s} treated as independent; on symmetric {s} the gradient along "
+                           "symmetric directions is sym(G)")
         return out
 
     @property
@@ -428,39 +455,84 @@ class Result:
 
         return objective, gradients
 
+    def second_order_gradients(self):
+        """``values(env) -> {name: gradient}`` of the gradients the second
+        derivatives are formed from, valid at any point (symmetric or not):
+        finite differences of these, entry by entry, check a Hessian."""
+        from .evaluate import evaluate
+        from .jacobian import inline_gradient
+
+        program = self.program
+        inlined = {w: inline_gradient(self.second_derivation, w) for w in self.wrt
+                   if w in self.second_derivation.gradients}
+
+        def values(env):
+            import numpy as np
+
+            dims = dims_from_inputs(program.typed.shapes, env)
+            return {w: evaluate(g, env, dims) if g is not None else np.zeros_like(np.asarray(env[w], dtype=float))
+                    for w, g in inlined.items()}
+
+        return values
+
+    def draws(self, draws=None) -> dict:
+        """How each input is drawn beyond its declared kind: so that the
+        assumptions hold (y sums to 1), inside the domain of the functions
+        (log(x): x > 0; an inverted matrix well conditioned), and ``draws``
+        (name -> kind) over all of these."""
+        from .sampling import domain_draws
+
+        typed = self.program.typed
+        variables = set(self.program.variables) | set(self.directions)
+        assumed = {name: kind for name, kind in domain_draws(self.program.objective).items() if name in variables}
+        assumed.update({name: kind for a in self.assumptions for name, kind in a.draws})
+        assumed = {name: kind for name, kind in assumed.items() if name not in typed.kinds}
+        return {**assumed, **{canonical_name(n): k for n, k in (draws or {}).items()}}
+
+    def sampler(self, draws=None, directions: bool = False):
+        """The sampler of this problem's numeric checks (``matcalc.sampling.Sampler``):
+        its inputs drawn by kind and ``draws``, valid where the objective and
+        everything it inverts are finite and well conditioned."""
+        from .printer import to_text
+        from .sampling import Sampler
+
+        typed = self.program.typed
+        variables = {n: s for n, s in typed.shapes.items() if n in self.program.variables}
+        if directions:
+            variables.update(self.directions)
+        names = self.program.names
+
+        def show(node):
+            return to_text(name_nodes(node, names, keep_root=True))
+
+        return Sampler(variables, typed.kinds, typed.dims, self.draws(draws), watch=self.program.objective,
+                       show=show)
+
     @_in_scope
     def check(self, seed: int = 0, raise_on_failure: bool = False, draws=None):
         """Compare every gradient with central finite differences at random
-        inputs of distinct sizes (SPEC §5); returns a ``CheckResult``."""
+        inputs of distinct sizes (SPEC §5); returns a ``CheckResult`` whose
+        ``status`` is "ok", "failed" or "inconclusive" (no valid point)."""
         from .check import check_gradients
 
         objective, gradients = self.evaluator()
         typed = self.program.typed
         variables = {n: s for n, s in typed.shapes.items() if n in self.program.variables}
-        # draw inputs so that the assumptions hold (y sums to 1) and inside the
-        # domain of log and sqrt (log(x): x > 0), unless told otherwise
-        from .sampling import domain_draws
-
-        assumed = {name: kind for name, kind in domain_draws(self.program.objective).items()
-                   if name in variables}
-        assumed.update({name: kind for a in self.assumptions for name, kind in a.draws})
-        assumed = {name: kind for name, kind in assumed.items() if name not in typed.kinds}
-        draws = {**assumed, **{canonical_name(n): k for n, k in (draws or {}).items()}}
+        result = None
         if self.gradients:
-            result = check_gradients(objective, gradients, variables, typed.kinds, self.wrt,
-                                     typed.dims, seed=seed, draws=draws)
-        else:
-            result = None
+            result = check_gradients(objective, gradients, variables, typed.kinds, self.wrt, typed.dims,
+                                     seed=seed, sampler=self.sampler(draws))
         if self.derivatives:  # Jacobians, Hessians, HVPs: finite differences too
             from .higher import check_derivatives
 
-            second = check_derivatives(self.program, self.derivatives, gradients, seed=seed,
-                                       extra_shapes=self.directions, draws=draws)
+            second = check_derivatives(self, self.derivatives, seed=seed, sampler=self.sampler(draws, True))
             result = second if result is None else _combine_checks(result, second)
         self.last_check = result
-        if raise_on_failure and not result.ok:
+        if raise_on_failure and result.status == "failed":
             raise CheckFailedError(f"numeric check FAILED: max rel err {result.max_rel_error:.2e} "
                                    f"({result.details})")
+        if raise_on_failure and result.status == "inconclusive":
+            raise CheckInconclusiveError(f"numeric check inconclusive: {result.details}")
         return result
 
     @_in_scope
@@ -572,10 +644,14 @@ class Result:
 
 
 def _combine_checks(a, b):
+    """Both checks: failed if either failed, else inconclusive if either was."""
     from .check import CheckResult
 
     details = "; ".join(x for x in (a.details, b.details) if x)
-    return CheckResult(a.ok and b.ok, max(a.max_rel_error, b.max_rel_error), a.dims, details)
+    statuses = {a.status, b.status}
+    status = "failed" if "failed" in statuses else "inconclusive" if "inconclusive" in statuses else "ok"
+    dims = b.dims if b.status == status and a.status != status else a.dims
+    return CheckResult(status == "ok", max(a.max_rel_error, b.max_rel_error), dims, details, status)
 
 
 def needed_assignments(assignments: list, outputs) -> list:

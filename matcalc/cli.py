@@ -1,4 +1,5 @@
-"""The command line: ``matcalc parse`` and ``matcalc derive``.
+"""The command line: ``matcalc parse`` and ``matcalc derive`` (``check``, ``grade``
+and ``serve`` live in cli_answers.py and web/command.py).
 
 Bad input is a ``MatcalcError``: its message goes to stderr and the exit
 status is 2 (1 for a failed numeric check).  No traceback reaches the user.
@@ -73,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--steps", action="store_true",
                    help="show the derivation step by step: chain rule, rules used, shapes")
     add_commands(sub)  # matcalc check, matcalc grade
+    from .web.command import add_command as add_serve
+
+    add_serve(sub)  # matcalc serve
     return parser
 
 
@@ -162,8 +166,13 @@ def cmd_derive(args) -> int:
             if result.derivatives:
                 print()
                 print(render_derivative_steps(result, unicode=not args.ascii))
+    if check is not None and check.status == "inconclusive":
+        print("matcalc: the numeric check is inconclusive: no valid point was found (see the check line); "
+              "the result is not verified", file=sys.stderr)
+        return 2
     if check is not None and not check.ok:
-        print(f"matcalc: the numeric check FAILED (max rel err {check.max_rel_error:.2e}): "
+        print(f"matcalc: the numeric check FAILED (max rel err {check.max_rel_error:.2e}) at sizes "
+              f"{', '.join(f'{k}={v}' for k, v in check.dims.items()) or 'as declared'}: "
               "the closed form disagrees with finite differences", file=sys.stderr)
         return 1
     return 0

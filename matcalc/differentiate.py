@@ -83,7 +83,8 @@ def differentiate(objective: Expr, wrt: list[str], ctx: Context = NO_CONTEXT,
 
     ``sum(tanh(W x))`` with respect to ``W`` gives δ1 = 1 − tanh(W x) ∘ tanh(W x)
     and ∂J/∂W = δ1 xᵀ.  Names in ``taken`` (the user's own ``δ1``) are never
-    given to an error term.
+    given to an error term.  The ``defined`` nodes are kept whole by the
+    simplifier (no rule looks into a value the program named).
     """
     rules = rules or default_rules()
     wanted = set(wrt)
@@ -94,7 +95,7 @@ def differentiate(objective: Expr, wrt: list[str], ctx: Context = NO_CONTEXT,
     # one simplifier memo for the whole pass, seeded with the forward nodes:
     # they stay as the user wrote them, and each is looked at once (linear cost)
     forward = set(objective.walk())
-    simplifier = Simplifier(rules.of("simplify"), ctx, memo={node: node for node in forward})
+    simplifier = Simplifier(rules.of("simplify"), ctx, memo={node: node for node in forward}, named=defined)
     linear, steps, assumptions = _linearise_all(objective, active, rules, ctx, simplifier, forward)
     order = _reverse_topological(objective, linear, forward)
 

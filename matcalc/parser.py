@@ -317,6 +317,39 @@ class SurfaceBuilder(Transformer_NonRecursive):
     def expression(self, e):
         return e
 
+    # a chain (a + b - c, a ∘ b ./ c, a b * c) folds to the left: its
+    # operators in order, each applied to what came before and its operand
+
+    @v_args(inline=False)
+    def terms(self, children):
+        """a + b - c -> add(add(a, b), scale(-1, c))"""
+        return self._fold(children, {"PLUS": self.add, "MINUS": self.sub})
+
+    @v_args(inline=False)
+    def elementwise_factors(self, children):
+        """a ∘ b ./ c -> div(had(a, b), c)"""
+        return self._fold(children, {"HADAMARD": self.had, "ELEMENTWISE_DIV": self.div})
+
+    @v_args(meta=True)
+    def factors(self, meta, children):
+        """a * b ⊗ c / s d -> mul(div(kron(mul(a, b), c), s), d); a juxtaposed
+        factor (no operator before it) is a product too"""
+        def juxtaposed(a, b):
+            return self._joined("mul", a, b, (meta.line, meta.column))
+        return self._fold(children, {"TIMES": self.mul, "KRON": self.kron, "SLASH": self.div}, juxtaposed)
+
+    def _fold(self, children, operators, juxtaposed=None):
+        result, i = children[0], 1
+        while i < len(children):
+            item = children[i]
+            if isinstance(item, Token) and item.type in operators:
+                result = operators[item.type](result, item, children[i + 1])
+                i += 2
+            else:
+                result = juxtaposed(result, item)
+                i += 1
+        return result
+
     def add(self, a, op, b):
         return Op("add", (a, b), span=_span(op))
 
@@ -340,11 +373,6 @@ class SurfaceBuilder(Transformer_NonRecursive):
     def kron(self, a, op, b):
         """a ⊗ b -> kron(a, b)"""
         return self._joined("kron", a, b, _span(op))
-
-    @v_args(meta=True)
-    def juxtaposition(self, meta, children):
-        """x W -> mul(x, W)"""
-        return self._joined("mul", *children, (meta.line, meta.column))
 
     def neg(self, op, e):
         """-a -> scale(-1, a); -2 -> Num(-2)"""

@@ -67,6 +67,8 @@ def render_text(result, unicode: bool = True) -> str:
         from .higher import render_derivatives
 
         lines.extend(render_derivatives(result, result.derivatives, unicode, width))
+    for note in result.conventions(unicode):
+        lines.append("note     " + note)
     if result.last_check is not None:
         lines.append(render_check(result.last_check))
     return "\n".join(lines)
@@ -94,10 +96,14 @@ def show_name(name: str, unicode: bool) -> str:
 
 
 def render_check(check) -> str:
-    dims = ", ".join(f"{k}={v}" for k, v in check.dims.items())
-    status = "ok" if check.ok else "FAILED"
-    line = f"check  {status}  max rel err {check.max_rel_error:.1e}  ({dims})"
-    if not check.ok and check.details:
+    """``check  ok  max rel err 3.1e-10  (n=3, m=5)``; FAILED with the sizes
+    of the point where the closed form disagreed; inconclusive with why."""
+    dims = ", ".join(f"{k}={v}" for k, v in check.dims.items()) or "no dimensions"
+    status = getattr(check, "status", "ok" if check.ok else "failed")
+    if status == "inconclusive":
+        return f"check  inconclusive  (no valid point)\n       {check.details}"
+    line = f"check  {'ok' if status == 'ok' else 'FAILED'}  max rel err {check.max_rel_error:.1e}  ({dims})"
+    if status != "ok" and check.details:
         line += f"\n       {check.details}"
     return line
 
@@ -128,6 +134,7 @@ def render_json(result, input_text: str = "") -> str:
         "numpy": result.numpy(),
         "check": None if result.last_check is None else {
             "ok": bool(result.last_check.ok),
+            "status": result.last_check.status,
             "max_rel_error": float(result.last_check.max_rel_error),
             "dims": dict(result.last_check.dims),
         },

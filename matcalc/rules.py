@@ -254,15 +254,17 @@ def head_operators(pattern: Expr) -> tuple[str, ...] | None:
     return (pattern.op,) + _MATCHES.get(pattern.op, ())
 
 
-def match(pattern: Expr, expr: Expr, bindings: dict | None = None) -> dict | None:
+def match(pattern: Expr, expr: Expr, bindings: dict | None = None, opaque=frozenset()) -> dict | None:
     """Bindings of the pattern variables that make ``pattern`` equal ``expr``,
     or None.  ``A B`` matches a matrix product and a scalar multiple; ``+``
-    and ``∘`` match in either order."""
+    and ``∘`` match in either order.  A node in ``opaque`` below the top
+    (a value the program named) is matched whole by a pattern variable,
+    never looked into."""
     bindings = dict(bindings or {})
-    return _match(pattern, expr, bindings)
+    return _match(pattern, expr, bindings, opaque)
 
 
-def _match(p: Expr, e: Expr, b: dict) -> dict | None:
+def _match(p: Expr, e: Expr, b: dict, opaque=frozenset()) -> dict | None:
     if isinstance(p, PatternVar):
         bound = b.get(p.name)
         if bound is None:
@@ -287,7 +289,7 @@ def _match(p: Expr, e: Expr, b: dict) -> dict | None:
     for args in orders:
         trial: dict | None = dict(b)
         for pa, ea in zip(p.args, args):
-            trial = _match(pa, ea, trial)
+            trial = None if isinstance(pa, Op) and ea in opaque else _match(pa, ea, trial, opaque)
             if trial is None:
                 break
         else:

@@ -186,10 +186,12 @@ class _Solver:
         return c
 
     def _touch(self, c: int) -> None:
-        for con in self.watchers[c]:
-            if not con.done and not con.queued:
-                con.queued = True
-                self.queue.append(con)
+        # finished constraints leave the list here, so a size that thousands
+        # of constraints watched (the n of a 1000-term sum) is not rescanned
+        # for each of them: linear in all
+        waiting = [con for con in self.watchers[c] if not con.done]
+        self.watchers[c] = waiting
+        self._queue(waiting)
 
     def set(self, c: int, st: int) -> None:
         c = self.find(c)
@@ -221,13 +223,26 @@ class _Solver:
             raise _Conflict(f"{ra} ≠ {rb}" if isinstance(ra, str) and isinstance(rb, str) else None)
         if len(self.watchers[a]) < len(self.watchers[b]):
             a, b = b, a
+        before = (self.state[a], self.rigid[a], self.factors[a])
+        moved = self.watchers[b]
         self.parent[b] = a
         self.state[a] = max(sa, sb)
         self.rigid[a] = ra if ra is not None else rb
         self.factors[a] = self.factors[a] or self.factors[b]
-        self.watchers[a].extend(self.watchers[b])
+        self.watchers[a].extend(moved)
         self.watchers[b] = []
-        self._touch(a)
+        if (self.state[a], self.rigid[a], self.factors[a]) != before:
+            self._touch(a)
+        else:
+            # a learnt nothing: only b's watchers (which now see a) can move;
+            # rescanning a's (every use of n) at each merge would be quadratic
+            self._queue(moved)
+
+    def _queue(self, constraints) -> None:
+        for con in constraints:
+            if not con.done and not con.queued:
+                con.queued = True
+                self.queue.append(con)
 
     def _product(self, *classes) -> int:
         factors = []

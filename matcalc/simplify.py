@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .algebra import REWRITES
+from .algebra import REWRITES, flatten, sum_of
 from .errors import LimitError, ShapeError
-from .expr import Expr, Op
+from .expr import Expr, Num, Op
 from .rules import NO_CONTEXT, Context, conditions_hold, default_rules, head_operators, instantiate, match
 
 
@@ -47,17 +47,23 @@ class Simplifier:
 
     ``memo`` may be seeded (node -> node) with nodes to keep as they are: the
     engine seeds it with the forward nodes of the program, which are the
-    user's.  One simplifier may serve a whole derivation, so each node is
+    user's; ``named`` (the nodes the program named) are not even looked
+    into by a rule.  One simplifier may serve a whole derivation, so each node is
     looked at once however many cotangents share it.
     """
 
     def __init__(self, rules=None, ctx: Context = NO_CONTEXT, limits: Limits = LIMITS,
-                 memo: dict | None = None):
+                 memo: dict | None = None, named=frozenset()):
         self.rules = list(default_rules().of("simplify") if rules is None else rules)
         self.ctx = ctx
         self.limits = limits
         self.memo: dict = {} if memo is None else memo
+        # values the program named: kept whole, a rule never looks into them
+        # ((X Wv)ᵀ -> Wvᵀ Xᵀ would recompute V = X Wv, and (X + A V)ᵀ spelt out
+        # would double at each block of a stack)
+        self.named = named
         self.trace: list[str] = []  # the name of every rewrite that fired, in order
+        self._keys: dict = {}  # node -> its order_key
         self._by_head: dict = {}  # operator -> the rules whose left side can match it
         self._nesting = 0  # simplify() calls in progress (a rewrite simplifies the nodes it made)
         self._budget = limits.steps  # rewrites left to the outermost call in progress
@@ -76,12 +82,17 @@ class Simplifier:
         self._nesting += 1
         try:
             # a node already in the memo is done (or opaque: a seeded forward node)
-            for node in e.walk(prune=lambda n: n in memo or _is_differential(n)):
+            for node, operands in _operands_first(e, lambda n: n in memo or _is_differential(n), self.named):
                 if node in memo:
                     continue
                 if isinstance(node, Op) and node.op != "d":
-                    args = tuple(memo.get(a, a) for a in node.args)
-                    rebuilt = node if args == node.args else _rebuild(node.op, args)
+                    args = [memo.get(a, a) for a in operands]
+                    if all(a is b for a, b in zip(args, operands)):
+                        rebuilt = node
+                    elif node.op == "add":
+                        rebuilt = sum_of(args, node.shape)
+                    else:
+                        rebuilt = _rebuild(node.op, tuple(args))
                     memo[node] = self._to_fixed_point(rebuilt)
                 else:
                     memo[node] = node
@@ -114,7 +125,7 @@ class Simplifier:
                 self.trace.append(algebra.name)
                 return new
         for rule in self._rules_for(e.op):
-            bindings = match(rule.lhs, e)
+            bindings = match(rule.lhs, e, opaque=self.named)
             if bindings is None or not conditions_hold(rule, bindings, self.ctx):
                 continue
             try:
@@ -140,6 +151,25 @@ class Simplifier:
             self._by_head[op] = found
         return found
 
+    def order_key(self, e: Expr) -> tuple:
+        """A total order of nodes by structure (constants, then names, then
+        operators by name and operands), computed once per DAG node: equal
+        subtrees share one key, so comparing two keys costs the depth of
+        their first difference, never a printout."""
+        keys = self._keys
+        if e in keys:
+            return keys[e]
+        for node in e.walk(prune=lambda n: n in keys):
+            if node in keys:
+                continue
+            if isinstance(node, Op):
+                keys[node] = (2, node.op, str(node.shape), tuple(keys[a] for a in node.args))
+            elif isinstance(node, Num):
+                keys[node] = (0, float(node.value), str(node.value), str(node.shape))
+            else:
+                keys[node] = (1, type(node).__name__, getattr(node, "name", ""), str(node.shape))
+        return keys[e]
+
     def _fired(self) -> str:
         names = list(dict.fromkeys(reversed(self.trace[-50:])))
         return ", ".join(names) if names else "(nothing fired)"
@@ -161,6 +191,30 @@ def simplify(e: Expr, ctx: Context = NO_CONTEXT, rules=None, trace: list | None 
     finally:
         if trace is not None:
             trace.extend(simplifier.trace)
+
+
+def _operands_first(e: Expr, opaque, named):
+    """(node, its operands) for every node below e once, operands first
+    (iteratively).  The operands of a sum are its terms, however the ``+``
+    nest: a sum of n terms is one node to simplify, not n - 1 nested ones
+    that would each collect the terms below them again.  ``opaque(node)``:
+    the node is yielded but not entered."""
+    seen: set = set()
+    stack: list = [(e, None)]
+    while stack:
+        node, operands = stack.pop()
+        if operands is not None:
+            yield node, operands
+            continue
+        if node in seen:
+            continue
+        seen.add(node)
+        if opaque(node):
+            yield node, ()
+            continue
+        operands = flatten(node, "add", named) if isinstance(node, Op) and node.op == "add" else node.children
+        stack.append((node, operands))
+        stack.extend((c, None) for c in reversed(operands) if c not in seen)
 
 
 def _is_differential(e: Expr) -> bool:

@@ -304,6 +304,14 @@ def test_deep_nesting_is_a_limit_error(text):
         parse_expr(text)
 
 
+@pytest.mark.parametrize("operator", [" - ", " ", " ∘ "])
+def test_a_chain_of_ten_thousand_operands_is_not_nesting(operator):
+    """An associative chain is one flat node of the grammar, folded to the
+    left: 10⁴ operands parse, print, and parse back to the same tree."""
+    e = parse_expr(operator.join(["x", "y"] * 5_000))
+    assert parse_expr(to_text(e)) == e
+
+
 @pytest.mark.parametrize("text", [
     "x + " * 250_000 + "x",
     "x" * 1_000_000,
