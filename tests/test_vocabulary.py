@@ -91,7 +91,7 @@ REFUSED = [
     ("sum(sofplus(x))", "softplus"),
     ("sum(arctanh(x))", "arctan"),
     ("norm(x, 3)", "norm(x, 1)"),
-    ("tr(A X^k)", "rule"),
+    ("tr(A X^k)", "inside a trace"),
 ]
 
 
