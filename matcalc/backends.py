@@ -34,6 +34,7 @@ class Backend:
     inv: str  # {a}
     power: str  # elementwise power with a symbolic exponent; {a}, {k}
     matrix_power: str  # {a}, {k}
+    broadcast: str  # {a} repeated (a view, where the backend has one) to {rows}×{cols}
     helpers: dict = field(default_factory=dict)  # helper name -> source text
     spellings: dict = field(default_factory=dict)  # function name -> spelling over a0, a1, a2
     like: bool = False  # constants take the dtype and device of the first input (``_like``)
@@ -71,6 +72,7 @@ NUMPY = Backend(
     eye="np.eye({n})", ones="np.ones(({rows}, {cols}))", zeros="np.zeros(({rows}, {cols}))",
     item=".item()", scalar_input=".item()", number="np.float64({value})", matrix="np.atleast_2d({value})",
     inv="np.linalg.inv({a})", power="np.power({a}, {k})", matrix_power="np.linalg.matrix_power({a}, {k})",
+    broadcast="np.broadcast_to({a}, ({rows}, {cols}))",
     helpers=_NUMPY_HELPERS,
 )
 
@@ -83,6 +85,7 @@ JAX = Backend(
     item=".reshape(())", scalar_input="", number="np.asarray({value}, dtype=float)",
     matrix="np.atleast_2d({value})",
     inv="np.linalg.inv({a})", power="np.power({a}, {k})", matrix_power="np.linalg.matrix_power({a}, {k})",
+    broadcast="np.broadcast_to({a}, ({rows}, {cols}))",
     helpers=_NUMPY_HELPERS,
 )
 
@@ -196,6 +199,7 @@ TORCH = Backend(
     item=".reshape(())", scalar_input="", number="_tensor({value}, _like)",
     matrix="_tensor({value}, _like).reshape(1, 1)",
     inv="torch.linalg.inv({a})", power="torch.pow({a}, {k})", matrix_power="torch.linalg.matrix_power({a}, {k})",
+    broadcast="{a}.expand({rows}, {cols})",
     helpers=_TORCH_HELPERS,
     spellings={
         "relu": "relu(a0)",
