@@ -10,15 +10,15 @@ Importing matcalc is cheap: numpy, sympy and the parser load on first use.
 """
 from __future__ import annotations
 
-from .errors import (CheckFailedError, LimitError, MatcalcError, NotDifferentiableError, ParseError, RuleError,
-                     ShapeError, UnknownFunctionError)
+from .errors import (CheckFailedError, CheckInconclusiveError, LimitError, MatcalcError, NotDifferentiableError,
+                     ParseError, RuleError, ShapeError, UnknownFunctionError)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "__version__", "derive", "Program", "load_rules", "MatcalcError", "ParseError", "ShapeError",
-    "UnknownFunctionError", "NotDifferentiableError", "RuleError", "CheckFailedError", "LimitError",
-    "check_answer", "check_function", "Verdict", "Problem",
+    "UnknownFunctionError", "NotDifferentiableError", "RuleError", "CheckFailedError", "CheckInconclusiveError",
+    "LimitError", "check_answer", "check_function", "Verdict", "Problem",
 ]
 
 

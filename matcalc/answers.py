@@ -33,8 +33,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .answer_diagnosis import Sample, diagnose, same_values
-from .errors import MatcalcError, ParseError, ShapeError
+from .errors import CheckInconclusiveError, MatcalcError, ParseError, ShapeError
 from .expr import SCALAR, format_shape, free_symbols
+from .names import canonical_name
 
 POINTS = 3                # random points per size assignment
 SIZE_ROUNDS = ((), (2,))  # sizes 2, 3, 5, ... then 3, 5, 7, ...
@@ -61,8 +62,6 @@ class Problem:
     allow: tuple = ()
 
     def __post_init__(self):
-        from .api import canonical_name
-
         where = (self.where,) if isinstance(self.where, str) else tuple(self.where or ())
         draw = self.draw.items() if isinstance(self.draw, dict) else (self.draw or ())
         allow = (self.allow,) if isinstance(self.allow, str) else tuple(self.allow or ())
@@ -268,6 +267,9 @@ class PreparedProblem:
                    if name not in typed.kinds}
         self.draws = {**assumed, **dict(problem.draw)}
         check = self.result.check(seed=seed, draws=self.draws)
+        if check.status == "inconclusive":
+            raise CheckInconclusiveError(f"cannot judge answers to this problem: no valid point to test at "
+                                         f"({check.details})")
         if not check.ok:
             raise MatcalcError(f"matcalc could not verify its own {self.kind} of this problem "
                                f"({check.details}); it cannot judge answers to it")
@@ -283,26 +285,27 @@ class PreparedProblem:
 
     # -- the truth at random points ------------------------------------------
     def _sample(self, seed: int, truth) -> list[Sample]:
-        from .sampling import assign_sizes, sample_inputs
-
-        typed = self.program.typed
-        variables = {n: typed.shapes[n] for n in self.program.variables}
+        """``POINTS`` points at each of two size assignments, from the same
+        sampler as the problem's own check (``Result.sampler``): valid where
+        the objective and what it inverts are finite and well conditioned."""
         self._truth = truth
-        samples = []
-        for round_, avoid in enumerate(SIZE_ROUNDS):
-            sizes = assign_sizes(typed.dims, avoid)
-            found = 0
-            for attempt in range(4 * POINTS):
-                rng = np.random.default_rng([seed, round_, attempt])
-                sample = self.sample_at(round_, sizes, sample_inputs(variables, typed.kinds, sizes, rng, self.draws))
+        sampler = self.result.sampler(self.draws)
+        samples: list[Sample] = []
+        start = 0
+        for round_ in range(len(SIZE_ROUNDS)):
+            found = []
+            for point in sampler.points(seed, round_, start):
+                sample = self.sample_at(round_, point.sizes, point.inputs)
                 if sample is None:
-                    continue  # e.g. a log at a bad point: draw again
-                samples.append(sample)
-                found += 1
-                if found == POINTS:
+                    sampler.reject(point.sizes, "not finite", f"the true {self.kind}")
+                    continue
+                found.append(sample)
+                if len(found) == POINTS:
+                    start = point.base + 1
                     break
             else:
-                raise MatcalcError(f"the true {self.kind} is not finite at random inputs; cannot judge answers")
+                raise CheckInconclusiveError(f"cannot judge answers to this problem: {sampler.inconclusive()}")
+            samples.extend(found)
         return samples
 
     def sample_at(self, round_: int, sizes: dict, inputs: dict) -> Sample | None:

@@ -17,9 +17,12 @@ import functools
 from dataclasses import dataclass, field
 
 from .differentiate import Derivation, differentiate
-from .errors import CheckFailedError, MatcalcError, ParseError
+from .errors import CheckFailedError, CheckInconclusiveError, MatcalcError, ParseError
 from .expr import SCALAR, Expr, Op, Sym, format_shape, free_symbols
+from .dag import dims_from_inputs, name_nodes
+from .names import canonical_name
 from .rules import Context, RuleBase, default_rules, load_rules
+from .shapes import substitute
 
 
 def _lines(where) -> list[str]:
@@ -187,6 +190,15 @@ class Program:
                                        defined=frozenset(self.names),
                                        taken=frozenset(self.typed.shapes) | frozenset(self.typed.dims))
             result = Result(self, derivation, layout=layout)
+            if (order == 2 or wrt2 or hvp) and ctx.symmetric:
+                # second derivatives are of independent entries: differentiate
+                # again without using S = Sᵀ (the printed gradient may use it:
+                # its value at a symmetric point is the same)
+                from .rules import NO_CONTEXT
+
+                result.second_derivation = differentiate(
+                    self.objective, names, NO_CONTEXT, self.rules, defined=frozenset(self.names),
+                    taken=frozenset(self.typed.shapes) | frozenset(self.typed.dims))
             if order == 2 or wrt2:
                 result.derivatives = hessian_derivatives(result, names, wrt2, layout, ctx)
             if hvp:
@@ -288,53 +300,6 @@ def _wrt_list(wrt) -> list[str]:
     return out
 
 
-def canonical_name(name: str) -> str:
-    """A name as the program spells it internally: ``--wrt θ`` names
-    ``theta``, ``ŷ`` names ``yhat`` (a word that is no name stays as it is)."""
-    from .names import word_units
-
-    try:
-        return "".join(word_units(name))
-    except ValueError:
-        return name
-
-
-def substitute(e: Expr, env: dict) -> Expr:
-    """``e`` with each ``Sym`` named in ``env`` replaced by its value
-    (iterative, memoised: linear in the size of the DAG)."""
-    from .shapes import build
-
-    memo: dict = {}
-    for node in e.walk():
-        if isinstance(node, Sym) and node.name in env:
-            memo[node] = env[node.name]
-        elif isinstance(node, Op):
-            args = tuple(memo.get(a, a) for a in node.args)
-            memo[node] = node if args == node.args else build(node.op, args)
-    return memo.get(e, e)
-
-
-def name_nodes(e: Expr, names: dict, keep_root: bool = False, memo: dict | None = None) -> Expr:
-    """``e`` with every node the program named replaced by its name
-    (``softmax(θ)`` -> ``ŷ``), so results read in the program's terms.
-    A ``memo`` shared across calls makes naming many results linear."""
-    from .shapes import build
-
-    if keep_root and isinstance(e, Op):  # a definition: its own name stays off its root
-        args = tuple(name_nodes(a, names, memo=memo) for a in e.args)
-        return e if args == e.args else build(e.op, args)
-    memo = {} if memo is None else memo
-    for node in e.walk(prune=lambda n: n in memo or n in names):
-        if node in memo:
-            continue
-        if node in names:
-            memo[node] = Sym(names[node], node.shape)
-        elif isinstance(node, Op):
-            args = tuple(memo.get(a, a) for a in node.args)
-            memo[node] = node if args == node.args else build(node.op, args)
-    return memo.get(e, e)
-
-
 @dataclass
 class Step:
     """One line of a derivation: ``name = expr`` with its shape and rules."""
@@ -378,6 +343,9 @@ class Result:
             self.gradients[w] = name_nodes(g, names, memo=memo)
         self.assumptions = list(derivation.assumptions)
         self.last_check = None
+        # the gradient second derivatives are formed from (and checked against):
+        # of independent entries, S = Sᵀ unused (``Program.derive`` sets it)
+        self.second_derivation = derivation
 
     def _definitions_naming_shared(self, names: dict, memo: dict) -> list:
         """The program's definitions, and before them (where first used) the
@@ -412,6 +380,21 @@ class Result:
         out = self.program.shapes
         for step in self.intermediates:
             out[step.name] = step.shape
+        return out
+
+    def conventions(self, unicode: bool = True) -> list[str]:
+        """One line per gradient with respect to a declared symmetric or spd
+        matrix: the derivative is of independent entries (SPEC §3)."""
+        from .printer import to_ascii, to_text
+
+        show = to_text if unicode else to_ascii
+        kinds = self.program.typed.kinds
+        out = []
+        for w in self.gradients if self.gradients else []:
+            if kinds.get(w) in ("symmetric", "spd"):
+                s = show(Sym(w))
+                out.append(f"entries of {s} treated as independent; on symmetric {s} the gradient along "
+                           "symmetric directions is sym(G)")
         return out
 
     @property
@@ -451,39 +434,84 @@ class Result:
 
         return objective, gradients
 
+    def second_order_gradients(self):
+        """``values(env) -> {name: gradient}`` of the gradients the second
+        derivatives are formed from, valid at any point (symmetric or not):
+        finite differences of these, entry by entry, check a Hessian."""
+        from .evaluate import evaluate
+        from .jacobian import inline_gradient
+
+        program = self.program
+        inlined = {w: inline_gradient(self.second_derivation, w) for w in self.wrt
+                   if w in self.second_derivation.gradients}
+
+        def values(env):
+            import numpy as np
+
+            dims = dims_from_inputs(program.typed.shapes, env)
+            return {w: evaluate(g, env, dims) if g is not None else np.zeros_like(np.asarray(env[w], dtype=float))
+                    for w, g in inlined.items()}
+
+        return values
+
+    def draws(self, draws=None) -> dict:
+        """How each input is drawn beyond its declared kind: so that the
+        assumptions hold (y sums to 1), inside the domain of the functions
+        (log(x): x > 0; an inverted matrix well conditioned), and ``draws``
+        (name -> kind) over all of these."""
+        from .sampling import domain_draws
+
+        typed = self.program.typed
+        variables = set(self.program.variables) | set(self.directions)
+        assumed = {name: kind for name, kind in domain_draws(self.program.objective).items() if name in variables}
+        assumed.update({name: kind for a in self.assumptions for name, kind in a.draws})
+        assumed = {name: kind for name, kind in assumed.items() if name not in typed.kinds}
+        return {**assumed, **{canonical_name(n): k for n, k in (draws or {}).items()}}
+
+    def sampler(self, draws=None, directions: bool = False):
+        """The sampler of this problem's numeric checks (``matcalc.sampling.Sampler``):
+        its inputs drawn by kind and ``draws``, valid where the objective and
+        everything it inverts are finite and well conditioned."""
+        from .printer import to_text
+        from .sampling import Sampler
+
+        typed = self.program.typed
+        variables = {n: s for n, s in typed.shapes.items() if n in self.program.variables}
+        if directions:
+            variables.update(self.directions)
+        names = self.program.names
+
+        def show(node):
+            return to_text(name_nodes(node, names, keep_root=True))
+
+        return Sampler(variables, typed.kinds, typed.dims, self.draws(draws), watch=self.program.objective,
+                       show=show)
+
     @_in_scope
     def check(self, seed: int = 0, raise_on_failure: bool = False, draws=None):
         """Compare every gradient with central finite differences at random
-        inputs of distinct sizes (SPEC §5); returns a ``CheckResult``."""
+        inputs of distinct sizes (SPEC §5); returns a ``CheckResult`` whose
+        ``status`` is "ok", "failed" or "inconclusive" (no valid point)."""
         from .check import check_gradients
 
         objective, gradients = self.evaluator()
         typed = self.program.typed
         variables = {n: s for n, s in typed.shapes.items() if n in self.program.variables}
-        # draw inputs so that the assumptions hold (y sums to 1) and inside the
-        # domain of log and sqrt (log(x): x > 0), unless told otherwise
-        from .sampling import domain_draws
-
-        assumed = {name: kind for name, kind in domain_draws(self.program.objective).items()
-                   if name in variables}
-        assumed.update({name: kind for a in self.assumptions for name, kind in a.draws})
-        assumed = {name: kind for name, kind in assumed.items() if name not in typed.kinds}
-        draws = {**assumed, **{canonical_name(n): k for n, k in (draws or {}).items()}}
+        result = None
         if self.gradients:
-            result = check_gradients(objective, gradients, variables, typed.kinds, self.wrt,
-                                     typed.dims, seed=seed, draws=draws)
-        else:
-            result = None
+            result = check_gradients(objective, gradients, variables, typed.kinds, self.wrt, typed.dims,
+                                     seed=seed, sampler=self.sampler(draws))
         if self.derivatives:  # Jacobians, Hessians, HVPs: finite differences too
             from .higher import check_derivatives
 
-            second = check_derivatives(self.program, self.derivatives, gradients, seed=seed,
-                                       extra_shapes=self.directions, draws=draws)
+            second = check_derivatives(self, self.derivatives, seed=seed, sampler=self.sampler(draws, True))
             result = second if result is None else _combine_checks(result, second)
         self.last_check = result
-        if raise_on_failure and not result.ok:
+        if raise_on_failure and result.status == "failed":
             raise CheckFailedError(f"numeric check FAILED: max rel err {result.max_rel_error:.2e} "
                                    f"({result.details})")
+        if raise_on_failure and result.status == "inconclusive":
+            raise CheckInconclusiveError(f"numeric check inconclusive: {result.details}")
         return result
 
     @_in_scope
@@ -595,10 +623,14 @@ class Result:
 
 
 def _combine_checks(a, b):
+    """Both checks: failed if either failed, else inconclusive if either was."""
     from .check import CheckResult
 
     details = "; ".join(x for x in (a.details, b.details) if x)
-    return CheckResult(a.ok and b.ok, max(a.max_rel_error, b.max_rel_error), a.dims, details)
+    statuses = {a.status, b.status}
+    status = "failed" if "failed" in statuses else "inconclusive" if "inconclusive" in statuses else "ok"
+    dims = b.dims if b.status == status and a.status != status else a.dims
+    return CheckResult(status == "ok", max(a.max_rel_error, b.max_rel_error), dims, details, status)
 
 
 def needed_assignments(assignments: list, outputs) -> list:
@@ -611,23 +643,6 @@ def needed_assignments(assignments: list, outputs) -> list:
             kept.append((name, expr))
             needed |= {n.name for n in expr.walk() if isinstance(n, Sym)}
     return kept[::-1]
-
-
-def dims_from_inputs(shapes: dict, env: dict) -> dict:
-    """Sizes of the symbolic dimensions, read off the inputs' shapes."""
-    import numpy as np
-
-    dims = {}
-    for name, shape in shapes.items():
-        if shape == SCALAR or name not in env:
-            continue
-        value = np.asarray(env[name])
-        if value.ndim != 2:
-            continue
-        for d, n in zip(shape, value.shape):
-            if isinstance(d, str) and "*" not in d:
-                dims.setdefault(d, n)
-    return dims
 
 
 def derive(objective: str | None = None, wrt="", *, where=None, program: str = "",

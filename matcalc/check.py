@@ -14,22 +14,26 @@ wider step, Richardson-extrapolated (``_extrapolated_difference``), which
 the round-off of a large objective (about eps |f| / h) does not swamp.  The check
 reports the largest err over all variables and both size assignments.
 
-Symmetric variables (``symmetric``, ``spd``) are perturbed only
-symmetrically, so they stay valid: E = e_ij + e_ji for i < j and e_ii.  The
-closed form is then judged by <G, E> = G_ij + G_ji (G_ii on the diagonal),
-the directional derivative along E.  That compares the symmetric part of G,
-so the gradient of the unconstrained expression evaluated at a symmetric
-point (``inv(X)^T`` for ``logdet(X)``) passes, as in the corpus, while the
-Cookbook's "symmetric-gradient" form 2G − diag(G) does not.
+Directions: each entry of a variable (``X[i, j]``), symmetric or not: the
+derivative is with respect to independent entries (SPEC §3), so a symmetric
+input is perturbed off the symmetric matrices, one entry at a time.  A
+variable with more than ``ENTRY_LIMIT`` entries is judged along
+``RANDOM_DIRECTIONS`` random directions instead (half dense, half single
+entries at random places): the check then needs O(size of the inputs)
+memory and a bounded number of evaluations, and a wrong gradient still
+disagrees along a random direction with probability 1.
 
-Bad points: where a closed form and the differences disagree, the objective
-is probed again with half the step (``_smooth_along``); if it is not smooth
-there (a relu/abs/step argument near 0), or where the objective or a gradient
-is not finite (a log of a negative value, a norm of 0) or a matrix is
-singular, the inputs are drawn again from a new seed (at most ``REDRAWS``
-times), which ``details`` reports; past that the check fails and says why.
-A wrong answer at a smooth point is never redrawn away, and the check passes
-only when both size assignments pass.
+Points come from the one sampler (``matcalc.sampling.Sampler``): a size
+assignment and inputs at which the objective and everything it inverts are
+finite and well conditioned.  Where a closed form and the differences
+disagree, the objective is probed again with half the step
+(``_smooth_along``); if it is not smooth there (a relu/abs/step argument
+near 0), or where a gradient is not finite, the next point of the sampler is
+taken, which ``details`` reports.  Three outcomes (``CheckResult.status``):
+``ok`` (both size assignments agree), ``failed`` (a mismatch at a valid
+point: its sizes are given) and ``inconclusive`` (no valid point: the
+singular or non-finite subexpression is named, with a hint of numeric sizes).
+A wrong answer at a smooth point is never redrawn away.
 """
 from __future__ import annotations
 
@@ -41,22 +45,36 @@ import numpy as np
 from .errors import MatcalcError
 from .evaluate import evaluate_program
 from .expr import Expr, Shape
-from .sampling import SYMMETRIC_KINDS, assign_sizes, kind_of, sample_inputs
+from .sampling import Sampler, sizes_text
 
 STEP = 1e-6  # relative finite-difference step: h = STEP · max(1, |x|)
-REDRAWS = 3
 RICHARDSON_STEP = 1e-3  # relative step of the second opinion on a mismatch (error O(h⁴))
-# The second size assignment skips 2: sizes (2, 3, 5, ...) then (3, 5, 7, ...),
-# so every dimension gets another size the second time.
-SIZE_ROUNDS = ((), (2,))
+ENTRY_LIMIT = 400  # variables with more entries are judged along random directions
+RANDOM_DIRECTIONS = 16
+STATUSES = ("ok", "failed", "inconclusive")
 
 
 @dataclass
 class CheckResult:
+    """``status`` is "ok", "failed" (the closed form disagrees at a valid
+    point) or "inconclusive" (no valid point found); ``ok`` is status == "ok"."""
+
     ok: bool
     max_rel_error: float
     dims: dict[str, int]
     details: str = ""
+    status: str = ""
+
+    def __post_init__(self):
+        if not self.status:
+            self.status = "ok" if self.ok else "failed"
+        if self.status not in STATUSES:
+            raise ValueError(f"status is one of {STATUSES}, not {self.status!r}")
+        self.ok = self.status == "ok"
+
+
+def inconclusive(details: str, dims: dict | None = None) -> CheckResult:
+    return CheckResult(False, float("nan"), dict(dims or {}), details, "inconclusive")
 
 
 class _Failed(Exception):
@@ -80,19 +98,31 @@ class _Direction:
         return float(np.sum(g * self.e))
 
 
-def _directions(name: str, value, symmetric: bool) -> list[_Direction]:
+def _directions(name: str, value, rng):
+    """The perturbations of one variable, made one at a time (one array of
+    the variable's size alive at once): every entry, or past ``ENTRY_LIMIT``
+    entries ``RANDOM_DIRECTIONS`` random ones."""
     if not isinstance(value, np.ndarray):
-        return [_Direction(name, 1.0, STEP * max(1.0, abs(value)))]
-    out = []
+        yield _Direction(name, 1.0, STEP * max(1.0, abs(value)))
+        return
     rows, cols = value.shape
-    for i in range(rows):
-        for j in range(i if symmetric else 0, cols):
+    if value.size <= ENTRY_LIMIT:
+        for i in range(rows):
+            for j in range(cols):
+                e = np.zeros_like(value)
+                e[i, j] = 1.0
+                yield _Direction(f"{name}[{i}, {j}]", e, STEP * max(1.0, abs(value[i, j])))
+        return
+    h = STEP * max(1.0, float(np.max(np.abs(value))))
+    for k in range(RANDOM_DIRECTIONS):
+        if k % 2:
+            i, j = int(rng.integers(rows)), int(rng.integers(cols))
             e = np.zeros_like(value)
             e[i, j] = 1.0
-            if symmetric:
-                e[j, i] = 1.0
-            out.append(_Direction(f"{name}[{i}, {j}]", e, STEP * max(1.0, abs(value[i, j]))))
-    return out
+            yield _Direction(f"{name}[{i}, {j}]", e, STEP * max(1.0, abs(value[i, j])))
+        else:
+            e = rng.standard_normal(value.shape)
+            yield _Direction(f"{name} along random direction {k // 2 + 1}", e / np.linalg.norm(e), h)
 
 
 def _values_along(fn: Callable, env: dict, name: str, d: _Direction, t: float):
@@ -169,32 +199,38 @@ class _Outcome:
     per_variable: dict = field(default_factory=dict)
 
 
-def _compare(f: Callable, f0: float, g, env: dict, name: str, symmetric: bool, tol: float,
-             outcome: _Outcome):
-    dirs = _directions(name, env[name], symmetric)
-    fd = np.array([float(_central_difference(f, env, name, d, d.h)) for d in dirs])
-    cf = np.array([d.closed_form(g) for d in dirs])
+def _compare(f: Callable, f0: float, g, env: dict, name: str, tol: float, outcome: _Outcome, rng):
+    labels, cf, fd, suspects = [], [], [], {}
+    for d in _directions(name, env[name], rng):
+        labels.append(d.label)
+        cf.append(d.closed_form(g))
+        fd.append(float(_central_difference(f, env, name, d, d.h)))
+        if abs(cf[-1] - fd[-1]) > tol:  # a mismatch at any scale ≥ 1: keep the direction
+            suspects[len(cf) - 1] = d
+    cf, fd = np.array(cf), np.array(fd)
     scale = max(1.0, float(np.max(np.abs(fd))))
     errors = np.abs(cf - fd) / scale
-    for k in np.flatnonzero(errors > tol):
+    for k, d in suspects.items():
+        if errors[k] <= tol:
+            continue
         # a second opinion before a verdict: Richardson-extrapolated differences
         # with a wider step, which the round-off of a large f (eps |f| / h)
         # cannot swamp; a wrong gradient disagrees with these as well
-        wide = _extrapolated_difference(f, env, name, dirs[k], RICHARDSON_STEP * dirs[k].h / STEP)
+        wide = _extrapolated_difference(f, env, name, d, RICHARDSON_STEP * d.h / STEP)
         if abs(cf[k] - wide) < abs(cf[k] - fd[k]):
             fd[k], errors[k] = wide, abs(cf[k] - wide) / scale
     k = int(np.argmax(errors))
     outcome.per_variable[name] = float(errors[k])
     if errors[k] > outcome.error:
-        outcome.error, outcome.worst = float(errors[k]), dirs[k].label
-    for k in np.flatnonzero(errors > tol):
-        if not _smooth_along(f, env, name, dirs[k], f0, fd[k], scale, tol):
-            outcome.kink = dirs[k].label
+        outcome.error, outcome.worst = float(errors[k]), labels[k]
+    for k, d in suspects.items():
+        if errors[k] > tol and not _smooth_along(f, env, name, d, f0, fd[k], scale, tol):
+            outcome.kink = d.label
             return
 
 
-def _check_at(objective, gradients, shapes, kinds, wrt, sizes, rng, draws, tol) -> _Outcome:
-    env = sample_inputs(shapes, kinds, sizes, rng, draws)
+def _check_at(objective, gradients, kinds, wrt, point, tol, seed) -> _Outcome:
+    env, sizes = point.inputs, point.sizes
 
     def f(e):
         return objective(e, sizes)
@@ -202,31 +238,30 @@ def _check_at(objective, gradients, shapes, kinds, wrt, sizes, rng, draws, tol) 
     f0 = f(env)
     grads = gradients(env, sizes)
     outcome = _Outcome()
+    rng = np.random.default_rng([seed, 7919, point.base, point.attempt])  # random directions
     for name in wrt:
         g = _gradient_array(name, grads, env[name])
-        symmetric = kind_of(name, kinds, draws) in SYMMETRIC_KINDS or kinds.get(name) in SYMMETRIC_KINDS
-        _compare(f, f0, g, env, name, symmetric, tol, outcome)
+        _compare(f, f0, g, env, name, tol, outcome, rng)
         if outcome.kink:
             break
     return outcome
 
 
-def _sizes_text(sizes: dict) -> str:
-    return ", ".join(f"{d}={n}" for d, n in sizes.items()) or "no dimensions"
-
-
 def check_gradients(objective: Callable[[dict], float], gradients: Callable[[dict], dict],
                     shapes: dict[str, Shape], kinds: dict[str, str], wrt: list[str], dims: list[str],
-                    seed: int = 0, draws: dict[str, str] | None = None, tol: float = 1e-6) -> CheckResult:
+                    seed: int = 0, draws: dict[str, str] | None = None, tol: float = 1e-6,
+                    sampler: Sampler | None = None) -> CheckResult:
     """Compare ``gradients(env)[X]`` with finite differences of ``objective(env)``
     for every X in ``wrt``, at random inputs ``env`` drawn for ``shapes``, at two
     size assignments; ok only when both pass.  Never raises for a bad answer or
-    non-finite values: the result says what went wrong.
+    non-finite values: the result says what went wrong.  ``sampler`` (by
+    default one over ``shapes``, ``kinds`` and ``draws``) gives the points.
 
     ``check_gradients(J, G, {"W": ("m", "n"), "x": ("n", 1)}, {}, ["W"], ["m", "n"])``
     """
-    return _check(lambda env, sizes: objective(env), lambda env, sizes: gradients(env),
-                  shapes, kinds, wrt, dims, seed, draws, tol)
+    sampler = sampler or Sampler(shapes, kinds, dims, draws)
+    return _check(lambda env, sizes: objective(env), lambda env, sizes: gradients(env), kinds, wrt, sampler,
+                  seed, tol)
 
 
 def check_program(objective: Expr, gradients: dict[str, Expr], shapes: dict[str, Shape],
@@ -236,7 +271,8 @@ def check_program(objective: Expr, gradients: dict[str, Expr], shapes: dict[str,
     """``check_gradients`` for typed trees: the objective and the gradients
     (which may read the named ``assignments``, e.g. ``h`` and ``delta1``) are
     evaluated with the sizes of each draw.  ``wrt`` defaults to the gradients'
-    names, ``dims`` to the dimensions of ``shapes`` in order."""
+    names, ``dims`` to the dimensions of ``shapes`` in order.  Points are
+    valid where the objective and what it inverts are finite and well conditioned."""
     assignments = list(assignments)
     if dims is None:
         dims = list(dict.fromkeys(d for shape in shapes.values() for d in shape if isinstance(d, str)))
@@ -248,7 +284,9 @@ def check_program(objective: Expr, gradients: dict[str, Expr], shapes: dict[str,
     def g(env, sizes):
         return evaluate_program(assignments, gradients, env, sizes)
 
-    return _check(f, g, shapes, kinds or {}, list(wrt or gradients), dims, seed, draws, tol)
+    watch = None if assignments else objective  # with assignments, the objective reads names
+    sampler = Sampler(shapes, kinds or {}, dims, draws, watch=watch)
+    return _check(f, g, kinds or {}, list(wrt or gradients), sampler, seed, tol)
 
 
 def _singular(exc: Exception) -> bool:
@@ -257,28 +295,28 @@ def _singular(exc: Exception) -> bool:
     return any(isinstance(c, np.linalg.LinAlgError) for c in causes) or "singular" in str(exc).lower()
 
 
-def _check(objective, gradients, shapes, kinds, wrt, dims, seed, draws, tol) -> CheckResult:
+def _check(objective, gradients, kinds, wrt, sampler: Sampler, seed, tol) -> CheckResult:
     f = _scalar_objective(objective)
     notes: list[str] = []
     worst = 0.0
-    first_sizes: dict[str, int] = {}
-    for round_, avoid in enumerate(SIZE_ROUNDS):
-        sizes = assign_sizes(dims, avoid)
-        first_sizes = first_sizes or sizes
-        at = f"at sizes {_sizes_text(sizes)}"
-        for attempt in range(REDRAWS + 1):
-            rng = np.random.default_rng([seed, round_, attempt])
+    first_sizes: dict[str, int] | None = None
+    start = 0
+    for round_ in range(2):
+        outcome, tries = None, {}
+        for point in sampler.points(seed, round_, start):
+            sizes = point.sizes
+            at = f"at sizes {sizes_text(sizes)}"
             try:
-                outcome = _check_at(f, gradients, shapes, kinds, wrt, sizes, rng, draws, tol)
+                outcome = _check_at(f, gradients, kinds, wrt, point, tol, seed)
             except _Failed as exc:
                 if not exc.redraw:
                     return CheckResult(False, float("inf"), sizes, "; ".join(notes + [f"{exc} {at}"]))
-                reason = str(exc)
+                reason, outcome = str(exc), None
             except (MatcalcError, ArithmeticError, ValueError) as exc:  # LinAlgError is a ValueError
                 if not _singular(exc):
                     return CheckResult(False, float("inf"), sizes,
                                        "; ".join(notes + [f"evaluation failed {at}: {exc}"]))
-                reason = f"a matrix was singular at the drawn inputs ({exc})"
+                reason, outcome = f"a matrix was singular at the drawn inputs ({exc})", None
             except Exception as exc:  # noqa: BLE001 - the check reports; it never crashes
                 return CheckResult(False, float("inf"), sizes, "; ".join(
                     notes + [f"evaluation failed {at}: internal error {type(exc).__name__}: {exc}"]))
@@ -287,10 +325,23 @@ def _check(objective, gradients, shapes, kinds, wrt, dims, seed, draws, tol) -> 
                     break
                 reason = (f"finite differences along {outcome.kink} were not smooth "
                           "(a kink of relu/abs/step, or a nearly singular matrix?)")
-            if attempt == REDRAWS:
-                return CheckResult(False, float("inf"), sizes, "; ".join(
-                    notes + [f"no smooth, finite point found {at} after {REDRAWS} redraws: {reason}"]))
-            notes.append(f"redrew the inputs {at} (attempt {attempt + 2}): {reason}")
+                outcome = None
+            key = tuple(sizes.items())
+            tries[key] = tries.get(key, 1) + 1
+            notes.append(f"redrew the inputs {at} (attempt {tries[key]}): {reason}")
+            sampler.reject(sizes, "not usable", "the drawn point", reason)
+        if outcome is None:
+            passed = [n for n in notes if n.startswith("ok at")]
+            return inconclusive("; ".join(passed + [sampler.inconclusive()]), first_sizes or
+                                (sampler.tried[0] if sampler.tried else {}))
+        first_sizes = first_sizes if first_sizes is not None else sizes
+        start = point.base + 1
+        at = f"at sizes {sizes_text(sizes)}"
+        skipped = [r for r in sampler.rejections if r.what != "not usable"]
+        if skipped:
+            sampler.rejections[:] = skipped
+            notes.append(f"redrew the inputs where {sampler.why()}")
+        sampler.rejections.clear()
         worst = max(worst, outcome.error)
         per_variable = ", ".join(f"{n} {e:.1e}" for n, e in outcome.per_variable.items())
         if outcome.error > tol:

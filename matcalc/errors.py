@@ -83,5 +83,10 @@ class CheckFailedError(MatcalcError):
     exit_status = 1
 
 
+class CheckInconclusiveError(MatcalcError):
+    """The numeric check found no valid point (every draw singular, ill
+    conditioned or not finite): neither ok nor failed (exit status 2)."""
+
+
 class LimitError(MatcalcError):
     """An input or a computation went past a safety limit (size, depth, steps)."""

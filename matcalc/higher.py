@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from .errors import MatcalcError
 from .expr import SCALAR, Expr, Op, Sym, format_shape
-from .jacobian import book_form_rules, inline_gradient, jacobian, jvp, vec_size
+from .jacobian import book_form_rules, inline_gradient, jacobian, jvp, vec_size, zero_matrix
+from .dag import dims_from_inputs, name_nodes
 
 LAYOUTS = ("numerator", "denominator")
 
@@ -93,6 +94,15 @@ class Derivative:
         return f"∂{top}/∂{bottom}: {_dim(rows)}{times}{_dim(cols)}"
 
 
+def layout_note(result) -> str:
+    """The layout, said in every output: what it means for what was derived."""
+    if result.derivatives and any(d.kind in ("jacobian", "hessian") for d in result.derivatives):
+        if result.layout == "numerator":
+            return "numerator (∂f/∂x)ᵢⱼ = ∂fᵢ/∂xⱼ: rows follow f, columns the variable"
+        return "denominator (∂f/∂x)ᵢⱼ = ∂fⱼ/∂xᵢ: rows follow the variable, columns f (the transpose)"
+    return f"{result.layout} (a gradient has the shape of its variable in either layout)"
+
+
 def _dim(d) -> str:
     return str(d).replace("*", "")
 
@@ -109,7 +119,6 @@ def _oriented(e: Expr, layout: str, ctx, rules) -> Expr:
 
 
 def _display(e: Expr, ctx, names, rules) -> Expr:
-    from .api import name_nodes
     from .simplify import simplify
 
     # display keeps diag(v) W, the book form of a Jacobian; evaluation uses v ∘ W
@@ -125,8 +134,6 @@ def name_repeats(e: Expr, taken) -> tuple[Expr, tuple]:
     """Subexpressions written more than once get a short name, largest
     first: ``Xᵀ diag(σ(X w) ∘ (1 − σ(X w))) X`` reads
     ``Xᵀ diag(p ∘ (1 − p)) X`` with ``p = σ(X w)``."""
-    from .api import name_nodes
-
     where = []
     free = [n for n in ["yhat", "h"] + list(_READING_NAMES) if n not in taken]
     plain = [n for n in free if n not in ("yhat", "h")]
@@ -176,20 +183,26 @@ def jacobian_derivatives(program, wrt: list[str], layout: str, ctx) -> list[Deri
 
 def hessian_derivatives(result, wrt: list[str], wrt2: str | None, layout: str, ctx) -> list[Derivative]:
     """Second derivatives of a scalar objective: the Jacobian of each gradient
-    (with respect to the same variable, or to ``wrt2``)."""
+    (with respect to the same variable, or to ``wrt2``).
+
+    The gradient differentiated is ``result.second_derivation``'s, derived
+    without using S = Sᵀ for declared symmetric S, and the Jacobian is formed
+    the same way: a second derivative is of independent entries (SPEC §3),
+    so the commutation terms stay.  Only the finished matrix, a value at a
+    symmetric point, is simplified with ``ctx`` (Sᵀ -> S)."""
+    from .rules import NO_CONTEXT
+
     program = result.program
     out = []
     for w in wrt:
-        g = inline_gradient(result.derivation, w)
+        g = inline_gradient(result.second_derivation, w)
         other = wrt2 or w
         target = Sym(other, program.typed.shapes[other])
         if g is None:
-            from .jacobian import _zero
-
-            h = _zero(vec_size(program.typed.shapes[w]), vec_size(target.shape))
+            h = zero_matrix(vec_size(program.typed.shapes[w]), vec_size(target.shape))
         else:
             trace: list = []
-            h = jacobian(g, target, ctx, program.rules, trace)
+            h = jacobian(g, target, NO_CONTEXT, program.rules, trace)
         h = _oriented(h, layout, ctx, program.rules)
         symmetric = other == w
         shown, where = name_repeats(_display(h, ctx, program.names, program.rules), program.typed.shapes)
@@ -200,18 +213,21 @@ def hessian_derivatives(result, wrt: list[str], wrt2: str | None, layout: str, c
 
 def hvp_derivatives(result, wrt: list[str], direction: str, ctx) -> list[Derivative]:
     """∇²J v for each variable: the derivative of the gradient along v,
-    without forming the Hessian."""
+    without forming the Hessian (of independent entries, as
+    ``hessian_derivatives``)."""
+    from .rules import NO_CONTEXT
+
     program = result.program
     out = []
     for w in wrt:
-        g = inline_gradient(result.derivation, w)
+        g = inline_gradient(result.second_derivation, w)
         shape = program.typed.shapes[w]
         if g is None:
             from .expr import Num, Zero
 
             hv = Zero(shape) if shape != SCALAR else Num(0)
         else:
-            hv = jvp(g, {w: Sym(direction, shape)}, ctx, program.rules)
+            hv = jvp(g, {w: Sym(direction, shape)}, NO_CONTEXT, program.rules)
         out.append(Derivative("hvp", w, direction, _display(hv, ctx, program.names, program.rules),
                               _cheap(hv, ctx, program.rules), "numerator"))
     return out
@@ -219,61 +235,140 @@ def hvp_derivatives(result, wrt: list[str], direction: str, ctx) -> list[Derivat
 
 # ---------------------------------------------------------------------------
 # the numeric check: central differences of f (Jacobians) or of the
-# closed-form gradient (Hessians, HVPs), at two size assignments
+# closed-form gradient (Hessians, HVPs), at two size assignments, entry by
+# entry of vec X (a symmetric X is perturbed off the symmetric matrices);
+# Hessians also against second differences of f itself along random
+# directions (``_curvature_error``), which no gradient of the engine enters
 
-def check_derivatives(program, derivatives: list[Derivative], gradient_values=None, seed: int = 0,
-                      extra_shapes: dict | None = None, tol: float = 1e-6, draws: dict | None = None,
-                      redraws: int = 3):
-    """A ``CheckResult`` for the derivatives (finite differences), with the
-    gradient check's draws (assumptions, domains of log and sqrt); inputs
-    where a value is not finite or a matrix is singular are drawn again (at
-    most ``redraws`` times, said in the details)."""
+CURVATURE_TOL = 1e-5  # tolerance of the second-difference cross-check (error O(h⁴) + eps |f| / h²)
+CURVATURE_STEP = 2e-3
+
+
+def check_derivatives(result, derivatives: list[Derivative], seed: int = 0, tol: float = 1e-6, sampler=None):
+    """A ``CheckResult`` for the derivatives of ``result`` (Jacobians,
+    Hessians, HVPs) at the points of ``sampler`` (``result.sampler``): ok,
+    failed at a valid point (its sizes given), or inconclusive (no valid
+    point: the singular or non-finite subexpression named).  A Hessian
+    printed as symmetric must be symmetric at the point."""
     import numpy as np
 
-    from .api import dims_from_inputs
-    from .check import CheckResult
+    from .check import CheckResult, inconclusive
     from .evaluate import evaluate
-    from .sampling import assign_sizes, sample_inputs
+    from .sampling import sizes_text
 
+    program = result.program
     typed = program.typed
-    variables = {n: s for n, s in typed.shapes.items() if n in program.variables}
-    variables.update(extra_shapes or {})
-    worst, first_dims, details, notes = 0.0, None, [], []
-    for round_, avoid in enumerate(((), (2,))):
-        sizes = assign_sizes(typed.dims, avoid=avoid)
-        first_dims = first_dims or dict(sizes)
-        for attempt in range(redraws + 1):
-            rng = np.random.default_rng(seed + round_ + 1000 * attempt)
-            env = sample_inputs(variables, typed.kinds, sizes, rng, draws=draws)
-            dims = {**dims_from_inputs(typed.shapes, env), **sizes}
+    sampler = sampler or result.sampler(directions=True)
+    gradient_values = result.second_order_gradients()
+    worst, first_dims, details, notes, start = 0.0, None, [], [], 0
+    for round_ in range(2):
+        values = point = None
+        for point in sampler.points(seed, round_, start):
+            env = point.inputs
+            dims = {**dims_from_inputs(typed.shapes, env), **point.sizes}
+            rng = np.random.default_rng([seed, 104729, round_, point.base, point.attempt])
             try:
                 values = [(np.atleast_2d(np.asarray(evaluate(d.value, env, dims), dtype=float)),
                            np.atleast_2d(_finite_difference(program, d, env, dims, gradient_values)))
                           for d in derivatives]
-            except (MatcalcError, ValueError, ArithmeticError, np.linalg.LinAlgError) as err:
-                failure = str(err)
+                if not all(np.all(np.isfinite(c)) and np.all(np.isfinite(n)) for c, n in values):
+                    sampler.reject(point.sizes, "not finite", "a derivative")
+                    values = None
+                    continue
+                crosses = [_curvature_error(program, d, closed.T if d.layout == "denominator" else closed,
+                                            env, dims, rng) if d.kind in ("hessian", "hvp") else 0.0
+                           for d, (closed, _) in zip(derivatives, values)]
+            except (MatcalcError, ValueError, ArithmeticError) as err:
+                sampler.reject(point.sizes, "not evaluable", "a derivative", str(err))
+                values = None
                 continue
-            if all(np.all(np.isfinite(c)) and np.all(np.isfinite(n)) for c, n in values):
-                break
-            failure = "a value is not finite at the drawn inputs"
-        else:
-            return CheckResult(False, float("inf"), first_dims,
-                               f"no usable inputs after {redraws} redraws: {failure}")
-        if attempt:
-            notes.append(f"inputs drawn again {attempt} time(s) at sizes {sizes} (not finite or singular)")
-        for d, (closed, numeric) in zip(derivatives, values):
+            if None in crosses:  # second differences not smooth here (a kink of relu/abs)
+                notes.append(f"redrew the inputs at sizes {sizes_text(point.sizes)}: the objective is not smooth "
+                             "along a random direction")
+                sampler.reject(point.sizes, "not smooth", "the objective")
+                values = None
+                continue
+            break
+        if values is None:
+            return inconclusive(sampler.inconclusive(), first_dims or (sampler.tried[0] if sampler.tried else {}))
+        if first_dims is None:
+            first_dims = dict(point.sizes)
+        start = point.base + 1
+        sizes = point.sizes
+        for d, (closed, numeric), cross in zip(derivatives, values, crosses):
             if d.layout == "denominator":
                 numeric = numeric.T
             if closed.shape != numeric.shape:
-                return CheckResult(False, float("inf"), first_dims,
+                return CheckResult(False, float("inf"), sizes,
                                    f"{d.label('J')} is {closed.shape}, finite differences {numeric.shape}")
-            err = float(np.max(np.abs(closed - numeric)) / max(1.0, float(np.max(np.abs(numeric)))))
+            scale = max(1.0, float(np.max(np.abs(numeric))))
+            err = float(np.max(np.abs(closed - numeric)) / scale)
             if not np.isfinite(err):
-                return CheckResult(False, float("inf"), first_dims, f"{d.label('J')}: not finite")
+                return CheckResult(False, float("inf"), sizes, f"{d.label('J')}: not finite")
             worst = max(worst, err)
             if err > tol:
-                details.append(f"{d.label('J')}: max rel err {err:.1e} at sizes {sizes}")
-    return CheckResult(not details, worst, first_dims, "; ".join(details + notes))
+                details.append(f"{d.label('J')}: max rel err {err:.1e} against finite differences of vec "
+                               f"{d.wrt2 if d.kind == 'hessian' and d.wrt2 else d.wrt} at sizes {sizes_text(sizes)}")
+            if d.symmetric and closed.shape[0] == closed.shape[1]:
+                asym = float(np.max(np.abs(closed - closed.T)) / scale)
+                if asym > tol:
+                    details.append(f"{d.label('J')} is printed as symmetric but is not (max |H − Hᵀ| "
+                                   f"{asym:.1e}) at sizes {sizes_text(sizes)}")
+            if cross > CURVATURE_TOL:
+                details.append(f"{d.label('J')}: disagrees with second differences of the objective "
+                               f"(rel err {cross:.1e}) at sizes {sizes_text(sizes)}")
+        if details:
+            return CheckResult(False, worst, sizes, "; ".join(details + notes))
+        notes.append(f"ok at sizes {sizes_text(sizes)}: max rel err {worst:.1e}")
+    return CheckResult(True, worst, first_dims, "; ".join(notes))
+
+
+def _curvature_error(program, d: Derivative, closed, env, dims, rng, directions: int = 2):
+    """uᵀ H v from the closed form against the second difference of the
+    objective along random unit u (for d.wrt) and v (for d.wrt2, or v = the
+    HVP's direction), Richardson-extrapolated; relative to max(1, |uᵀHv|).
+    None when the differences at two steps disagree (a kink nearby)."""
+    import numpy as np
+
+    from .evaluate import evaluate
+
+    x = d.wrt
+    y = d.wrt2 if d.kind == "hessian" and d.wrt2 else d.wrt
+
+    def unit(name):
+        shape = np.shape(env[name])
+        e = rng.standard_normal(shape or (1, 1))
+        e = e / np.linalg.norm(e)
+        return e if shape else float(e[0, 0])
+
+    def f(tu, tv, u, v):
+        moved = dict(env)
+        moved[x] = env[x] + tu * u
+        moved[y] = moved[y] + tv * v
+        return float(np.asarray(evaluate(program.objective, moved, dims), dtype=float).reshape(()))
+
+    def mixed(u, v, h):
+        return (f(h, h, u, v) - f(h, -h, u, v) - f(-h, h, u, v) + f(-h, -h, u, v)) / (4 * h * h)
+
+    worst = 0.0
+    for _ in range(directions):
+        u = unit(x)
+        if d.kind == "hvp":
+            v = env[d.wrt2]
+            norm = float(np.linalg.norm(v))
+            v = v / norm if norm else v
+            closed_value = float(np.sum(u * closed)) / (norm or 1.0)
+        else:
+            v = unit(y)
+            closed_value = (_vec(u).T @ closed @ _vec(v)).item()
+        h = CURVATURE_STEP * max(1.0, float(np.max(np.abs(env[x]))), float(np.max(np.abs(env[y]))))
+        numeric = (4 * mixed(u, v, h / 2) - mixed(u, v, h)) / 3
+        finer = (4 * mixed(u, v, h / 8) - mixed(u, v, h / 4)) / 3
+        scale = max(1.0, abs(numeric))
+        if abs(numeric - finer) > CURVATURE_TOL * scale:
+            return None  # the estimates move with the step: not smooth here
+        worst = max(worst, abs(closed_value - numeric) / scale)
+    return worst
 
 
 def _vec(a):
@@ -342,7 +437,6 @@ def render_derivatives(result, derivatives: list[Derivative], unicode: bool = Tr
 def render_derivative_steps(result, unicode: bool = True) -> str:
     """``--steps`` for Jacobians and Hessians: forward mode, node by node
     (the program's names where it has them), with the rules used."""
-    from .api import name_nodes
     from .printer import to_ascii, to_text
 
     show = to_text if unicode else to_ascii

@@ -6,6 +6,8 @@ import json
 
 from .expr import SCALAR, format_shape
 from .printer import to_ascii, to_text
+from .dag import name_nodes
+from .higher import layout_note, render_derivatives
 
 
 def _latex(e) -> str:
@@ -64,9 +66,9 @@ def render_text(result, unicode: bool = True) -> str:
             tail = f"{tail:<7}   [{', '.join(rules)}]"
         lines.append(f"{text}{pad}{tail}".rstrip())
     if result.derivatives:
-        from .higher import render_derivatives
-
         lines.extend(render_derivatives(result, result.derivatives, unicode, width))
+    for note in result.conventions(unicode):
+        lines.append("note     " + note)
     if result.last_check is not None:
         lines.append(render_check(result.last_check))
     return "\n".join(lines)
@@ -80,24 +82,19 @@ def read_as_line(reading, unicode: bool = True) -> str:
     return f"read as  {reading.text(unicode)}   ({notes})"
 
 
-def layout_note(result) -> str:
-    """The layout, said in every output: what it means for what was derived."""
-    if result.derivatives and any(d.kind in ("jacobian", "hessian") for d in result.derivatives):
-        if result.layout == "numerator":
-            return "numerator (∂f/∂x)ᵢⱼ = ∂fᵢ/∂xⱼ: rows follow f, columns the variable"
-        return "denominator (∂f/∂x)ᵢⱼ = ∂fⱼ/∂xᵢ: rows follow the variable, columns f (the transpose)"
-    return f"{result.layout} (a gradient has the shape of its variable in either layout)"
-
-
 def show_name(name: str, unicode: bool) -> str:
     return _display_name(name) if unicode else name
 
 
 def render_check(check) -> str:
-    dims = ", ".join(f"{k}={v}" for k, v in check.dims.items())
-    status = "ok" if check.ok else "FAILED"
-    line = f"check  {status}  max rel err {check.max_rel_error:.1e}  ({dims})"
-    if not check.ok and check.details:
+    """``check  ok  max rel err 3.1e-10  (n=3, m=5)``; FAILED with the sizes
+    of the point where the closed form disagreed; inconclusive with why."""
+    dims = ", ".join(f"{k}={v}" for k, v in check.dims.items()) or "no dimensions"
+    status = getattr(check, "status", "ok" if check.ok else "failed")
+    if status == "inconclusive":
+        return f"check  inconclusive  (no valid point)\n       {check.details}"
+    line = f"check  {'ok' if status == 'ok' else 'FAILED'}  max rel err {check.max_rel_error:.1e}  ({dims})"
+    if status != "ok" and check.details:
         line += f"\n       {check.details}"
     return line
 
@@ -128,6 +125,7 @@ def render_json(result, input_text: str = "") -> str:
         "numpy": result.numpy(),
         "check": None if result.last_check is None else {
             "ok": bool(result.last_check.ok),
+            "status": result.last_check.status,
             "max_rel_error": float(result.last_check.max_rel_error),
             "dims": dict(result.last_check.dims),
         },
@@ -148,6 +146,4 @@ def _derivatives_json(result) -> dict:
 
 
 def _named(result, node):
-    from .api import name_nodes
-
     return name_nodes(node, result.program.names)

@@ -105,12 +105,15 @@ def _inputs_text(inputs: dict) -> str:
 def run_in_worker(path: str, func: str, wrt: str, inputs: list[dict], time_limit: float = TIME_LIMIT) -> list:
     """The function's results at each input dict, computed in a fresh Python
     process: arrays, or a MatcalcError (raised here) saying what went wrong."""
+    # the worker limits its own memory and CPU time before it loads the file
+    # (no preexec_fn: forking a threaded parent to run Python code can deadlock)
     payload = json.dumps({"path": os.path.abspath(path), "func": func, "wrt": wrt,
+                          "memory": MEMORY_LIMIT, "cpu": int(time_limit) + 1,
                           "calls": [{n: _encode(v) for n, v in call.items()} for call in inputs]})
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     try:
         done = subprocess.run([sys.executable, WORKER], input=payload, text=True,
-                              capture_output=True, timeout=time_limit, env=env, preexec_fn=_limits,
+                              capture_output=True, timeout=time_limit, env=env,
                               cwd=os.path.dirname(os.path.abspath(path)))
     except subprocess.TimeoutExpired:
         raise MatcalcError(f"your function did not finish within {time_limit:g} s") from None
@@ -121,17 +124,6 @@ def run_in_worker(path: str, func: str, wrt: str, inputs: list[dict], time_limit
     if "error" in reply:
         raise MatcalcError(reply["error"])
     return [_decode(r) for r in reply["results"]]
-
-
-def _limits() -> None:  # in the child, before it runs anything
-    try:
-        import resource
-
-        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-        cpu = int(TIME_LIMIT) + 1
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
-    except (ImportError, ValueError, OSError):
-        pass  # no limits on this platform: the wall-clock timeout still holds
 
 
 def _encode(v):

@@ -23,12 +23,26 @@ def _value(v):
     return {"array": a.tolist()} if a.ndim else {"float": float(a)}
 
 
+def _limit(memory, cpu) -> None:
+    """Address space and CPU time for what follows (where the platform has them)."""
+    try:
+        import resource
+
+        if memory:
+            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        if cpu:
+            resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+    except (ImportError, ValueError, OSError):
+        pass  # no limits here: the caller's wall-clock timeout still holds
+
+
 def main() -> int:
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]  # matcalc's files are not the student's
     import numpy as np
 
     request = json.loads(sys.stdin.read())
+    _limit(request.get("memory"), request.get("cpu"))
     sys.path.insert(0, os.path.dirname(request["path"]))  # the student's own helper modules
     out = {"matcalc-worker": 1}
     with contextlib.redirect_stdout(sys.stderr):

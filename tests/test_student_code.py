@@ -139,3 +139,21 @@ def test_cli_check_code_survives_a_file_that_does_not_load(tmp_path):
     assert done.returncode == 1 and "(raises)" in done.stdout and "Traceback" not in done.stderr
     done = cli("check", "A x", "--wrt", "x", "--code", f"{bad}")
     assert done.returncode == 2 and "FILE.py:FUNCTION" in done.stderr
+
+
+def test_a_function_that_never_returns_is_a_verdict(tmp_path):
+    from matcalc.student_code import check_code
+
+    path = tmp_path / "loop.py"
+    path.write_text("def f(A, x):\n    while True:\n        pass\n")
+    v = check_code({"f": "A x", "wrt": "x"}, f"{path}:f", time_limit=3)
+    assert v.kind == "raises" and "did not finish" in v.diagnosis
+
+
+def test_a_function_that_allocates_too_much_is_a_verdict(tmp_path):
+    from matcalc.student_code import check_code
+
+    path = tmp_path / "hog.py"
+    path.write_text("import numpy as np\ndef f(A, x):\n    return np.ones((1 << 20, 1 << 12))\n")  # 32 GiB
+    v = check_code({"f": "A x", "wrt": "x"}, f"{path}:f")
+    assert v.kind == "raises" and "MemoryError" in v.diagnosis, v.diagnosis

@@ -17,7 +17,7 @@ with warnings.catch_warnings():  # Starlette 1.x prefers httpx2; httpx works the
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from matcalc.web.app import create_app
+from matcalc.web.app import create_app  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CS224N = (ROOT / "tests" / "data" / "cs224n.mc").read_text()
@@ -118,6 +118,7 @@ def test_bad_input_is_400_with_its_position(client, body, field, line, column):
     {"f": 3, "wrt": "X"},                               # not a string
     {"f": "tr(A X B)", "wrt": "X", "order": "third"},
     {"f": "x" * 30_000, "wrt": "x"},                    # too long
+    {"f": "(" * 5_000 + "x" + ")" * 5_000, "wrt": "x"},  # nested too deeply
 ])
 def test_bad_requests_are_400(client, body):
     r = client.post("/api/derive", json=body)
@@ -149,15 +150,17 @@ def test_the_page_and_katex_are_served(client):
 
 
 def test_a_request_past_the_time_limit_fails_alone():
-    """One worker runs a problem far past the limit (a 6400-entry finite
-    difference check); the other answers a second request meanwhile; the
-    slow worker is replaced and the server answers after it."""
+    """One worker runs a problem far past the limit (a check whose every
+    evaluation multiplies two 2500×2500 matrices; the check's work is bounded
+    in directions, not in the cost of one evaluation); the other answers a
+    second request meanwhile; the slow worker is replaced and the server
+    answers after it."""
     with TestClient(create_app(workers=2, timeout=8, memory_mb=None)) as c:
         # both workers warm (the queue hands them out in turn)
         assert all(c.post("/api/derive", json={"f": "tr(A X)", "wrt": "X"}).status_code == 200 for _ in range(2))
         slow = {}
         thread = threading.Thread(target=lambda: slow.update(r=c.post("/api/derive", json={
-            "f": "sum(exp(X X))", "where": "X: (80, 80)", "wrt": "X"})))
+            "f": "sum(exp(X X))", "where": "X: (2500, 2500)", "wrt": "X"})))
         thread.start()
         quick = c.post("/api/derive", json={"f": CS224N, "wrt": "W"})
         thread.join()
