@@ -43,7 +43,7 @@ def cache_file(name: str) -> Path | None:
 
 def key(*parts) -> str:
     """A short hash of the package version and ``parts`` (paths are read: their bytes count)."""
-    from . import __version__
+    from .version import __version__
 
     digest = hashlib.sha256(__version__.encode())
     for part in parts:

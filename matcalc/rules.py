@@ -196,10 +196,10 @@ def _cache_key(folder: Path | None = None, grammar: Path | None = None) -> str:
     """The package version and the hash of every rule file, the grammar and
     the code that reads them: a change to any is a new cache file."""
     from . import cache
-    from .syntax import _grammar_path
+    from .syntax import grammar_path
 
     here = Path(__file__).resolve().parent
-    sources = sorted((folder or _rules_folder()).glob("*.rules")) + [grammar or _grammar_path()]
+    sources = sorted((folder or _rules_folder()).glob("*.rules")) + [grammar or grammar_path()]
     sources += [here / n for n in ("rules.py", "rule_reader.py", "parser.py", "names.py", "syntax.py", "expr.py",
                                    "functions.py", "predicates.py", "cache.py")]
     return cache.key(*(f for f in sources if f.exists()))
