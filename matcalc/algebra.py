@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable
 
+from .errors import ShapeError
 from .expr import SCALAR, DimSize, Expr, Identity, Num, Ones, Op, Zero, cols_of, node_count, rows_of
 
 
@@ -128,13 +129,41 @@ def _ones_times_ones(e: Op, s) -> Expr | None:
 
 @rewrite("scalar-out-of-product", "matmul")
 def _scalar_out_of_product(e: Op, s) -> Expr | None:
-    """(λ A) B -> λ (A B)."""
+    """(λ A) B -> λ (A B), and so for scalar divisors: A (B / N) -> (A B) / N."""
     a, b = e.args
     for i, x in enumerate(e.args):
         if isinstance(x, Op) and x.op == "scale":
             rest = (x.args[1], b) if i == 0 else (a, x.args[1])
             return build("scale", (x.args[0], build("matmul", rest)))
+        if isinstance(x, Op) and x.op == "div" and x.args[1].shape == SCALAR and x.args[0].shape == x.shape:
+            rest = (x.args[0], b) if i == 0 else (a, x.args[0])
+            return build("div", (build("matmul", rest), x.args[1]))
     return None
+
+
+@rewrite("cancel-inverses", "matmul")
+def _cancel_inverses(e: Op, s) -> Expr | None:
+    """A⁻¹ A and A A⁻¹ (and their transposes, A⁻ᵀ Aᵀ) are the identity, anywhere in a chain."""
+    factors = flatten(e, "matmul")
+    kept: list = []
+    for f in factors:
+        if kept and _inverse_pair(kept[-1], f):
+            kept.pop()
+        else:
+            kept.append(f)
+    if len(kept) == len(factors):
+        return None
+    return product_of(kept) if kept else Identity(e.shape)
+
+
+def _inverse_pair(a: Expr, b: Expr) -> bool:
+    def inverse(x):
+        if isinstance(x, Op) and x.op == "inv":
+            return x.args[0]
+        if isinstance(x, Op) and x.op == "T" and isinstance(x.args[0], Op) and x.args[0].op == "inv":
+            return build("T", (x.args[0].args[0],))
+        return None
+    return inverse(a) == b or inverse(b) == a
 
 
 @rewrite("order-chain", "matmul")
@@ -278,6 +307,138 @@ def _power_of_numbers(e: Op, s) -> Expr | None:
     if isinstance(a, Num) and isinstance(k, Num) and k.value.denominator == 1:
         return Num(a.value ** int(k.value))
     return None
+
+
+# ---------------------------------------------------------------------------
+# products of scalars: one monomial, c · Π aᵏ / Π bᵏ, the powers of equal
+# factors added (4 σ (k / (4 σ² σ²)) -> k / σ³); integer powers only, so no
+# sign is lost (√(x²) is not x)
+
+@rewrite("scalar-monomial", "scale", "div", "pow")
+def _scalar_monomial(e: Op, s) -> Expr | None:
+    if e.shape != SCALAR:
+        return None
+    split = monomial(e)
+    if split is None:
+        return None
+    rebuilt = monomial_of(*split)
+    return None if rebuilt == e else rebuilt
+
+
+def monomial(e: Expr) -> tuple[Fraction, dict] | None:
+    """A scalar product as (number, {factor: integer power}), factors in the
+    order met; None when a number would be divided by zero."""
+    c, powers = Fraction(1), {}
+    stack = [(e, 1)]
+    while stack:
+        x, k = stack.pop()
+        if isinstance(x, Num):
+            if x.value == 0 and k < 0:
+                return None
+            c *= x.value ** k
+        elif isinstance(x, Op) and x.shape == SCALAR and x.op in ("scale", "div") \
+                and all(a.shape == SCALAR for a in x.args):
+            a, b = x.args
+            stack += [(b, k if x.op == "scale" else -k), (a, k)]
+        elif isinstance(x, Op) and x.op == "pow" and isinstance(x.args[1], Num) \
+                and x.args[1].value.denominator == 1 and x.args[0].shape == SCALAR:
+            stack.append((x.args[0], k * int(x.args[1].value)))
+        else:
+            powers[x] = powers.get(x, 0) + k
+    return c, powers
+
+
+def monomial_of(c: Fraction, powers: dict) -> Expr:
+    """The canonical spelling: ``c a b`` (numbers first, left-nested, as
+    scale-of-scale leaves it), ``c (a / (b d²))`` with a divisor, ``c / b``
+    without a dividend."""
+    def power(x, k):
+        return x if k == 1 else build("pow", (x, Num(k)))
+
+    def product(factors, first=None):
+        acc = first
+        for f in factors:
+            acc = f if acc is None else build("scale", (acc, f))
+        return acc
+
+    above = [power(x, k) for x, k in powers.items() if k > 0]
+    below = [power(x, -k) for x, k in powers.items() if k < 0]
+    if c == 0:
+        return Num(0)
+    if not below:
+        return product(above, Num(c) if c != 1 else None) or Num(c)
+    if not above:  # 2 / N, not 2 (1 / N); −(2 / N)
+        quotient = build("div", (Num(abs(c)), product(below)))
+        return quotient if c > 0 else times(Fraction(-1), quotient, SCALAR)
+    return times(c, build("div", (product(above), product(below))), SCALAR)
+
+
+# ---------------------------------------------------------------------------
+# sums: terms that share scalar factors (λ, 1/N) have them taken out, so the
+# rest can be collected: A / N − (1/N) B -> (A − B) / N
+
+@rewrite("common-scalar-factor", "add")
+def _common_scalar_factor(e: Op, s) -> Expr | None:
+    if e.shape == SCALAR:
+        return None
+    terms = flatten(e, "add")
+    groups: dict = {}
+    split = []
+    for t in terms:
+        c, scalars, core = _scalar_part(t)
+        split.append((c, scalars, core))
+        if scalars is not None:
+            groups.setdefault(scalars, []).append(len(split) - 1)
+    merged, done = [], set()
+    for i, (c, scalars, core) in enumerate(split):
+        if i in done:
+            continue
+        idx = groups.get(scalars, []) if scalars is not None else []
+        if len(idx) < 2:
+            merged.append(terms[i])
+            continue
+        inner = sum_of([times(split[j][0], split[j][2], split[j][2].shape) for j in idx], e.shape)
+        inner = s.simplify(inner)
+        factor = monomial_of(Fraction(1), dict(scalars))
+        merged.append(_scaled(factor, inner))
+        done.update(idx)
+    if len(merged) == len(terms):
+        return None
+    return sum_of(merged, e.shape)
+
+
+def _scalar_part(t: Expr):
+    """(number, the other scalar factors as a hashable key or None, the rest)
+    of a term: ``−(1/N) (y ∘ p)`` -> (−1, ((N, −1),), y ∘ p)."""
+    c, factors = Fraction(1), []
+    while isinstance(t, Op) and (t.op == "scale" or t.op == "div" and t.args[1].shape == SCALAR) \
+            and t.shape != SCALAR:
+        if t.op == "scale":
+            factors.append((t.args[0], 1))
+            t = t.args[1]
+        else:
+            factors.append((t.args[1], -1))
+            t = t.args[0]
+    if not factors:
+        return c, None, t
+    powers: dict = {}
+    for f, k in factors:
+        split = monomial(f)
+        if split is None:
+            return c, None, t
+        c *= split[0] ** k
+        for x, n in split[1].items():
+            powers[x] = powers.get(x, 0) + n * k
+    powers = {x: n for x, n in powers.items() if n}
+    return c, (tuple(powers.items()) if powers else None), t
+
+
+def _scaled(factor: Expr, e: Expr) -> Expr:
+    """``factor e``, a divisor written as one: (1/N) A -> A / N."""
+    if isinstance(factor, Op) and factor.op == "div":
+        top, bottom = factor.args
+        return build("div", (e if top == Num(1) else build("scale", (top, e)), bottom))
+    return build("scale", (factor, e))
 
 
 # ---------------------------------------------------------------------------
@@ -450,7 +611,44 @@ def _factor(terms: list[Expr], opaque) -> list[Expr]:
                 break
             if merged:
                 break
-    return _factor_chains(terms, opaque)
+    return _factor_hadamard(terms, opaque)
+
+
+def _factor_hadamard(terms: list[Expr], opaque) -> list[Expr]:
+    """Terms ``A ∘ P`` and ``c A ∘ Q`` share A: ``A ∘ (P + c Q)``."""
+    while True:
+        merged = _merge_hadamard_group(terms)
+        if merged is None:
+            return _factor_chains(terms, opaque)
+        terms = merged
+
+
+def _merge_hadamard_group(terms: list[Expr]) -> list[Expr] | None:
+    """The terms with the first shared Hadamard factor merged; None if none."""
+    groups: dict = {}
+    split = []
+    for i, t in enumerate(terms):
+        c, core = coefficient(t)
+        split.append((c, core))
+        if isinstance(core, Op) and core.op == "had":
+            for k, f in enumerate(dict.fromkeys(core.args)):
+                groups.setdefault(f, []).append((i, core.args[1 - k] if core.args[0] == f else core.args[0]))
+    for f, members in groups.items():
+        if len(members) < 2:
+            continue
+        idx = [i for i, _ in members]
+        members.sort(key=lambda m: split[m[0]][0] < 0)  # G Vᵀ − c rather than −c + G Vᵀ
+        try:
+            inner = sum_of([times(split[i][0], other, other.shape) for i, other in members], None)
+            merged = build("had", (f, inner))
+        except ShapeError:  # the others do not broadcast together
+            continue
+        if merged.shape != terms[idx[0]].shape:
+            continue
+        taken = set(idx)
+        rest = [t for n, t in enumerate(terms) if n not in taken]
+        return rest[: idx[0]] + [merged] + rest[idx[0]:]
+    return None
 
 
 def _factor_chains(terms: list[Expr], opaque) -> list[Expr]:

@@ -20,6 +20,7 @@ from .differentiate import Derivation, differentiate
 from .errors import CheckFailedError, CheckInconclusiveError, MatcalcError, ParseError
 from .expr import SCALAR, Expr, Op, Sym, format_shape, free_symbols
 from .rules import Context, RuleBase, default_rules, load_rules
+from .shapes import substitute
 
 
 def _lines(where) -> list[str]:
@@ -306,21 +307,6 @@ def canonical_name(name: str) -> str:
         return "".join(word_units(name))
     except ValueError:
         return name
-
-
-def substitute(e: Expr, env: dict) -> Expr:
-    """``e`` with each ``Sym`` named in ``env`` replaced by its value
-    (iterative, memoised: linear in the size of the DAG)."""
-    from .shapes import build
-
-    memo: dict = {}
-    for node in e.walk():
-        if isinstance(node, Sym) and node.name in env:
-            memo[node] = env[node.name]
-        elif isinstance(node, Op):
-            args = tuple(memo.get(a, a) for a in node.args)
-            memo[node] = node if args == node.args else build(node.op, args)
-    return memo.get(e, e)
 
 
 def name_nodes(e: Expr, names: dict, keep_root: bool = False, memo: dict | None = None) -> Expr:

@@ -26,6 +26,7 @@ from .errors import NotDifferentiableError
 from .expr import SCALAR, Expr, Num, Ones, Op, Sym, Zero, format_shape
 from .rules import (NO_CONTEXT, Context, RuleBase, conditions_hold,
                     default_rules, instantiate, match)
+from .shapes import substitute
 from .simplify import Simplifier
 
 
@@ -128,10 +129,49 @@ def differentiate(objective: Expr, wrt: list[str], ctx: Context = NO_CONTEXT,
         passed = _merge([used, steps.get(node, [])])
         for child, share in _transpose(linear[node], g, rules, ctx, forward):
             cotangents.setdefault(child, []).append((share, passed, node))
+    intermediates = _inline_isolated(intermediates, gradients, trace, simplifier, delta_prefix, defined)
     for w in wrt:
         gradients.setdefault(w, None)  # the objective does not depend on it
         gradient_rules.setdefault(w, [])
     return Derivation(objective, list(wrt), intermediates, gradients, assumptions, steps, gradient_rules, trace)
+
+
+def _inline_isolated(intermediates: list, gradients: dict, trace: list, simplifier, prefix: str,
+                     defined: frozenset) -> list:
+    """A δ of a node the program did not name that is a layer of its own
+    (it uses no other δ, no other δ uses it, and one gradient uses it) is
+    written into that gradient, as the books write a one-layer model:
+    ∂J/∂w = Xᵀ (σ(X w) − y) / N, not δ1 = (σ(X w) − y) / N, ∂J/∂w = Xᵀ δ1.
+    The δ's that remain are numbered again in order."""
+    names = {i.name for i in intermediates}
+    users: dict = {n: [] for n in names}
+    inner: dict = {}
+    for i in intermediates:
+        inner[i.name] = {n.name for n in i.expr.walk() if isinstance(n, Sym) and n.name in names}
+        for n in inner[i.name]:
+            users[n].append(i.name)
+    for w, g in gradients.items():
+        for n in {n.name for n in g.walk() if isinstance(n, Sym) and n.name in names}:
+            users[n].append(w)
+    inline = {i.name: i.expr for i in intermediates
+              if i.of not in defined and not inner[i.name] and len(users[i.name]) == 1 and users[i.name][0] in gradients}
+    if not inline:
+        return intermediates
+    kept = [i for i in intermediates if i.name not in inline]
+    renamed = {i.name: Sym(f"{prefix}{k + 1}", i.expr.shape) for k, i in enumerate(kept)}
+    env = {**inline, **renamed}
+    for i in kept:
+        i.expr = substitute(i.expr, env)
+        i.name = renamed[i.name].name
+    for w, g in gradients.items():
+        new = substitute(g, env)
+        gradients[w] = simplifier(new) if new != g else g
+    for step in trace:
+        if step.delta in inline:
+            step.delta = None
+        elif step.delta in renamed:
+            step.delta = renamed[step.delta].name
+    return kept
 
 
 def _merge(lists) -> list:

@@ -205,7 +205,7 @@ def _substitute_differentials(form, tangent, active, rules, ctx, simplifier, for
 
 def inline_gradient(derivation, wrt: str) -> Expr:
     """The gradient with its δ names replaced by their expressions."""
-    from .api import substitute
+    from .shapes import substitute
 
     values: dict = {}
     for step in derivation.intermediates:

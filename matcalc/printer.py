@@ -151,12 +151,22 @@ def _add(node: Op, part: Part, style: Spelling) -> Fragment:
     if _is_negative_scale(b):
         positive = _juxtapose(_number(-b.args[0].value, style), part(b.args[1]), style)
         return _infix(left, style.minus, positive, SUM)
+    if isinstance(b, Op) and b.op == "scale" and _is_negative_scale(b.args[0]):
+        # a + (−c s) x is a − c s x, never a + −c s x
+        c, s = b.args[0].args
+        scalar = part(s) if c.value == -1 else _juxtapose(_number(-c.value, style), part(s), style)
+        if isinstance(s, Op) and s.op == "div":
+            scalar = _spell("(", scalar, ")", level=ATOM)
+        return _infix(left, style.minus, _juxtapose(scalar, part(b.args[1]), style), SUM)
     return _infix(left, "+", _wrap(part(b), HAD), SUM)
 
 
 def _hadamard(node: Op, part: Part, style: Spelling) -> Fragment:
+    """a ∘ b; a typed a ∘ (b ∘ c) prints as a ∘ b ∘ c, the same value (as
+    for products, only surface trees must round-trip to the letter)."""
     a, b = node.args
-    return _infix(_wrap(part(a), HAD), style.hadamard, _wrap(part(b), PRODUCT), HAD)
+    associative = node.shape is not None and isinstance(b, Op) and b.op == "had"
+    return _infix(_wrap(part(a), HAD), style.hadamard, _wrap(part(b), HAD if associative else PRODUCT), HAD)
 
 
 def _divide(node: Op, part: Part, style: Spelling) -> Fragment:
@@ -171,18 +181,44 @@ def _divide(node: Op, part: Part, style: Spelling) -> Fragment:
 def _kron(node: Op, part: Part, style: Spelling) -> Fragment:
     if not style.unicode:
         return _call(node, part, style)
+    # operands in parentheses unless atoms, and the whole in parentheses
+    # beside a product, so that it reads as it parses: (I ⊗ xᵀ) (…)
     a, b = node.args
-    return _infix(_wrap(part(a), PRODUCT), "⊗", _wrap(part(b), UNARY), PRODUCT)
+    return _infix(_wrap(part(a), POSTFIX), "⊗", _wrap(part(b), POSTFIX), HAD)
+
+
+def _chain_power(node: Op) -> Op | None:
+    """``X X X`` (a typed chain of one square factor) as ``pow(X, 3)``,
+    which the parser builds back into that chain."""
+    if node.op != "matmul" or node.shape is None:
+        return None
+    factors, stack = [], [node]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, Op) and x.op == "matmul":
+            stack.extend(reversed(x.args))
+        else:
+            factors.append(x)
+    if any(f != factors[0] for f in factors):
+        return None
+    return Op("pow", (factors[0], Num(len(factors))), node.shape)
 
 
 def _product(node: Op, part: Part, style: Spelling) -> Fragment:
+    power = _chain_power(node)
+    if power is not None:
+        return _power(power, part, style)
     # Typed products are associative: A (B C) prints as A B C, which reads
     # back as (A B) C, the same value (only surface trees must round-trip
     # to the letter, and the parser never nests a product on the right).
     right = node.args[1]
+    left = part(node.args[0])
+    if isinstance(node.args[0], Op) and node.args[0].op == "div" and node.args[0].shape == SCALAR:
+        # a typed scalar quotient as a coefficient: (2 / N) x, not 2 / N x
+        left = _spell("(", left, ")", level=ATOM)
     associative = (node.op in ("matmul", "scale") and isinstance(right, Op)
                    and right.op in ("matmul", "scale") and not _is_negation(right))
-    return _juxtapose(part(node.args[0]), part(right), style, PRODUCT if associative else POSTFIX)
+    return _juxtapose(left, part(right), style, PRODUCT if associative else POSTFIX)
 
 
 def _juxtapose(left: Fragment, right: Fragment, style: Spelling, right_level: int = None) -> Fragment:

@@ -295,3 +295,16 @@ def short_text(e: Expr, limit: int = 60) -> str:
 def mismatch_message(node: str, operands: list, why: str) -> str:
     """``x W: x is 3×1, W is 4×5; cols(x) ≠ rows(W)``."""
     return f"{node}: " + ", ".join(f"{t} is {s}" for t, s in operands) + f"; {why}"
+
+
+def substitute(e: Expr, env: dict) -> Expr:
+    """``e`` with each ``Sym`` named in ``env`` replaced by its value
+    (iterative, memoised: linear in the size of the DAG)."""
+    memo: dict = {}
+    for node in e.walk():
+        if isinstance(node, Sym) and node.name in env:
+            memo[node] = env[node.name]
+        elif isinstance(node, Op):
+            args = tuple(memo.get(a, a) for a in node.args)
+            memo[node] = node if args == node.args else build(node.op, args)
+    return memo.get(e, e)

@@ -19,14 +19,18 @@ DECLARE = {"scalar": "{}: ()", "column": "{}: (n, 1)", "row": "{}: (1, n)",
 
 
 # rules whose sizes inference cannot guess from the rule alone
-EXAMPLES = {"kron-mixed-product": ["A: (m, n)", "B: (p, q)", "C: (n, r)", "D: (q, s)"]}
+EXAMPLES = {"kron-mixed-product": ["A: (m, n)", "B: (p, q)", "C: (n, r)", "D: (q, s)"],
+            "inverse-of-product": ["A: (n, n)", "B: (n, n)"],
+            "kron-row-through": ["B: (p, m)", "A: (m, q)"],
+            "kron-column-through": ["A: (m, q)", "B: (q, p)"]}
 # rules whose conditions a bare name cannot meet: an instance of the left side
 INSTANCES = {"weighted-gram": ("A^T (exp(u) ∘ A)", ["u: (n, 1)"]),
              "kron-distribute-left": ("(kron(A, B) + C) kron(D, E)",
                                       ["A: (m, n)", "B: (p, q)", "D: (n, r)", "E: (q, s)"]),
              "kron-distribute-right": ("kron(D, E) (kron(A, B) + C)",
                                        ["A: (m, n)", "B: (p, q)", "D: (r, m)", "E: (s, p)"]),
-             "reshape-of-vec": ("reshape(vec(A), n, m)", ["A: (m, n)"])}
+             "reshape-of-vec": ("reshape(vec(A), n, m)", ["A: (m, n)"]),
+             "ones-outer-hadamard": ("(ones r) ∘ A", ["r: (1, m)", "A: (n, m)"])}
 
 
 def as_symbols(e):
