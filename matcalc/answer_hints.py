@@ -19,6 +19,9 @@ from .answer_diagnosis import same_values
 from .errors import MatcalcError
 from .expr import Num, Ones, Op, Sym
 from .functions import FUNCTIONS
+from .dag import name_nodes
+from .names import unicode_spelling
+from .shapes import substitute
 
 # operators an activation's derivative is built with around its elementwise functions
 _ELEMENTWISE_GLUE = {"had", "add", "scale", "neg", "sub", "div"}
@@ -43,9 +46,7 @@ def explain(problem, reading, givens) -> tuple[str, str] | None:
 
 
 def _name(problem, name: str) -> str:
-    from .answers import to_text_name
-
-    return to_text_name(name)
+    return unicode_spelling(name)  # yhat -> ŷ, delta2 -> δ2
 
 
 def _truth_inlined(problem):
@@ -81,7 +82,6 @@ def _mask_variants(problem) -> list:
     cached = getattr(problem, "_mask_variants", None)
     if cached is not None:
         return cached
-    from .api import name_nodes, substitute
     from .evaluate import evaluate_program
     from .printer import to_text
 
