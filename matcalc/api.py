@@ -171,6 +171,9 @@ class Program:
             return self._cut(defined).derive(names, check=check, seed=seed, order=order, wrt2=wrt2,
                                              hvp=hvp, layout=layout)
         for w in names:
+            if self.typed.kinds.get(w) == "integer":
+                raise MatcalcError(f"{w} is declared integer (an exponent such as X^{w}): "
+                                   "it has no derivative; differentiate with respect to the other variables")
             if w not in self.typed.shapes:
                 raise MatcalcError(f"{w} does not appear in the problem; its variables are: "
                                    f"{', '.join(self.variables)}")
