@@ -35,9 +35,27 @@ def _symmetric(e: Expr, ctx: "Context") -> bool:
         if e.op == "scale":
             return _symmetric(e.args[1], ctx)
         if e.op == "matmul":
-            a, b = e.args
-            return isinstance(a, Op) and a.op == "T" and a.args[0] == b
+            return _symmetric_chain(e, ctx)
     return False
+
+
+def _symmetric_chain(e: Op, ctx: "Context") -> bool:
+    """A product that reads the same transposed: Aᵀ A, B S Bᵀ with S
+    symmetric, Aᵀ B S Bᵀ A."""
+    factors, stack = [], [e]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, Op) and x.op == "matmul":
+            stack.extend(reversed(x.args))
+        else:
+            factors.append(x)
+    n = len(factors)
+    for i in range(n // 2):
+        a, b = factors[i], factors[n - 1 - i]
+        if not (isinstance(a, Op) and a.op == "T" and a.args[0] == b
+                or isinstance(b, Op) and b.op == "T" and b.args[0] == a):
+            return False
+    return n % 2 == 0 or _symmetric(factors[n // 2], ctx)
 
 
 def _values(e: Expr) -> str | None:
