@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .expr import SCALAR, Expr, Identity, Num, Ones, Op, Sym, Zero, cols_of, is_vector_shape, rows_of
+from .expr import SCALAR, Expr, Identity, Num, Ones, Op, Sym, Zero, chain_factors, cols_of, is_vector_shape, rows_of
 
 
 def _square(e: Expr) -> bool:
@@ -42,13 +42,7 @@ def _symmetric(e: Expr, ctx: "Context") -> bool:
 def _symmetric_chain(e: Op, ctx: "Context") -> bool:
     """A product that reads the same transposed: Aᵀ A, B S Bᵀ with S
     symmetric, Aᵀ B S Bᵀ A."""
-    factors, stack = [], [e]
-    while stack:
-        x = stack.pop()
-        if isinstance(x, Op) and x.op == "matmul":
-            stack.extend(reversed(x.args))
-        else:
-            factors.append(x)
+    factors = chain_factors(e)
     n = len(factors)
     for i in range(n // 2):
         a, b = factors[i], factors[n - 1 - i]
