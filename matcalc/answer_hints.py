@@ -19,6 +19,8 @@ from .answer_diagnosis import same_values
 from .errors import MatcalcError
 from .expr import Num, Ones, Op, Sym
 from .functions import FUNCTIONS
+from .dag import name_nodes
+from .shapes import substitute
 
 # operators an activation's derivative is built with around its elementwise functions
 _ELEMENTWISE_GLUE = {"had", "add", "scale", "neg", "sub", "div"}
@@ -81,7 +83,6 @@ def _mask_variants(problem) -> list:
     cached = getattr(problem, "_mask_variants", None)
     if cached is not None:
         return cached
-    from .api import name_nodes, substitute
     from .evaluate import evaluate_program
     from .printer import to_text
 

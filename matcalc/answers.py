@@ -35,6 +35,7 @@ import numpy as np
 from .answer_diagnosis import Sample, diagnose, same_values
 from .errors import CheckInconclusiveError, MatcalcError, ParseError, ShapeError
 from .expr import SCALAR, format_shape, free_symbols
+from .names import canonical_name
 
 POINTS = 3                # random points per size assignment
 SIZE_ROUNDS = ((), (2,))  # sizes 2, 3, 5, ... then 3, 5, 7, ...
@@ -61,8 +62,6 @@ class Problem:
     allow: tuple = ()
 
     def __post_init__(self):
-        from .api import canonical_name
-
         where = (self.where,) if isinstance(self.where, str) else tuple(self.where or ())
         draw = self.draw.items() if isinstance(self.draw, dict) else (self.draw or ())
         allow = (self.allow,) if isinstance(self.allow, str) else tuple(self.allow or ())

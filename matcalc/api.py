@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from .differentiate import Derivation, differentiate
 from .errors import CheckFailedError, CheckInconclusiveError, MatcalcError, ParseError
 from .expr import SCALAR, Expr, Op, Sym, format_shape, free_symbols
+from .dag import dims_from_inputs, name_nodes
+from .names import canonical_name
 from .rules import Context, RuleBase, default_rules, load_rules
 from .shapes import substitute
 
@@ -296,38 +298,6 @@ def _wrt_list(wrt) -> list[str]:
             if w and w not in out:
                 out.append(w)
     return out
-
-
-def canonical_name(name: str) -> str:
-    """A name as the program spells it internally: ``--wrt θ`` names
-    ``theta``, ``ŷ`` names ``yhat`` (a word that is no name stays as it is)."""
-    from .names import word_units
-
-    try:
-        return "".join(word_units(name))
-    except ValueError:
-        return name
-
-
-def name_nodes(e: Expr, names: dict, keep_root: bool = False, memo: dict | None = None) -> Expr:
-    """``e`` with every node the program named replaced by its name
-    (``softmax(θ)`` -> ``ŷ``), so results read in the program's terms.
-    A ``memo`` shared across calls makes naming many results linear."""
-    from .shapes import build
-
-    if keep_root and isinstance(e, Op):  # a definition: its own name stays off its root
-        args = tuple(name_nodes(a, names, memo=memo) for a in e.args)
-        return e if args == e.args else build(e.op, args)
-    memo = {} if memo is None else memo
-    for node in e.walk(prune=lambda n: n in memo or n in names):
-        if node in memo:
-            continue
-        if node in names:
-            memo[node] = Sym(names[node], node.shape)
-        elif isinstance(node, Op):
-            args = tuple(memo.get(a, a) for a in node.args)
-            memo[node] = node if args == node.args else build(node.op, args)
-    return memo.get(e, e)
 
 
 @dataclass
@@ -647,23 +617,6 @@ def needed_assignments(assignments: list, outputs) -> list:
             kept.append((name, expr))
             needed |= {n.name for n in expr.walk() if isinstance(n, Sym)}
     return kept[::-1]
-
-
-def dims_from_inputs(shapes: dict, env: dict) -> dict:
-    """Sizes of the symbolic dimensions, read off the inputs' shapes."""
-    import numpy as np
-
-    dims = {}
-    for name, shape in shapes.items():
-        if shape == SCALAR or name not in env:
-            continue
-        value = np.asarray(env[name])
-        if value.ndim != 2:
-            continue
-        for d, n in zip(shape, value.shape):
-            if isinstance(d, str) and "*" not in d:
-                dims.setdefault(d, n)
-    return dims
 
 
 def derive(objective: str | None = None, wrt="", *, where=None, program: str = "",

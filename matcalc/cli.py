@@ -11,7 +11,7 @@ import json
 import sys
 
 from . import __version__
-from .cli_answers import add_commands
+from .cli_answers import add_commands, read_file
 from .errors import MatcalcError
 
 EPILOG = """examples:
@@ -80,16 +80,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _read_file(path: str | None) -> str:
-    if not path:
-        return ""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return fh.read()
-    except OSError as err:
-        raise MatcalcError(f"cannot read {path}: {err.strerror}") from None
-
-
 def _rules(files):
     if not files:
         return None
@@ -106,7 +96,7 @@ def cmd_parse(args) -> int:
 
     if args.expr is None and not args.file and not args.where:
         raise MatcalcError("parse: give an expression")
-    program = Program(_read_file(args.file), where=args.where, objective=args.expr, rules=_rules(args.rules),
+    program = Program(read_file(args.file), where=args.where, objective=args.expr, rules=_rules(args.rules),
                       latex=args.latex)
     typed = program.typed
     expr = typed.objective
@@ -136,7 +126,7 @@ def cmd_derive(args) -> int:
     if not wrt:
         raise MatcalcError("derive: say which variables with --wrt (e.g. --wrt W or --wrt W,b1)")
     objective = args.of or args.expr
-    program = Program(_read_file(args.file), where=args.where, objective=objective, rules=_rules(args.rules),
+    program = Program(read_file(args.file), where=args.where, objective=objective, rules=_rules(args.rules),
                       latex=args.latex if args.expr else False)
     result = program.derive(wrt, order=args.order, wrt2=args.wrt2, hvp=args.hvp, layout=args.layout)
     check = None

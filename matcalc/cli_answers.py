@@ -37,6 +37,18 @@ examples:
 """
 
 
+def read_file(path: str | None) -> str:
+    """The text of a file the user named (empty for none); a MatcalcError
+    when it cannot be read."""
+    if not path:
+        return ""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except OSError as err:
+        raise MatcalcError(f"cannot read {path}: {err.strerror}") from None
+
+
 def add_commands(subparsers) -> None:
     """Add ``check`` and ``grade`` to the ``matcalc`` subcommands; each
     parser's ``handler`` default is its command function."""
@@ -107,9 +119,8 @@ def _draws(items) -> dict:
 
 def cmd_check(args) -> int:
     from .answers import Problem, check_answer
-    from .cli import _read_file
 
-    program = _read_file(args.file)
+    program = read_file(args.file)
     allow = [a.strip() for item in args.allow for a in item.split(",") if a.strip()]
     problem = Problem(_objective(args, program), args.wrt.strip(), tuple(args.where), program,
                       _draws(args.draw), order=args.order, layout=args.layout, allow=tuple(allow))

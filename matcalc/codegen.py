@@ -26,6 +26,7 @@ from .evaluate import NUMBER_ARGUMENTS, SCALAR_SIGNATURES, Dag, build_dag
 from .expr import SCALAR, DimSize, Expr, Identity, Num, Ones, Op, Shape, Sym, Zero
 from .backends import BACKENDS, NUMPY, Backend, backend as find_backend
 from .functions import lookup
+from .names import unicode_spelling
 
 # Python precedence, loosest first; an operand binds at least as tightly as
 # its position needs or gets parentheses.
@@ -36,7 +37,7 @@ BINARY = {"add": ("+", SUM), "had": ("*", PRODUCT), "div": ("/", PRODUCT), "scal
 MAX_INLINE_DEPTH = 40
 RESERVED = (set(keyword.kwlist) | set(keyword.softkwlist) | set(dir(builtins))
             | {h for b in BACKENDS.values() for h in b.helpers}
-            | {"np", "torch", "jax", "inputs", "INPUTS", "SHAPES", "missing", "gradients", "value",
+            | {"np", "torch", "jax", "inputs", "INPUTS", "SHAPES", "SPELLINGS", "missing", "gradients", "value",
                "value_and_gradients", "jacobians", "hessians", "hvp", "_like", "_sizes", "_vector_axis",
                "_conform", "_tensor", "_commutation_order"})
 
@@ -272,8 +273,55 @@ class _Printer:
             if self._ones_side(ones, "left" if axis == 0 else "right"):
                 keep = "" if node.shape == SCALAR else f"axis={axis}, keepdims=True"
                 return f"{self.operand(other, ATOM)}.sum({keep})", ATOM
-        text, _ = self._binary(a, "@", PRODUCT, b)
+        if self._transposed(a, b) and not self._cheap(b):
+            # Gᵀ G (a Gram matrix, a Hessian's Xᵀ R X): G once, and BLAS's syrk
+            self._emit_pending([b])
+            if b not in self.name_of:
+                self.temporaries += 1
+                self.name_of[b] = f"_t{self.temporaries}"
+                self.lines.append(f"{self.name_of[b]} = {self._fresh_text(b)}")
+            text = f"{self.name_of[b]}.T @ {self.name_of[b]}"
+        elif self.backend.contract and (self._bare_transpose(a) or self._bare_transpose(b)):
+            (x, i), (y, j) = ((self.dag.children[c][0], k) if self._bare_transpose(c) else (c, 1 - k)
+                              for c, k in ((a, 0), (b, 1)))
+            text = self.backend.contract.format(a=self.text(x)[0], b=self.text(y)[0], i=i, j=j)
+        else:
+            text, _ = self._binary(a, "@", PRODUCT, b)
         return (f"({text}){self.backend.item}", ATOM) if node.shape == SCALAR else (text, PRODUCT)
+
+    def _bare_transpose(self, c: int) -> bool:
+        node = self.dag.nodes[c]
+        return c not in self.name_of and isinstance(node, Op) and node.op == "T" and node.shape != SCALAR
+
+    def _fresh_text(self, c: int) -> str:
+        node = self.dag.nodes[c]
+        return (self._op(node, self.dag.children[c]) if isinstance(node, Op) else self._leaf(node))[0]
+
+    def _transposed(self, a: int, b: int, depth: int = 8) -> bool:
+        """Whether class ``a`` computes the transpose of class ``b``: ``Gᵀ``,
+        or ``gᵀ ∘ Xᵀ`` for ``g ∘ X``, through elementwise operations and
+        products ((P Q)ᵀ = Qᵀ Pᵀ); scalars are their own transpose."""
+        nodes, kids = self.dag.nodes, self.dag.children
+        if depth == 0:
+            return False
+        if nodes[a].shape == SCALAR or nodes[b].shape == SCALAR:
+            return a == b
+        if nodes[a].op == "T" if isinstance(nodes[a], Op) else False:
+            if kids[a][0] == b:
+                return True
+        if not (isinstance(nodes[a], Op) and isinstance(nodes[b], Op)) or nodes[a].op != nodes[b].op:
+            return False
+        op, ka, kb = nodes[a].op, kids[a], kids[b]
+        if len(ka) != len(kb):
+            return False
+        if op == "matmul":
+            return self._transposed(ka[0], kb[1], depth - 1) and self._transposed(ka[1], kb[0], depth - 1)
+        f = lookup(op)
+        if op in ("had", "add", "div", "scale") or (f is not None and f.signature == "elementwise"):
+            pairs = all(self._transposed(x, y, depth - 1) for x, y in zip(ka, kb))
+            swapped = op in ("had", "add") and all(self._transposed(x, y, depth - 1) for x, y in zip(ka, kb[::-1]))
+            return pairs or swapped
+        return False
 
     def _power(self, node: Op, a: int, k: int) -> tuple[str, int]:
         exponent = self.dag.nodes[k]
@@ -386,8 +434,12 @@ def emit_module(assignments: list[tuple[str, Expr]], outputs: dict[str, Expr], i
     declared = ", ".join(f"{json.dumps(n, ensure_ascii=False)}: {_shape_literal(all_shapes[n])}"
                          for n in inputs if all_shapes.get(n) is not None)
     blocks = [backend.helper_source(helpers)] if helpers else []
+    spellings = {unicode_spelling(n): n for n in inputs if unicode_spelling(n) != n}
+    aliases = ("\n# inputs may also be passed by the names as printed (λ=0.1 for lambda)\nSPELLINGS = {"
+               + ", ".join(f"{json.dumps(k, ensure_ascii=False)}: {json.dumps(v)}" for k, v in spellings.items())
+               + "}") if spellings else ""
     blocks += [f"INPUTS = ({names})\n# the declared shapes; a dimension name has one size across the inputs\n"
-               f"SHAPES = {{{declared}}}", *sources]
+               f"SHAPES = {{{declared}}}{aliases}", *sources]
     header = _docstring(doc or "Gradients generated by matcalc.") + "\n" + backend.header
     return header + "\n\n\n" + "\n\n\n".join(b.strip("\n") for b in blocks) + "\n"
 
@@ -428,7 +480,9 @@ def _emit_function(group: Emitted, inputs, dims, shapes, backend: Backend):
     needed = [name for name in inputs if name in used]
     wanted = "INPUTS" if needed == list(inputs) else \
         "(" + ", ".join(json.dumps(n, ensure_ascii=False) for n in needed) + ("," if len(needed) == 1 else "") + ")"
-    body = [f"missing = [name for name in {wanted} if name not in inputs]",
+    body = ["inputs = {SPELLINGS.get(key, key): value for key, value in inputs.items()}"] \
+        if any(unicode_spelling(n) != n for n in needed) else []
+    body += [f"missing = [name for name in {wanted} if name not in inputs]",
             "if missing:",
             f'    raise TypeError("{function}() needs the inputs " + ", ".join(missing))']
     if backend.like:

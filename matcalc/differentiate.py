@@ -23,9 +23,10 @@ import itertools
 from dataclasses import dataclass, field
 
 from .errors import NotDifferentiableError
-from .expr import SCALAR, Expr, Num, Ones, Op, Sym, Zero, format_shape
-from .rules import (NO_CONTEXT, Context, RuleBase, conditions_hold,
-                    default_rules, instantiate, match)
+from .expr import SCALAR, Expr, Num, Ones, Op, Sym, format_shape
+from .linearise import active_nodes, contains_differential, differentials, linearise, match_linear_map
+from .printer import to_text
+from .rules import NO_CONTEXT, Context, RuleBase, default_rules, instantiate
 from .shapes import substitute
 from .simplify import Simplifier
 
@@ -89,7 +90,7 @@ def differentiate(objective: Expr, wrt: list[str], ctx: Context = NO_CONTEXT,
     """
     rules = rules or default_rules()
     wanted = set(wrt)
-    active = _active_nodes(objective, wanted)
+    active = active_nodes(objective, wanted)
     if objective not in active:
         return Derivation(objective, list(wrt), [], {w: None for w in wrt}, [], {}, {w: [] for w in wrt})
 
@@ -184,24 +185,6 @@ def _merge(lists) -> list:
     return out
 
 
-def shown_names(rule) -> list[str]:
-    """The rule's name as --steps shows it beside a δ: none for a rule tagged
-    quiet (linearity itself is not worth naming)."""
-    return [] if "quiet" in rule.tags else [rule.name]
-
-
-def _active_nodes(objective: Expr, wanted: set) -> set:
-    """Nodes whose value depends on a wanted variable."""
-    active = set()
-    for node in objective.walk():
-        if isinstance(node, Sym):
-            if node.name in wanted:
-                active.add(node)
-        elif any(c in active for c in node.children):
-            active.add(node)
-    return active
-
-
 def _linearise_all(objective, active, rules, ctx, simplifier, forward):
     """The linear form of every active node reachable backwards from the
     objective (through the rules' choices: a fused rule skips a node)."""
@@ -211,100 +194,14 @@ def _linearise_all(objective, active, rules, ctx, simplifier, forward):
         node = stack.pop()
         if node in linear or isinstance(node, Sym):
             continue
-        form, used, assumption = _linearise(node, active, rules, ctx, simplifier)
+        form, used, assumption = linearise(node, active, rules, ctx, simplifier)
         linear[node] = form
         steps[node] = used
         if assumption and assumption not in assumptions:
             assumptions.append(assumption)
-        for d in _differentials(form, forward):
+        for d in differentials(form, forward):
             stack.append(d.args[0])
     return linear, steps, assumptions
-
-
-def _linearise(node: Expr, active: set, rules: RuleBase, ctx: Context, simplifier: Simplifier):
-    """``d(node)`` as a linear form in ``d(v)`` of active nodes ``v``, simplified
-    by ``simplifier``."""
-
-    def differential(v: Expr) -> Expr:
-        if v in active:
-            return Op("d", (v,), v.shape)
-        return Zero(v.shape) if v.shape != SCALAR else Num(0)
-
-    if not isinstance(node, Op):
-        raise NotDifferentiableError(f"cannot differentiate {_show(node)}")
-    for rule in rules.of("differential"):
-        # rule left sides are d(pattern)
-        b = match(rule.lhs.args[0], node)
-        if b is not None and conditions_hold(rule, b, ctx):
-            form = instantiate(rule.rhs, b, node.shape, differential=differential)
-            assumption = _assumption(rule, b)
-            return simplifier(form), shown_names(rule), assumption
-    if node.op in rules.derivatives and len(node.args) == 1:
-        # the chain rule of an elementwise function: d f(A) = f'(A) ∘ d(A)
-        rule = rules.derivatives[node.op]
-        (a,) = node.args
-        slope = instantiate(rule.rhs, {rule.params[0]: a}, a.shape)
-        from .shapes import build
-
-        form = build("had", (slope, differential(a)))
-        return simplifier(form), shown_names(rule), None
-    if node.op == "pow" and node.shape != SCALAR and isinstance(node.args[1], Num):
-        # a large whole power of a matrix that no rule took (tr(X^k) would
-        # have): differentiate it as the product it is
-        from .shapes import expand_matrix_power
-
-        body = expand_matrix_power(node.args[0], int(node.args[1].value))
-        active.update(n for n in body.walk() if any(c in active for c in n.children))
-        return Op("d", (body,), body.shape), ["matrix-power"], None
-    if node.op in rules.definitions:
-        # a function a rule file defined: differentiate its body
-        rule = rules.definitions[node.op]
-        body = instantiate(rule.rhs, dict(zip(rule.params, node.args)), node.shape)
-        active.update(n for n in body.walk() if any(c in active for c in n.children))
-        return Op("d", (body,), body.shape), shown_names(rule), None
-    from .functions import FUNCTIONS
-
-    advice = getattr(FUNCTIONS.get(node.op), "advice", None)
-    raise NotDifferentiableError(
-        f"no rule differentiates {node.op}: {_show(node)} ({format_shape(node.shape)}); "
-        + (advice or "add one to a rule file (matcalc derive ... --rules my.rules)"))
-
-
-@dataclass(frozen=True)
-class Assumption:
-    """What a result rests on: ``y sums to 1``; ``draws`` tells the numeric
-    check how to sample the variables it concerns."""
-
-    text: str
-    draws: tuple = ()  # ((variable name, sampling kind), ...)
-
-    def __str__(self) -> str:
-        return self.text
-
-
-def _assumption(rule, bindings) -> Assumption | None:
-    if not rule.assumption:
-        return None
-    from .predicates import ASSUMPTIONS
-
-    name, var = rule.assumption
-    template, kind = ASSUMPTIONS[name]
-    node = bindings[var]
-    if not isinstance(node, Sym):  # not an input: the rule's conditions proved it (softmax sums to 1)
-        return None
-    draws = ((node.name, kind),)
-    return Assumption(template.format(_show(node)), draws)
-
-
-def _show(e: Expr) -> str:
-    from .printer import to_text
-
-    return to_text(e)
-
-
-def _differentials(form: Expr, forward: set) -> list[Expr]:
-    """The d(v) of a linear form (forward nodes hold none: not entered)."""
-    return [n for n in form.walk(prune=lambda n: n in forward) if isinstance(n, Op) and n.op == "d"]
 
 
 def _reverse_topological(objective: Expr, linear: dict, forward: set) -> list[Expr]:
@@ -313,7 +210,7 @@ def _reverse_topological(objective: Expr, linear: dict, forward: set) -> list[Ex
     children: dict = {}
     for node, form in linear.items():
         kids = []
-        for d in _differentials(form, forward):
+        for d in differentials(form, forward):
             v = d.args[0]
             if v not in kids:
                 kids.append(v)
@@ -364,16 +261,6 @@ def _worth_naming(g: Expr, forward: set) -> bool:
                for n in g.walk(prune=lambda n: n in forward))
 
 
-def _contains_differential(e: Expr, memo: dict, forward: set) -> bool:
-    if e in memo:
-        return memo[e]
-    for n in e.walk(prune=lambda n: n in forward or n in memo):
-        if n not in memo:
-            memo[n] = n not in forward and ((isinstance(n, Op) and n.op == "d")
-                                            or any(memo.get(c, False) for c in n.children))
-    return memo[e]
-
-
 def _transpose(form: Expr, g: Expr, rules: RuleBase, ctx: Context, forward: set):
     """Yield (node, share of the cotangent) for every d(node) in the linear
     ``form`` whose cotangent is ``g``."""
@@ -381,35 +268,21 @@ def _transpose(form: Expr, g: Expr, rules: RuleBase, ctx: Context, forward: set)
     stack = [(form, g)]
     while stack:
         lin, g = stack.pop()
-        if not _contains_differential(lin, has_d, forward):
+        if not contains_differential(lin, has_d, forward):
             continue  # a constant form (sgn'(u) = 0 made d sgn(u) = 0): nothing passes through
         g = unbroadcast(g, lin.shape)
         if isinstance(lin, Op) and lin.op == "d":
             yield lin.args[0], g
             continue
         if isinstance(lin, Op) and lin.op == "add":
-            stack.extend((a, g) for a in lin.args if _contains_differential(a, has_d, forward))
+            stack.extend((a, g) for a in lin.args if contains_differential(a, has_d, forward))
             continue
-        found = match_linear_map(rules.of("adjoint"), lin, ctx, lambda e: _contains_differential(e, has_d, forward))
+        found = match_linear_map(rules.of("adjoint"), lin, ctx, lambda e: contains_differential(e, has_d, forward))
         if found is None:
-            raise NotDifferentiableError(f"no adjoint rule passes a cotangent through {_show(lin)}")
+            raise NotDifferentiableError(f"no adjoint rule passes a cotangent through {to_text(lin)}")
         rule, b = found
         b["G"] = g
         stack.append((b["L"], instantiate(rule.rhs, b, b["L"].shape)))
-
-
-def match_linear_map(rules, lin: Expr, ctx: Context, linear):
-    """The first rule whose left side F(L) matches ``lin`` with L bound to
-    its linear part (``linear(L)``: it holds differentials) and every other
-    variable to a constant: (rule, bindings), or None.  The adjoint rules
-    and the Jacobian rules are both read this way."""
-    for rule in rules:
-        b = match(rule.lhs, lin)
-        if b is None or "L" not in b or not conditions_hold(rule, b, ctx):
-            continue
-        if linear(b["L"]) and not any(linear(v) for k, v in b.items() if k != "L"):
-            return rule, b
-    return None
 
 
 def unbroadcast(g: Expr, shape) -> Expr:

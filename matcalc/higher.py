@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from .errors import MatcalcError
 from .expr import SCALAR, Expr, Op, Sym, format_shape
-from .jacobian import book_form_rules, inline_gradient, jacobian, jvp, vec_size
+from .jacobian import book_form_rules, inline_gradient, jacobian, jvp, vec_size, zero_matrix
+from .dag import dims_from_inputs, name_nodes
 
 LAYOUTS = ("numerator", "denominator")
 
@@ -93,6 +94,15 @@ class Derivative:
         return f"∂{top}/∂{bottom}: {_dim(rows)}{times}{_dim(cols)}"
 
 
+def layout_note(result) -> str:
+    """The layout, said in every output: what it means for what was derived."""
+    if result.derivatives and any(d.kind in ("jacobian", "hessian") for d in result.derivatives):
+        if result.layout == "numerator":
+            return "numerator (∂f/∂x)ᵢⱼ = ∂fᵢ/∂xⱼ: rows follow f, columns the variable"
+        return "denominator (∂f/∂x)ᵢⱼ = ∂fⱼ/∂xᵢ: rows follow the variable, columns f (the transpose)"
+    return f"{result.layout} (a gradient has the shape of its variable in either layout)"
+
+
 def _dim(d) -> str:
     return str(d).replace("*", "")
 
@@ -109,7 +119,6 @@ def _oriented(e: Expr, layout: str, ctx, rules) -> Expr:
 
 
 def _display(e: Expr, ctx, names, rules) -> Expr:
-    from .api import name_nodes
     from .simplify import simplify
 
     # display keeps diag(v) W, the book form of a Jacobian; evaluation uses v ∘ W
@@ -125,8 +134,6 @@ def name_repeats(e: Expr, taken) -> tuple[Expr, tuple]:
     """Subexpressions written more than once get a short name, largest
     first: ``Xᵀ diag(σ(X w) ∘ (1 − σ(X w))) X`` reads
     ``Xᵀ diag(p ∘ (1 − p)) X`` with ``p = σ(X w)``."""
-    from .api import name_nodes
-
     where = []
     free = [n for n in ["yhat", "h"] + list(_READING_NAMES) if n not in taken]
     plain = [n for n in free if n not in ("yhat", "h")]
@@ -192,9 +199,7 @@ def hessian_derivatives(result, wrt: list[str], wrt2: str | None, layout: str, c
         other = wrt2 or w
         target = Sym(other, program.typed.shapes[other])
         if g is None:
-            from .jacobian import _zero
-
-            h = _zero(vec_size(program.typed.shapes[w]), vec_size(target.shape))
+            h = zero_matrix(vec_size(program.typed.shapes[w]), vec_size(target.shape))
         else:
             trace: list = []
             h = jacobian(g, target, NO_CONTEXT, program.rules, trace)
@@ -247,7 +252,6 @@ def check_derivatives(result, derivatives: list[Derivative], seed: int = 0, tol:
     printed as symmetric must be symmetric at the point."""
     import numpy as np
 
-    from .api import dims_from_inputs
     from .check import CheckResult, inconclusive
     from .evaluate import evaluate
     from .sampling import sizes_text
@@ -433,7 +437,6 @@ def render_derivatives(result, derivatives: list[Derivative], unicode: bool = Tr
 def render_derivative_steps(result, unicode: bool = True) -> str:
     """``--steps`` for Jacobians and Hessians: forward mode, node by node
     (the program's names where it has them), with the rules used."""
-    from .api import name_nodes
     from .printer import to_ascii, to_text
 
     show = to_text if unicode else to_ascii

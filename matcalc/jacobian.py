@@ -22,6 +22,8 @@ from .errors import NotDifferentiableError
 from .expr import SCALAR, Expr, Identity, Num, Ones, Op, Sym, Zero, cols_of, format_shape
 from .rules import NO_CONTEXT, Context, RuleBase, default_rules, instantiate
 from .simplify import Simplifier
+from .linearise import active_nodes, contains_differential, differentials, linearise, match_linear_map
+from .shapes import substitute
 
 
 def book_form_rules(rules: RuleBase) -> list:
@@ -46,14 +48,13 @@ def jacobian(f: Expr, wrt: Sym, ctx: Context = NO_CONTEXT, rules: RuleBase | Non
     ``trace`` (a list) receives (node, its Jacobian, the rules used), in the
     order computed, for ``--steps``.
     """
-    from .differentiate import _active_nodes, _differentials, _linearise
 
     rules = rules or default_rules()
     n = vec_size(wrt.shape)
     rows = vec_size(f.shape)
-    active = _active_nodes(f, {wrt.name})
+    active = active_nodes(f, {wrt.name})
     if f not in active:
-        return _zero(rows, n)
+        return zero_matrix(rows, n)
     forward = set(f.walk())
     memo: dict = {node: node for node in forward}
     # the linear forms take every simplify rule, the Jacobians the book form; one memo
@@ -62,8 +63,8 @@ def jacobian(f: Expr, wrt: Sym, ctx: Context = NO_CONTEXT, rules: RuleBase | Non
     for node in f.walk(prune=lambda v: v not in active):
         if node not in active or node in jac:
             continue
-        form, used, _ = _linearise(node, active, rules, ctx, simplifiers[0])
-        for d in _differentials(form, forward):
+        form, used, _ = linearise(node, active, rules, ctx, simplifiers[0])
+        for d in differentials(form, forward):
             if d.args[0] not in jac:  # a fused rule reached below a node: go there first
                 jac[d.args[0]] = jacobian_of(d.args[0], wrt, ctx, rules, simplifiers, active, jac)
         maps: list = []
@@ -75,14 +76,13 @@ def jacobian(f: Expr, wrt: Sym, ctx: Context = NO_CONTEXT, rules: RuleBase | Non
 
 def jacobian_of(node, wrt, ctx, rules, simplifiers, active, jac):
     """The Jacobian of an active node not yet reached (walk order)."""
-    from .differentiate import _differentials, _linearise
 
     forward = set(node.walk())
     for v in node.walk(prune=lambda v: v not in active or v in jac):
         if v not in active or v in jac:
             continue
-        form, _, _ = _linearise(v, active, rules, ctx, simplifiers[0])
-        for d in _differentials(form, forward):
+        form, _, _ = linearise(v, active, rules, ctx, simplifiers[0])
+        for d in differentials(form, forward):
             if d.args[0] not in jac:
                 jac[d.args[0]] = jacobian_of(d.args[0], wrt, ctx, rules, simplifiers, active, jac)
         jac[v] = simplifiers[1](_jacobian_of_form(form, jac, rules, ctx, forward))
@@ -93,34 +93,34 @@ def _identity(n):
     return Num(1) if n == 1 else Identity((n, n))
 
 
-def _zero(rows, cols):
+def zero_matrix(rows, cols):
+    """The rows×cols zero (the number 0 when both are 1)."""
     return Num(0) if rows == 1 and cols == 1 else Zero((rows, cols))
 
 
 def _jacobian_of_form(form: Expr, jac: dict, rules: RuleBase, ctx: Context, forward: set,
                       used: list | None = None) -> Expr:
     """J(form): the Jacobian of a linear form whose d(v) have Jacobians ``jac``."""
-    from .differentiate import _contains_differential, match_linear_map
     from .shapes import build
 
     has_d: dict = {}
     results: dict = {}
     for lin in form.walk(prune=lambda n: n in forward):
-        if lin in results or not _contains_differential(lin, has_d, forward):
+        if lin in results or not contains_differential(lin, has_d, forward):
             continue
         if isinstance(lin, Op) and lin.op == "d":
             results[lin] = jac[lin.args[0]]
             continue
         if isinstance(lin, Op) and lin.op == "add":
             parts = [broadcast_jacobian(results[a], a.shape, lin.shape)
-                     for a in lin.args if _contains_differential(a, has_d, forward)]
+                     for a in lin.args if contains_differential(a, has_d, forward)]
             total = parts[0]
             for p in parts[1:]:
                 total = build("add", (total, p))
             results[lin] = total
             continue
         found = match_linear_map(rules.of("jacobian"), lin, ctx,
-                                 lambda e: _contains_differential(e, has_d, forward))
+                                 lambda e: contains_differential(e, has_d, forward))
         if found is None:
             from .printer import to_text
 
@@ -138,7 +138,7 @@ def _jacobian_of_form(form: Expr, jac: dict, rules: RuleBase, ctx: Context, forw
             used.append(rule.name)
     if form not in results:  # a constant form (d sgn(u) = 0): the zero Jacobian
         n = cols_of(next(iter(jac.values())).shape) if jac else 1
-        return _zero(vec_size(form.shape), n)
+        return zero_matrix(vec_size(form.shape), n)
     return results[form]
 
 
@@ -165,10 +165,9 @@ def jvp(f: Expr, tangents: dict, ctx: Context = NO_CONTEXT, rules: RuleBase | No
     """The directional derivative of ``f`` along ``tangents`` (variable name
     -> an expression of that variable's shape): the linear forms, with each
     d(v) replaced by v's tangent.  Same shape as f."""
-    from .differentiate import _active_nodes, _linearise
 
     rules = rules or default_rules()
-    active = _active_nodes(f, set(tangents))
+    active = active_nodes(f, set(tangents))
     if f not in active:
         return Zero(f.shape) if f.shape != SCALAR else Num(0)
     forward = set(f.walk())
@@ -180,13 +179,12 @@ def jvp(f: Expr, tangents: dict, ctx: Context = NO_CONTEXT, rules: RuleBase | No
         if isinstance(node, Sym):
             tangent[node] = tangents[node.name]
             continue
-        form, _, _ = _linearise(node, active, rules, ctx, simplifier)
+        form, _, _ = linearise(node, active, rules, ctx, simplifier)
         tangent[node] = simplifier(_substitute_differentials(form, tangent, active, rules, ctx, simplifier, forward))
     return tangent[f]
 
 
 def _substitute_differentials(form, tangent, active, rules, ctx, simplifier, forward):
-    from .differentiate import _linearise
     from .shapes import build
 
     out: dict = {}
@@ -194,7 +192,7 @@ def _substitute_differentials(form, tangent, active, rules, ctx, simplifier, for
         if isinstance(n, Op) and n.op == "d":
             v = n.args[0]
             if v not in tangent:  # below a fused rule: linearise it first
-                inner, _, _ = _linearise(v, active, rules, ctx, simplifier)
+                inner, _, _ = linearise(v, active, rules, ctx, simplifier)
                 tangent[v] = _substitute_differentials(inner, tangent, active, rules, ctx, simplifier, forward)
             out[n] = tangent[v]
         elif isinstance(n, Op) and n not in forward:
@@ -205,8 +203,6 @@ def _substitute_differentials(form, tangent, active, rules, ctx, simplifier, for
 
 def inline_gradient(derivation, wrt: str) -> Expr:
     """The gradient with its δ names replaced by their expressions."""
-    from .shapes import substitute
-
     values: dict = {}
     for step in derivation.intermediates:
         values[step.name] = substitute(step.expr, values)

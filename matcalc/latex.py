@@ -30,6 +30,8 @@ from fractions import Fraction
 
 from .errors import LimitError
 from .expr import SCALAR, DimSize, Expr, Identity, Num, Ones, Op, PatternVar, Sym, Zero
+from .dag import name_nodes
+from .higher import LABELS, layout_note
 
 _LOWER_GREEK = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron "
                 "pi rho sigma tau upsilon phi chi psi omega").split()
@@ -280,8 +282,6 @@ def derivation_rows(result, bold: bool = False, definitions: bool = True, layout
     rows += [rf"& \text{{assume: {_escape(str(a))}}}" for a in result.assumptions]
     derivatives = getattr(result, "derivatives", [])
     if layout or derivatives:
-        from .render import layout_note
-
         rows.append(rf"& \text{{layout: {_escape(layout_note(result))}}}")
     rows += [rf"{name(s.name)} &= {tex(s.expr)} && ({latex_shape(s.shape)}){_rules(s.rules)}"
              for s in result.intermediates]
@@ -290,8 +290,6 @@ def derivation_rows(result, bold: bool = False, definitions: bool = True, layout
         rows.append(rf"{_partial(objective, name(w))} &= {tex(g)} && ({latex_shape(shapes[w])})"
                     + _rules(result.gradient_rules.get(w, [])))
     if derivatives:
-        from .higher import LABELS
-
         unnamed = result.objective_name == "J" and program.objective.shape != SCALAR
         f = "f" if unnamed else objective
         for d in derivatives:
@@ -381,8 +379,6 @@ def render_latex(result, bold: bool = False, steps: bool = False) -> str:
 def derivative_steps_rows(result, d, objective: str, bold: bool = False) -> list[str]:
     """A Jacobian's or Hessian's ``--steps`` (``matcalc.higher``) as
     ``align*`` rows: each named node's Jacobian, its shape and rules."""
-    from .api import name_nodes
-
     names = result.program.names
     program_shapes = result.program.typed.shapes
 

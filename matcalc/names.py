@@ -110,3 +110,12 @@ def unicode_spelling(name: str) -> str:
         return name
     marks = "".join(_MARKS[accent] for accent in re.findall("ddot|hat|bar|tilde|dot", match["accents"]))
     return unicodedata.normalize("NFC", letter + marks) + match["rest"]
+
+
+def canonical_name(name: str) -> str:
+    """A name as the program spells it internally: ``--wrt θ`` names
+    ``theta``, ``ŷ`` names ``yhat`` (a word that is no name stays as it is)."""
+    try:
+        return "".join(word_units(name))
+    except ValueError:
+        return name

@@ -6,6 +6,8 @@ import json
 
 from .expr import SCALAR, format_shape
 from .printer import to_ascii, to_text
+from .dag import name_nodes
+from .higher import layout_note, render_derivatives
 
 
 def _latex(e) -> str:
@@ -64,8 +66,6 @@ def render_text(result, unicode: bool = True) -> str:
             tail = f"{tail:<7}   [{', '.join(rules)}]"
         lines.append(f"{text}{pad}{tail}".rstrip())
     if result.derivatives:
-        from .higher import render_derivatives
-
         lines.extend(render_derivatives(result, result.derivatives, unicode, width))
     for note in result.conventions(unicode):
         lines.append("note     " + note)
@@ -80,15 +80,6 @@ def read_as_line(reading, unicode: bool = True) -> str:
     if not unicode:
         notes = notes.replace("—", "--")
     return f"read as  {reading.text(unicode)}   ({notes})"
-
-
-def layout_note(result) -> str:
-    """The layout, said in every output: what it means for what was derived."""
-    if result.derivatives and any(d.kind in ("jacobian", "hessian") for d in result.derivatives):
-        if result.layout == "numerator":
-            return "numerator (∂f/∂x)ᵢⱼ = ∂fᵢ/∂xⱼ: rows follow f, columns the variable"
-        return "denominator (∂f/∂x)ᵢⱼ = ∂fⱼ/∂xᵢ: rows follow the variable, columns f (the transpose)"
-    return f"{result.layout} (a gradient has the shape of its variable in either layout)"
 
 
 def show_name(name: str, unicode: bool) -> str:
@@ -155,6 +146,4 @@ def _derivatives_json(result) -> dict:
 
 
 def _named(result, node):
-    from .api import name_nodes
-
     return name_nodes(node, result.program.names)

@@ -351,12 +351,25 @@ def _size_helper(op: str, arg: Expr) -> Expr:
     return Num(d) if isinstance(d, int) else DimSize(d)
 
 
-def _fold_number(e: Expr) -> Expr:
-    """``k - 1`` with k bound to a number, folded to one number (with k a
-    name, the simplified ``k - 1``)."""
-    from .simplify import simplify
+_ARITHMETIC = {"add": lambda a, b: a + b, "scale": lambda a, b: a * b, "mul": lambda a, b: a * b,
+               "matmul": lambda a, b: a * b, "div": lambda a, b: a / b}
 
-    return simplify(e)
+
+def _fold_number(e: Expr) -> Expr:
+    """``k - 1`` with k bound to a number, folded to one number; with k a
+    name it stays ``k - 1`` (the engine simplifies every form it builds)."""
+    values: dict = {}
+    for node in e.walk():
+        if isinstance(node, Num):
+            values[node] = node.value
+        elif isinstance(node, Op) and node.op in _ARITHMETIC and all(a in values for a in node.args):
+            a, b = (values[x] for x in node.args)
+            if node.op == "div" and b == 0:
+                return e
+            values[node] = _ARITHMETIC[node.op](a, b)
+        else:
+            return e
+    return Num(values[e])
 
 
 def _sized(const: Expr, shape) -> Expr:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .expr import Expr, Op, Sym, format_shape
+from .dag import name_nodes
 
 
 
@@ -40,8 +41,6 @@ class Steps:
 
 def derivation_steps(result, wrt: str) -> Steps:
     """The steps of ``result`` (a ``matcalc.api.Result``) for one variable."""
-    from .api import name_nodes
-
     derivation = result.derivation
     names = result.program.names
     memo: dict = {}

@@ -283,6 +283,112 @@ sample = sympy.Matrix([[2, 1], [0, 3]])
 export.gradients["X"].subs(n, 2).xreplace({X.subs(n, 2): sample}).doit(), sample.inv().T'''),
 ]
 
+FITTING = [
+    md("""
+# Fitting with the emitted code
+
+Every module matcalc emits has `value_and_gradients(**inputs)`: the
+objective and its gradients in one pass, which is what
+`scipy.optimize.minimize(..., jac=True)` and a training loop want.  The same
+module runs on numpy (the default), on `jax.numpy` (jit-able) and on
+`torch` (tensors in, tensors out, on the inputs' device).
+"""),
+    code(SETUP),
+    md("""
+## Logistic regression with L2, by L-BFGS
+
+Bishop's negative log-likelihood of a logistic model, averaged over the
+batch, plus an L2 penalty.  The compiled function takes `w` as a 1-D array
+(a 1-D array stands for a column vector) and checks every input's shape.
+"""),
+    code('''
+result = mc.derive("-sum(y .* log(σ(X w)) + (1 - y) .* log(1 - σ(X w))) / N + λ/2 ‖w‖^2", wrt="w",
+                   where=["X: (N, D)", "w: (D, 1)", "y: (N, 1)", "λ: ()"])
+result'''),
+    code('''
+from scipy.optimize import minimize
+
+rng = np.random.default_rng(0)
+N, D = 200, 5
+X = rng.standard_normal((N, D))
+w_true = rng.standard_normal(D)
+y = (rng.uniform(size=N) < 1 / (1 + np.exp(-X @ w_true))).astype(float).reshape(-1, 1)
+
+value_and_gradients = result.compile(function="value_and_gradients")
+
+def fun(w):
+    value, gradients = value_and_gradients(X=X, w=w, y=y, λ=0.1)
+    return value, gradients["w"].ravel()
+
+fit = minimize(fun, np.zeros(D), jac=True, method="L-BFGS-B")
+fit.success, fit.nit, round(float(fit.fun), 6)'''),
+    md("The same fit with the gradient from autodiff (`jax.value_and_grad` of the loss written in `jax.numpy`):"),
+    code('''
+import importlib.util
+if importlib.util.find_spec("jax"):
+    import jax, jax.numpy as jnp
+    jax.config.update("jax_enable_x64", True)
+
+    def loss(w):
+        p = 1 / (1 + jnp.exp(-X @ w))
+        return -jnp.sum(y.ravel() * jnp.log(p) + (1 - y.ravel()) * jnp.log(1 - p)) / N + 0.05 * w @ w
+
+    autodiff = minimize(jax.value_and_grad(loss), np.zeros(D), jac=True, method="L-BFGS-B")
+    print("same optimum:", np.allclose(fit.x, autodiff.x, atol=1e-6),
+          f" max |Δw| = {np.abs(fit.x - autodiff.x).max():.1e}")
+    assert np.allclose(fit.x, autodiff.x, atol=1e-6)
+else:
+    print("jax is not installed here (pip install '.[jax]'): no autodiff comparison")'''),
+    md("""
+## A small MLP trained with the torch module
+
+The two-layer network on a batch, as a program; the gradients are emitted
+for torch, compared once with `torch.autograd`, then used for plain SGD.
+"""),
+    code('''
+net = mc.Program("""
+X : (N, D)
+Y : (N, C) onehot
+W1 : (D, H)
+b1 : (1, H)
+b2 : (1, C)
+H1 = relu(X W1 + b1)
+P = softmax(H1 W2 + b2)
+L = CE(Y, P) / N
+""").derive(wrt=["W1", "b1", "W2", "b2"])
+net'''),
+    code('''
+if importlib.util.find_spec("torch"):
+    import torch
+    step = net.compile("torch", "value_and_gradients")
+    g = torch.Generator().manual_seed(0)
+    N, D, H, C = 256, 4, 16, 3
+    f64 = dict(dtype=torch.float64)
+    Xt = torch.randn(N, D, generator=g, **f64)
+    labels = (Xt[:, 0] > 0).long() + (Xt[:, 1] > 0.5).long()
+    Yt = torch.nn.functional.one_hot(labels, C).to(torch.float64)
+    params = {"W1": 0.5 * torch.randn(D, H, generator=g, **f64), "b1": torch.zeros(1, H, **f64),
+              "W2": 0.5 * torch.randn(H, C, generator=g, **f64), "b2": torch.zeros(1, C, **f64)}
+
+    # once: the emitted gradients against autograd
+    leaves = {k: v.clone().requires_grad_(True) for k, v in params.items()}
+    logits = torch.relu(Xt @ leaves["W1"] + leaves["b1"]) @ leaves["W2"] + leaves["b2"]
+    torch.nn.functional.cross_entropy(logits, labels).backward()
+    value, grads = step(X=Xt, Y=Yt, **params)
+    gap = max(float((grads[k] - leaves[k].grad).abs().max()) for k in params)
+    print(f"max |emitted - autograd| = {gap:.1e}")
+    assert gap < 1e-12
+
+    for epoch in range(300):
+        value, grads = step(X=Xt, Y=Yt, **params)
+        params = {k: v - 0.5 * grads[k] for k, v in params.items()}
+    hidden = torch.relu(Xt @ params["W1"] + params["b1"])
+    accuracy = (hidden @ params["W2"] + params["b2"]).argmax(1).eq(labels).double().mean()
+    print(f"loss {float(value):.3f}, training accuracy {float(accuracy):.2f}")
+else:
+    print("torch is not installed here (pip install '.[torch]'): the MLP is not trained")'''),
+]
+
 CHECKING = [
     md("""
 # Checking homework answers, and grading a course
@@ -494,6 +600,7 @@ NOTEBOOKS = {
     "cs224n_gradients.ipynb": CS224N,
     "two_layer_batch_net.ipynb": TWO_LAYER,
     "matrix_cookbook.ipynb": COOKBOOK,
+    "fitting.ipynb": FITTING,
 }
 
 

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 from matcalc.api import Program, dims_from_inputs
-from matcalc.differentiate import match_linear_map
 from matcalc.evaluate import evaluate
 from matcalc.expr import SCALAR, Identity, Num, Op, PatternVar, Sym, Zero
 from matcalc.jacobian import vec_size
+from matcalc.linearise import match_linear_map
 from matcalc.printer import to_ascii
 from matcalc.rules import Context, conditions_hold, default_rules, instantiate, match
 from matcalc.sampling import assign_sizes, sample_inputs

@@ -17,7 +17,7 @@ with warnings.catch_warnings():  # Starlette 1.x prefers httpx2; httpx works the
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from matcalc.web.app import create_app
+from matcalc.web.app import create_app  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CS224N = (ROOT / "tests" / "data" / "cs224n.mc").read_text()
@@ -118,6 +118,7 @@ def test_bad_input_is_400_with_its_position(client, body, field, line, column):
     {"f": 3, "wrt": "X"},                               # not a string
     {"f": "tr(A X B)", "wrt": "X", "order": "third"},
     {"f": "x" * 30_000, "wrt": "x"},                    # too long
+    {"f": "(" * 5_000 + "x" + ")" * 5_000, "wrt": "x"},  # nested too deeply
 ])
 def test_bad_requests_are_400(client, body):
     r = client.post("/api/derive", json=body)

@@ -17,7 +17,7 @@ pytest.importorskip("starlette", reason="the web extra is not installed (pip ins
 uvicorn = pytest.importorskip("uvicorn", reason="the web extra is not installed (pip install '.[web]')")
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
 
-from matcalc.web.app import create_app
+from matcalc.web.app import create_app  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CS224N = (ROOT / "tests" / "data" / "cs224n.mc").read_text()
@@ -70,6 +70,7 @@ class Page:
         self.server = server
         self.context = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True,
                                            bypass_csp=bypass_csp)
+        self.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server)
         self.page = self.context.new_page()
         self.requests, self.outside, self.errors = [], [], []
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
@@ -143,6 +144,9 @@ def test_cs224n_program_derives_with_delta_terms(tab):
     steps = " ".join(math_text(page, "#steps-body"))
     assert "chain rule" in steps and "∂J∂θ" in fractions(page, "#steps-body")
     assert "def gradients(" in page.text_content("#numpy")
+    page.click("#copy-numpy")
+    page.wait_for_selector("#copy-numpy:text('Copied')")
+    assert page.evaluate("navigator.clipboard.readText()") == page.text_content("#numpy")
     shot(page, "cs224n")
     # downloads: the numpy module, the JSON document, the LaTeX
     for button, suffix, needle in [("#download-numpy", ".py", "def gradients("),
@@ -186,19 +190,21 @@ def test_an_error_shows_its_caret_next_to_the_input(tab):
 
 
 def test_a_shared_url_reproduces_the_result(tab, browser, server):
+    problem = "sum(relu(xW + b1))"  # a reading decided for the user: the read as row says so
     page = tab.goto()
-    derive(page, "sum(log(1 + exp(−y ∘ (X w))))", "w")
+    derive(page, problem, "W")
     wait_result(page)
     first = math_text(page, "#derivation")
+    assert "read as" in " ".join(first) and "split into" in " ".join(first)
     url = page.url
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
-    assert query["wrt"] == ["w"] and query["f"] == ["sum(log(1 + exp(−y ∘ (X w))))"]
+    assert query["wrt"] == ["W"] and query["f"] == [problem]
     other = Page(browser, server)
     try:
         again = other.page
         again.goto(url)  # nothing typed: the URL carries the problem
         wait_result(again)
-        assert again.input_value("#f") == "sum(log(1 + exp(−y ∘ (X w))))"
+        assert again.input_value("#f") == problem
         assert math_text(again, "#derivation") == first
         shot(again, "shared-url")
     finally:

@@ -240,8 +240,9 @@ def derive_document(fields: dict) -> dict:
 
 def derive_view(fields: dict) -> dict:
     """What the page shows: the JSON document, the LaTeX of the derivation
-    and of each ``--steps`` block, how the objective was read, the text
-    output and the LaTeX download."""
+    (its first row the ``read as`` line when a reading was decided) and of
+    each ``--steps`` block, the objective as parsed, the text output and
+    the LaTeX download."""
     from matcalc.latex import latex_shape, to_latex
     from matcalc.printer import to_text
     from matcalc.render import render_json, render_text
@@ -253,9 +254,9 @@ def derive_view(fields: dict) -> dict:
     typed = result.program.typed.objective
     return {
         "document": json.loads(render_json(result, input_text=problem.f)),
-        "read_as": {"latex": to_latex(typed), "text": to_text(typed), "shape": latex_shape(objective.shape),
-                    "expression": problem.objective is not None
-                    and problem.objective.strip() not in result.program.typed.definitions},
+        "objective": {"latex": to_latex(typed), "text": to_text(typed), "shape": latex_shape(objective.shape),
+                      "expression": problem.objective is not None
+                      and problem.objective.strip() not in result.program.typed.definitions},
         "latex": main,
         "steps": steps,
         "text": render_text(result),

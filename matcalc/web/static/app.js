@@ -141,8 +141,8 @@ async function derive() {
 
 function showResult(view) {
   $("result").hidden = false;
-  $("readas").parentElement.hidden = !view.read_as.expression;
-  renderMath(`${view.read_as.latex} \\quad (${view.read_as.shape})`, $("readas"), false);
+  $("readas").parentElement.hidden = !view.objective.expression;
+  renderMath(`${view.objective.latex} \\quad (${view.objective.shape})`, $("readas"), false);
   renderMath(view.latex, $("derivation"));
   const check = view.document.check;
   const status = check ? (check.status || (check.ok ? "ok" : "FAILED")) : "not run";
