@@ -228,7 +228,7 @@ def _number_divisor(e: Op) -> bool:
 def _divide_by_number(e: Op, s) -> Expr | None:
     a, b = e.args
     if _number_divisor(e) and a.shape == e.shape:
-        return times(1 / b.value, a, e.shape)
+        return times(1 / Fraction(b.value), a, e.shape)
     return None
 
 
@@ -362,7 +362,7 @@ def monomial_of(c: Fraction, powers: dict) -> Expr:
     scale-of-scale leaves it), ``c (a / (b d²))`` with a divisor, ``c / b``
     without a dividend."""
     def power(x, k):
-        return x if k == 1 else build("pow", (x, Num(k)))
+        return x if k == 1 else build("pow", (x, Num(Fraction(k))))
 
     def product(factors, first=None):
         acc = first

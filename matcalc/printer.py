@@ -195,7 +195,7 @@ def _chain_power(node: Op) -> Op | None:
     factors = chain_factors(node)
     if any(f != factors[0] for f in factors):
         return None
-    return Op("pow", (factors[0], Num(len(factors))), node.shape)
+    return Op("pow", (factors[0], Num(Fraction(len(factors)))), node.shape)
 
 
 def _product(node: Op, part: Part, style: Spelling) -> Fragment:
