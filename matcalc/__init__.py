@@ -10,10 +10,10 @@ Importing matcalc is cheap: numpy, sympy and the parser load on first use.
 """
 from __future__ import annotations
 
+from . import printer  # noqa: F401 - installs str() of expressions (pure Python, no numpy)
 from .errors import (CheckFailedError, CheckInconclusiveError, LimitError, MatcalcError, NotDifferentiableError,
                      ParseError, RuleError, ShapeError, UnknownFunctionError)
-
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = [
     "__version__", "derive", "Program", "load_rules", "MatcalcError", "ParseError", "ShapeError",

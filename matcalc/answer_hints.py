@@ -20,6 +20,7 @@ from .errors import MatcalcError
 from .expr import Num, Ones, Op, Sym
 from .functions import FUNCTIONS
 from .dag import name_nodes
+from .names import unicode_spelling
 from .shapes import substitute
 
 # operators an activation's derivative is built with around its elementwise functions
@@ -45,9 +46,7 @@ def explain(problem, reading, givens) -> tuple[str, str] | None:
 
 
 def _name(problem, name: str) -> str:
-    from .answers import to_text_name
-
-    return to_text_name(name)
+    return unicode_spelling(name)  # yhat -> ŷ, delta2 -> δ2
 
 
 def _truth_inlined(problem):

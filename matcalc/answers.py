@@ -1,4 +1,6 @@
-"""Checking a homework answer against the true gradient (SPEC §7).
+"""Checking a homework answer against the true derivative (SPEC §7): a
+gradient, the Jacobian of a vector or matrix objective (numerator layout,
+or the problem's ``layout``), or a Hessian (``order=2``).
 
 >>> from matcalc.answers import check_answer
 >>> v = check_answer({"f": "tr(A X B)", "wrt": "X", "where": ["X: (m, n)"]}, "B A")
@@ -12,17 +14,20 @@ How an answer is judged:
 1. The problem is derived once (and its own numeric check run); its inputs
    are drawn at 3 random points at each of 2 size assignments (distinct
    sizes 2, 3, 5, ... then 3, 5, 7, ...; kinds, assumptions and ``draw``
-   hints honoured), and the true gradient evaluated there once.
+   hints honoured), and the true derivative evaluated there once.
 2. The answer is parsed in the problem's program: it may use the problem's
    variables and defined names (``h``, ``ŷ``, ``z``), its own helper lines
    (``--where "delta2 = ..."``, or statements before it: ``d = ŷ - y; hᵀ d``)
-   and, when it does not define them, the engine's δ terms (``δ1``, ``δ2``:
-   what ``matcalc derive`` prints for the problem, numbered from the loss
-   backwards).  LaTeX answers are translated first (``matcalc.latex_input``).
+   and the engine's δ terms (``δ1``, ``δ2``: what ``matcalc derive`` prints,
+   numbered from the loss backwards) only where the problem ``allow``s them:
+   deriving δ2 is often the homework.  LaTeX answers are translated first
+   (``matcalc.latex_input``).
 3. Its shape is inferred jointly with the problem (every problem variable
    pinned to its shape), aiming at the gradient's shape; then it is
    evaluated at the same points and compared with a relative tolerance —
-   never as a string.  ``matcalc.answer_diagnosis`` says what is wrong.
+   never as a string.  ``matcalc.answer_diagnosis`` says what is wrong;
+   ``matcalc.answer_hints`` names the mistakes only the problem can (an
+   activation mask dropped, right only if A is symmetric).
 """
 from __future__ import annotations
 
@@ -48,7 +53,9 @@ class Problem:
     """A homework problem: the objective, the variable, the program lines.
 
     ``Problem("CE(y, softmax(x W + b))", "W", where=("y: (1, C) onehot",))``;
-    ``draw`` is ``{"X": "spd"}`` (or its items), as in the corpus.
+    ``draw`` is ``{"X": "spd"}`` (or its items), as in the corpus; ``order``
+    2 asks for the Hessian, ``layout`` orients a Jacobian, ``allow`` names
+    the engine's δ terms an answer may use without defining them.
     """
 
     objective: str

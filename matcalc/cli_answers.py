@@ -90,7 +90,14 @@ def add_commands(subparsers) -> None:
                         "results.json), canvas (gradebook import CSV); default from OUT's suffix")
     g.add_argument("--assignment", metavar="NAME", default=None,
                    help="the assignment's column in a canvas report (default: the problems file's name)")
-    g.add_argument("--jobs", type=int, default=1, metavar="N", help="check in N processes (0: one per core)")
+    g.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="check in N worker processes (0: one per core; at most the cores)")
+    g.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+                   help="per answer (and per problem's derivation): past it the row reads "
+                        "'could not judge: time limit' (default 20)")
+    g.add_argument("--memory-limit", type=int, default=None, metavar="MB",
+                   help="address space of each worker: past it the row reads 'could not judge: memory limit' "
+                        "(default 1024; 0: none)")
     g.set_defaults(handler=cmd_grade)
 
 
@@ -163,27 +170,34 @@ def verdict_text(verdict, show_answer: bool = False) -> str:
 
 
 def cmd_grade(args) -> int:
-    import os
+    from pathlib import Path
 
-    jobs = args.jobs if args.jobs > 0 else (os.cpu_count() or 1)
-    if jobs > 1:
-        # Processes, not BLAS threads, share the cores: N processes with N
-        # BLAS threads each on tiny matrices run slower than one process.
-        # (Only effective before numpy loads, which the CLI delays until here.)
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ.setdefault(var, "1")
-    from .grading import (grade, load_problems, read_answers, summarize, summary_text,
-                          terminal_progress, write_report)
+    from .workers import Limits, usable_cores
 
+    cores = usable_cores()
+    jobs = args.jobs if args.jobs > 0 else cores
+    if jobs > cores:
+        print(f"matcalc: --jobs {jobs}: this machine has {cores} cores; using {cores}", file=sys.stderr)
+        jobs = cores
+    from .grading import (LIMITS, grade, input_files, load_problems, read_answers, refuse_overwriting, summarize,
+                          summary_text, terminal_progress, write_report)
+
+    seconds = LIMITS.seconds if args.time_limit is None else args.time_limit
+    memory = LIMITS.memory_mb if args.memory_limit is None else args.memory_limit
+    if not seconds > 0 or memory < 0:
+        raise MatcalcError("--time-limit is a positive number of seconds, --memory-limit a number of MB (0: none)")
+    limits = Limits(seconds=seconds, memory_mb=memory or None)
     problems = load_problems(args.problems)
+    report = args.report or f"{args.answers}.report.csv"
+    inputs = input_files(args.answers, args.problems, problems)
+    for written in (report, f"{report}.feedback.csv"):  # (a canvas report writes its feedback beside it)
+        refuse_overwriting(written, inputs)
     rows, errors, columns = read_answers(args.answers)
     for line, message in errors:
         print(f"matcalc: {args.answers}, line {line}: {message}", file=sys.stderr)
-    records = grade(problems, rows, columns, jobs=jobs, progress=terminal_progress(),
+    records = grade(problems, rows, columns, jobs=jobs, progress=terminal_progress(), limits=limits,
                     warn=lambda m: print(f"matcalc: {m}", file=sys.stderr))
-    report = args.report or f"{args.answers}.report.csv"
     summary = summarize(records, errors)
-    from pathlib import Path
 
     assignment = args.assignment or Path(args.problems).stem
     written = write_report(report, records, errors, summary, fmt=args.format, assignment=assignment)

@@ -148,10 +148,8 @@ class Expr:
                 if child not in seen:
                     stack.append((child, False))
 
-    def __str__(self) -> str:  # pragma: no cover - convenience
-        from .printer import to_text
-
-        return to_text(self)
+    # str(e) is the printer's to_text: matcalc.printer installs it (the
+    # package imports the printer), so this module imports nothing above it
 
 
 @dataclass(frozen=True, slots=True, eq=False)

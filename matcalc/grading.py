@@ -21,13 +21,12 @@ student reads; ``matcalc.reports`` writes csv, json, gradescope or canvas.
 from __future__ import annotations
 
 import csv
-import io
+import functools
 import json
 import os
 import sys
 import tempfile
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from .answers import Problem, prepare
 from .errors import MatcalcError
 from .reports import REPORT_FIELDS, render, report_format, rows_csv
 from .rubric import Rubric
+from .workers import Limits, WorkerPool
 
 
 @dataclass
@@ -96,9 +96,52 @@ def load_problems(path) -> dict[str, dict]:
             raise MatcalcError(f"{path}: problem {i} has no 'id'")
         item = dict(item)
         if item.get("file"):
-            item["program"] = _read_text(Path(path).parent / str(item.pop("file")))
+            item.update(_program_file(path, item.pop("file")))
         problems[str(item["id"]).strip()] = item
     return problems
+
+
+PROBLEM_ERROR = "problem error"  # a problem dict's key: why it cannot be graded (set while reading it)
+PROBLEM_FILE = "program file"  # a problem dict's key: the program file it read
+
+
+def _program_file(problems_path, name) -> dict:
+    """``{"program": text, PROBLEM_FILE: path}`` of a problem's ``file``,
+    which must lie inside the problems file's folder (else ``{PROBLEM_ERROR:
+    why}``: that problem is not graded, the others are)."""
+    folder = Path(problems_path).resolve().parent
+    target = (folder / str(name)).resolve()
+    if not target.is_relative_to(folder):
+        return {PROBLEM_ERROR: f"its file {str(name)!r} is outside the problems file's folder {folder}"}
+    try:
+        return {"program": _read_text(target), PROBLEM_FILE: str(target)}
+    except MatcalcError as err:
+        return {PROBLEM_ERROR: str(err)}
+
+
+def input_files(answers, problems_path, problems: dict) -> list[Path]:
+    """Every file grading reads: the answers, the problems, their program files."""
+    files = [Path(answers), Path(problems_path)]
+    files += [Path(p[PROBLEM_FILE]) for p in problems.values() if p.get(PROBLEM_FILE)]
+    return files
+
+
+def refuse_overwriting(report, inputs) -> None:
+    """A MatcalcError when the report would replace one of the inputs."""
+    target = Path(report).resolve()
+    for f in inputs:
+        if Path(f).resolve() == target or (target.exists() and Path(f).exists() and os.path.samefile(f, target)):
+            raise MatcalcError(f"the report {report} is one of the inputs ({f}); choose another --report")
+
+
+@dataclass(frozen=True)
+class BadCell:
+    """An answer cell that is no text (a JSON list or object): its reason."""
+
+    reason: str
+
+    def __str__(self) -> str:
+        return self.reason
 
 
 def read_answers(path) -> tuple[list[Row], list[tuple[int, str]], list[str]]:
@@ -111,20 +154,31 @@ def read_answers(path) -> tuple[list[Row], list[tuple[int, str]], list[str]]:
 
 
 def _read_csv(text: str):
+    """Rows of a CSV file.  A record that spans lines is a quoted cell with
+    line breaks only when none of its later lines is a whole row by itself;
+    otherwise (an unterminated quote) its first line is reported and reading
+    goes on at the next line, so no later student is swallowed."""
+    lines = text.splitlines(keepends=True)
     rows, errors = [], []
-    reader = csv.reader(io.StringIO(text))
-    header, line = None, 1
-    while True:
-        start = line
+    header, i = None, 0
+    while i < len(lines):
+        start = i + 1
+        reader = csv.reader((lines[k] for k in range(i, len(lines))), strict=True)
         try:
             cells = next(reader)
         except StopIteration:
             break
         except csv.Error as err:
-            errors.append((start, f"not CSV: {err}"))
-            line = reader.line_num + 1
+            errors.append((start, f"not CSV: {err}" + ("; a quote is not closed" if '"' in lines[i] else "")))
+            i += 1
             continue
-        line = reader.line_num + 1
+        span = reader.line_num
+        if span > 1 and header is not None and _swallows_rows(lines[i + 1:i + span], len(header)):
+            errors.append((start, "a quote opened on this line is not closed on it (the row is not graded; "
+                                  "the rows after it are)"))
+            i += 1
+            continue
+        i += span
         if not any(c.strip() for c in cells):
             continue
         if header is None:
@@ -141,122 +195,170 @@ def _read_csv(text: str):
     return rows, errors, header[1:]
 
 
+def _swallows_rows(continuation: list, width: int) -> bool:
+    """Whether any of these lines, read alone, is a whole row of ``width`` cells."""
+    for line in continuation:
+        try:
+            cells = next(csv.reader([line], strict=True))
+        except (csv.Error, StopIteration):
+            continue
+        if len(cells) == width and cells[0].strip():
+            return True
+    return False
+
+
 def _read_jsonl(text: str):
     rows, errors, columns = [], [], {}
     for number, raw in enumerate(text.splitlines(), 1):
         if not raw.strip():
             continue
-        try:
-            item = json.loads(raw)
+        try:  # numbers stay text: a 5,000-digit one is an answer to judge, not an int to convert
+            item = json.loads(raw, parse_int=str, parse_float=str, parse_constant=str)
         except json.JSONDecodeError as err:
             errors.append((number, f"not JSON: {err.msg}"))
             continue
-        if not isinstance(item, dict) or "student" not in item:
+        except (ValueError, RecursionError) as err:
+            errors.append((number, f"not JSON: {'nested too deeply' if isinstance(err, RecursionError) else err}"))
+            continue
+        if not isinstance(item, dict) or "student" not in item or not isinstance(item["student"], str):
             errors.append((number, 'expected an object {"student": ..., "<problem id>": answer}'))
             continue
-        answers = {str(k): ("" if v is None else str(v)) for k, v in item.items() if k != "student"}
+        answers = {str(k): _cell(v) for k, v in item.items() if k != "student"}
         columns.update(dict.fromkeys(answers))
-        rows.append(Row(number, str(item["student"]), answers))
+        rows.append(Row(number, item["student"], answers))
     return rows, errors, list(columns)
+
+
+def _cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return value
+    return BadCell(f"an answer is text, not a JSON {'list' if isinstance(value, list) else 'object'}")
 
 
 # -- checking ----------------------------------------------------------------
 
-_PROBLEMS: dict[str, tuple] = {}  # id -> (Problem, anticipated answers), in each worker
+# Each problem is derived, and each answer judged, in a worker process under
+# a time and a memory limit (``matcalc.workers``): an answer that runs over,
+# exhausts its memory or kills its worker is that row's verdict, never the
+# class's.
+LIMITS = Limits(seconds=20.0, memory_mb=1024)
+NOT_JUDGED = "not-judged"  # the kind of an answer no worker could judge
 
 
-def _init_worker(problems: dict[str, tuple]) -> None:
-    _PROBLEMS.update(problems)
+@functools.lru_cache(maxsize=64)
+def _problem(text: str) -> Problem:
+    return Problem.from_dict(json.loads(text))
 
 
-def _check_chunk(chunk: list) -> list:
-    """[(index, problem id, answer)] -> [(index, correct, kind, diagnosis, anticipated)]."""
-    out = []
-    for index, pid, answer in chunk:
-        problem, expect = _PROBLEMS[pid]
-        try:
-            v = prepare(problem).check(answer, expect=expect)
-            out.append((index, v.correct, v.kind, v.diagnosis, v.anticipated))
-        except (MatcalcError, RecursionError) as err:
-            out.append((index, False, "unparsable", f"cannot read your answer: {err}", None))
-        except Exception as err:  # noqa: BLE001 - one bad answer must not stop a class's grading
-            out.append((index, False, "internal-error", f"matcalc failed on this answer: {err!r}", None))
-    return out
+def verify(problem: str, expect: list) -> None:
+    """(in a worker) Derive the problem (JSON text) and read its rubric's
+    anticipated answers: a MatcalcError says why it cannot be graded."""
+    ready = prepare(_problem(problem))
+    for answer in expect:  # a rubric's mistake matcalc cannot read is the TA's to fix
+        ready.expectation_values(answer)
+
+
+def verify_all(problems: list) -> None:
+    """(in a worker, as it joins) Derive every problem: no answer's time limit pays for it."""
+    for problem, expect in problems:
+        verify(problem, expect)
+
+
+def judge(problem: str, expect: list, answer: str) -> list:
+    """(in a worker) [correct, kind, diagnosis, anticipated] of one answer."""
+    try:
+        v = prepare(_problem(problem)).check(answer, expect=tuple(expect))
+        return [v.correct, v.kind, v.diagnosis, v.anticipated]
+    except (MatcalcError, RecursionError) as err:
+        return [False, "unparsable", f"cannot read your answer: {err}", None]
+
+
+def _problem_text(problem: dict) -> str:
+    return json.dumps(problem, sort_keys=True, ensure_ascii=False, default=str)
 
 
 def grade(problems: dict[str, dict], rows: list[Row], columns: list[str], *, jobs: int = 1,
-          progress=None, warn=print) -> list[dict]:
+          progress=None, warn=print, limits: Limits = LIMITS) -> list[dict]:
     """One record per (student, problem column): the verdict, the points
     its rubric gives (None when the problem cannot be judged) and the
-    feedback a student reads, in a dict."""
-    prepared: dict[str, tuple] = {}
+    feedback a student reads, in a dict.  ``jobs`` workers (at most the
+    cores) judge, each answer within ``limits``."""
     rubrics: dict[str, Rubric] = {}
     broken: dict[str, str] = {}
+    texts: dict[str, str] = {}
     for pid in columns:
         if pid not in problems:
             warn(f"column '{pid}' names no problem; ignored")
             continue
         try:
+            if problems[pid].get(PROBLEM_ERROR):
+                raise MatcalcError(problems[pid][PROBLEM_ERROR])
             rubrics[pid] = Rubric.from_dict(problems[pid], f"problem '{pid}'")
-            problem = Problem.from_dict(problems[pid])
-            ready = prepare(problem)  # derive now, so forked workers inherit it
-            for answer in rubrics[pid].answers:  # a rubric's mistake matcalc cannot read is the TA's to fix
-                ready.expectation_values(answer)
-            prepared[pid] = (problem, rubrics[pid].answers)
-        except (MatcalcError, RecursionError) as err:
+            Problem.from_dict(problems[pid])
+            texts[pid] = _problem_text(problems[pid])
+        except (MatcalcError, RecursionError, ValueError, TypeError) as err:
             broken[pid] = "the problem cannot be graded: " + (str(err).splitlines() or [type(err).__name__])[0]
             warn(f"problem '{pid}' cannot be graded: {err}")
-            prepared.pop(pid, None)
-        except Exception as err:  # noqa: BLE001 - one problem matcalc fails on must not stop the class
-            broken[pid] = f"the problem cannot be graded: matcalc failed on it ({err!r})"
-            warn(f"problem '{pid}' cannot be graded: matcalc failed on it ({err!r})")
-            prepared.pop(pid, None)
-    records, tasks = [], []
-    for row in rows:
-        for pid in columns:
-            if pid not in problems:
-                continue
-            answer = row.answers.get(pid, "")
-            record = {"line": row.line, "student": row.student, "problem": pid, "answer": answer,
-                      "max_points": rubrics[pid].points if pid in rubrics else 1.0}
-            if pid in broken:
-                record.update(correct=False, kind="problem-error", diagnosis=broken[pid], points=None,
-                              feedback=f"Not graded automatically ({broken[pid]}); "
-                                       "your answer will be graded by hand.")
-            else:
-                tasks.append((len(records), pid, answer))
-            records.append(record)
-    for index, correct, kind, diagnosis, anticipated in _run(tasks, prepared, jobs, progress):
-        record = records[index]
-        points, feedback = rubrics[record["problem"]].score(kind, correct, anticipated, diagnosis)
-        record.update(correct=correct, kind=kind, diagnosis=diagnosis, points=points, feedback=feedback)
-        if anticipated is not None:
-            record["kind"] = f"{kind} (anticipated {anticipated + 1})"
+    with WorkerPool(jobs, limits) as pool:
+        checked = [pid for pid in columns if pid in texts]
+        for pid, outcome in zip(checked, pool.map("matcalc.grading:verify",
+                                                  [(texts[pid], list(rubrics[pid].answers)) for pid in checked])):
+            if not outcome.ok:
+                reason = _not_judged(outcome) if outcome.status != "error" else outcome.message.partition(": ")[2]
+                broken[pid] = "the problem cannot be graded: " + (reason.splitlines() or [outcome.status])[0]
+                warn(f"problem '{pid}' cannot be graded: {reason}")
+        records, tasks = [], []
+        for row in rows:
+            for pid in columns:
+                if pid not in problems:
+                    continue
+                answer = row.answers.get(pid, "")
+                record = {"line": row.line, "student": row.student, "problem": pid,
+                          "answer": "" if isinstance(answer, BadCell) else answer,
+                          "max_points": rubrics[pid].points if pid in rubrics else 1.0}
+                if pid in broken:
+                    record.update(correct=False, kind="problem-error", diagnosis=broken[pid], points=None,
+                                  feedback=f"Not graded automatically ({broken[pid]}); "
+                                           "your answer will be graded by hand.")
+                elif isinstance(answer, BadCell):
+                    _score(record, rubrics[pid], [False, "unparsable", f"cannot read your answer: {answer}", None])
+                else:
+                    tasks.append((len(records), pid, answer))
+                records.append(record)
+        ready = [[texts[pid], list(rubrics[pid].answers)] for pid in checked if pid not in broken]
+        outcomes = pool.map("matcalc.grading:judge", [(texts[pid], list(rubrics[pid].answers), answer)
+                                                      for _, pid, answer in tasks], progress,
+                            setup=("matcalc.grading:verify_all", [ready]))
+    for (index, pid, _), outcome in zip(tasks, outcomes):
+        if outcome.ok:
+            verdict = outcome.value
+        elif outcome.status == "error":  # a bug of matcalc's: this answer only
+            verdict = [False, "internal-error", f"matcalc failed on this answer: {outcome.message}", None]
+        else:
+            verdict = [False, NOT_JUDGED, _not_judged(outcome), None]
+        _score(records[index], rubrics[pid], verdict)
     return records
 
 
-def _run(tasks: list, problems: dict, jobs: int, progress):
-    if not tasks:
-        return []
-    _init_worker(problems)
-    if jobs <= 1:
-        results = []
-        for start in range(0, len(tasks), 25):
-            results += _check_chunk(tasks[start:start + 25])
-            if progress:
-                progress(len(results), len(tasks))
-        return results
-    size = max(1, min(100, len(tasks) // (jobs * 4)))
-    chunks = [tasks[i:i + size] for i in range(0, len(tasks), size)]
-    results, done = [], 0
-    with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(problems,)) as pool:
-        for future in as_completed([pool.submit(_check_chunk, c) for c in chunks]):
-            part = future.result()
-            results += part
-            done += len(part)
-            if progress:
-                progress(done, len(tasks))
-    return results
+def _not_judged(outcome) -> str:
+    """``could not judge: time limit (took longer than 20 s)``."""
+    return f"could not judge: {outcome.status} ({outcome.message})"
+
+
+def _score(record: dict, rubric: Rubric, verdict: list) -> None:
+    correct, kind, diagnosis, anticipated = verdict
+    if kind == NOT_JUDGED:
+        record.update(correct=False, kind=kind, diagnosis=diagnosis, points=None,
+                      feedback=f"Not graded automatically ({diagnosis}); your answer will be graded by hand.")
+        return
+    points, feedback = rubric.score(kind, correct, anticipated, diagnosis)
+    record.update(correct=correct, kind=kind, diagnosis=diagnosis, points=points, feedback=feedback)
+    if anticipated is not None:
+        record["kind"] = f"{kind} (anticipated {anticipated + 1})"
 
 
 def terminal_progress(stream=None):

@@ -69,6 +69,10 @@ def linearise(node: Expr, active: set, rules: RuleBase, ctx: Context, simplifier
         body = expand_matrix_power(node.args[0], int(node.args[1].value))
         active.update(n for n in body.walk() if any(c in active for c in n.children))
         return Op("d", (body,), body.shape), ["matrix-power"], None
+    if node.op == "pow" and node.shape != SCALAR:
+        raise NotDifferentiableError(
+            f"{to_text(node)}: a matrix to a symbolic power has a differential only inside a trace "
+            "(∂tr(X^k)/∂X = k (X^(k−1))ᵀ); a second derivative or tr(A X^k) needs indices")
     if node.op in rules.definitions:
         # a function a rule file defined: differentiate its body
         rule = rules.definitions[node.op]

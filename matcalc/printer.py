@@ -351,3 +351,7 @@ def _decimal(value: Fraction) -> str | None:
         return f"{digits}e-{places}"
     digits = digits.rjust(places + 1, "0")
     return f"{digits[:-places]}.{digits[-places:]}"
+
+
+# the text of every expression, str(e): the printer is the one place that knows it
+Expr.__str__ = to_text

@@ -49,11 +49,27 @@ def render(fmt: str, rows: list[dict], summary: dict, assignment: str = "matcalc
     return rows_csv(rows)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+MAX_CELL = 32_000  # spreadsheets hold 32,767 characters a cell; Python's csv reads 131,072
+
+
+def cell(value):
+    """A CSV cell a spreadsheet shows as text: a string that starts like a
+    formula (``=HYPERLINK(...)``, ``+A``, ``-x``, ``@SUM``) gets a leading
+    ``'``, so a student's answer never runs in the TA's spreadsheet; a
+    longer one than a cell holds is cut, saying so."""
+    if not isinstance(value, str):
+        return value
+    if len(value) > MAX_CELL:
+        value = value[:MAX_CELL] + f"… ({len(value) - MAX_CELL} more characters)"
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
 def rows_csv(rows: list[dict]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=REPORT_FIELDS, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: cell(v) for k, v in r.items()} for r in rows)
     return buffer.getvalue()
 
 
@@ -91,9 +107,9 @@ def canvas_csv(rows: list[dict], assignment: str) -> str:
     max_points = max((sum(r["max_points"] for r in graded) for graded in students.values()), default=0.0)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CANVAS_FIELDS + [assignment])
+    writer.writerow(CANVAS_FIELDS + [cell(assignment)])
     writer.writerow(["Points Possible", "", "", "", "", f"{max_points:.6g}"])
     for (_, student), graded in students.items():
         total = sum(r["points"] or 0.0 for r in graded)
-        writer.writerow([student, "", student, "", "", f"{total:.6g}"])
+        writer.writerow([cell(student), "", cell(student), "", "", f"{total:.6g}"])
     return buffer.getvalue()

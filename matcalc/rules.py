@@ -181,58 +181,36 @@ def _build_default() -> RuleBase:
     global _DEFAULT
     with _DEFAULT_LOCK:
         if _DEFAULT is None:
-            cache = _rules_cache_path()
-            base = _read_cache(cache)
-            if base is None:
+            from . import cache
+
+            name = f"rules-{_cache_key()}.json"
+            base = cache.read(name, _cached_classes())
+            if not isinstance(base, RuleBase):
                 base = _read_rules(_rules_folder(), {})
-                _write_cache(cache, base)
+                cache.write(name, base)
             _DEFAULT = base
         return _DEFAULT
 
 
-def _rules_cache_path() -> Path | None:
-    import hashlib
+def _cache_key(folder: Path | None = None, grammar: Path | None = None) -> str:
+    """The package version and the hash of every rule file, the grammar and
+    the code that reads them: a change to any is a new cache file."""
+    from . import cache
+    from .syntax import grammar_path
 
-    from .cache import cache_file
-
-    digest = hashlib.sha256()
     here = Path(__file__).resolve().parent
-    sources = sorted(_rules_folder().glob("*.rules"))
+    sources = sorted((folder or _rules_folder()).glob("*.rules")) + [grammar or grammar_path()]
     sources += [here / n for n in ("rules.py", "rule_reader.py", "parser.py", "names.py", "syntax.py", "expr.py",
-                                   "functions.py", "predicates.py")]
-    sources += [here.parent / "grammar" / "matcalc.lark", here / "grammar" / "matcalc.lark"]
-    for f in sources:
-        if f.exists():
-            digest.update(f.name.encode() + f.read_bytes())
-    return cache_file(f"rules-{digest.hexdigest()[:16]}.pickle")
+                                   "functions.py", "predicates.py", "cache.py")]
+    return cache.key(*(f for f in sources if f.exists()))
 
 
-def _read_cache(path: Path | None) -> RuleBase | None:
-    import pickle
+def _cached_classes() -> dict:
+    """What a cached rule base may contain besides plain data."""
+    from . import expr
 
-    if path is None:
-        return None
-    try:
-        with open(path, "rb") as fh:
-            base = pickle.load(fh)
-        return base if isinstance(base, RuleBase) else None
-    except Exception:  # noqa: BLE001 - a missing, stale or foreign file: parse the rules again
-        return None
-
-
-def _write_cache(path: Path | None, base: RuleBase) -> None:
-    import os
-    import pickle
-
-    if path is None:
-        return
-    try:
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        with open(tmp, "wb") as fh:
-            pickle.dump(base, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-    except OSError:  # a read-only cache folder: no cache, no harm
-        pass
+    nodes = [c for c in vars(expr).values() if isinstance(c, type) and issubclass(c, expr.Expr)]
+    return {c.__name__: c for c in nodes + [RuleBase, Rule, functions.Function]}
 
 
 # ---------------------------------------------------------------------------

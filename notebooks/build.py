@@ -526,12 +526,13 @@ objective does not contain) is a row with its reason; the others are graded.
     code("""
 import csv, json, subprocess, tempfile
 folder = pathlib.Path(tempfile.mkdtemp())
+(folder / "cs224n.mc").write_text((DATA / "cs224n.mc").read_text())  # a problem's file: beside the problems
 (folder / "hw1.toml").write_text(f\"\"\"
 [[problems]]
 id = "W"
 f = "J"
 wrt = "W"
-file = "{DATA / 'cs224n.mc'}"
+file = "cs224n.mc"
 allow = ["delta1"]
 points = 4
 credit = {{ transpose = 0.5, factor = 0.25 }}

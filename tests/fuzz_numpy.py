@@ -55,5 +55,10 @@ ELEMENTWISE = {
     "relu": (lambda a: np.maximum(a, 0.0), lambda m: m), "softplus": (lambda a: np.logaddexp(0.0, a),
                                                                       lambda m: m + 1),
     "abs": (np.abs, lambda m: m), "sgn": (np.sign, lambda m: 1.0),
+    "arctan": (np.arctan, lambda m: 1.6), "atan": (np.arctan, lambda m: 1.6),
+    "sinh": (np.sinh, math.exp), "cosh": (np.cosh, math.exp), "expm1": (np.expm1, math.exp),
+    "square": (np.square, lambda m: m * m), "softsign": (lambda a: a / (1 + np.abs(a)), lambda m: 1.0),
+    "logistic": (lambda a: 1 / (1 + np.exp(-a)), lambda m: 1.0),
+    "hinge": (lambda a: np.maximum(1.0 - a, 0.0), lambda m: m + 1),
     "step": (lambda a: (np.asarray(a) > 0).astype(float)[()], lambda m: 1.0),
 }

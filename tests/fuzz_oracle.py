@@ -66,6 +66,8 @@ def _draw(kind: str, rows: int, cols: int, rng) -> np.ndarray:
         return (m + m.T) / 2
     if kind == "positive":
         return rng.uniform(0.5, 2.0, (rows, cols))
+    if kind == "integer":  # the exponent k of X^k
+        return rng.integers(2, 5, (rows, cols)).astype(float)
     if kind in ("onehot", "distribution"):
         out = np.zeros((rows, cols))
         if cols == 1:

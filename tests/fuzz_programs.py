@@ -143,11 +143,12 @@ class Generator:
     def scalar_builders(self):
         return [self.add, self.scale, self.hadamard, self.elementwise, self.log_or_sqrt, self.power,
                 self.matmul, self.trace, self.sum, self.sum, self.norm, self.logsumexp, self.cross_entropy,
-                self.determinant, self.matmul]
+                self.determinant, self.matmul, self.bounded, self.root, self.trace_power, self.dot]
 
     def shape_builders(self, shape):
         out = [self.add, self.add, self.scale, self.hadamard, self.divide, self.elementwise, self.elementwise,
-               self.log_or_sqrt, self.power, self.transpose, self.matmul, self.matmul, self.softmax, self.layer]
+               self.log_or_sqrt, self.power, self.transpose, self.matmul, self.matmul, self.softmax, self.layer,
+               self.bounded, self.root]
         if shape[0] == shape[1]:
             out += [self.inverse, self.inverse, self.diag]
         if shape[1] == 1:
@@ -207,11 +208,36 @@ class Generator:
     def elementwise(self, shape, d):
         name = self.rng.choice(list(ELEMENTWISE))
         a = self.gen(shape, d)
-        if name == "exp" and a.mag > 3:
+        if name in ("exp", "sinh", "cosh", "expm1") and a.mag > 3:
             a = self.div_by(a, 2 ** math.ceil(math.log2(a.mag / 2)))
         f, mag = ELEMENTWISE[name]
         spelled = "σ" if name == "sigmoid" and self.rng.random() < 0.3 else name
-        return Node(f"{spelled}({a.text})", lambda env: scalar(f(a.fn(env))), shape, mag(a.mag))
+        text = f"{spelled}({a.text})"
+        r = self.rng.random()
+        if name == "relu" and r < 0.5:  # numpy's and the notes' spellings of relu
+            text = self.rng.choice(["max(0, {})", "max({}, 0)", "maximum({}, 0)"]).format(a.text)
+        elif name == "exp" and r < 0.25:
+            text = f"e^({a.text})"
+        return Node(text, lambda env: scalar(f(a.fn(env))), shape, mag(a.mag))
+
+    def bounded(self, shape, d):
+        """arcsin, arccos, tan of tanh(u) / 2, inside (-1/2, 1/2)."""
+        name, fn = self.rng.choice([("arcsin", np.arcsin), ("arccos", np.arccos), ("tan", np.tan)])
+        u = self.gen(shape, d)
+        return Node(f"{name}(tanh({u.text}) / 2)", lambda env: scalar(fn(np.tanh(u.fn(env)) / 2)), shape, 1.6)
+
+    def root(self, shape, d):
+        """A power that is not a whole number, of a positive base: p .^ (1/3), (p)^{1/2}, p .^ q."""
+        p = self.positive(shape, d, floor=True)
+        base = self.operand(p)
+        if self.rng.random() < 0.25:  # a symbolic exponent: a scalar input
+            q = self.variable(())
+            text = f"{base}^{q.text}" if shape == () else f"{base} .^ {q.text}"
+            return Node(text, lambda env: scalar(p.fn(env) ** q.fn(env)), shape, p.mag ** 1.5, False)
+        k, spelled = self.rng.choice([(1 / 3, "(1/3)"), (1 / 2, "{1/2}"), (1 / 2, "0.5"), (3 / 2, "(3/2)"),
+                                      (-1 / 2, "(-1/2)")])
+        text = f"{base}^{spelled}" if shape == () else f"{base} .^ {spelled}"
+        return Node(text, lambda env: scalar(p.fn(env) ** k), shape, max(p.mag, 1.0) ** max(k, 1), False)
 
     def positive(self, shape, d, floor=False) -> Node:
         """A positive expression (``floor``: bounded away from 0, a fair denominator)."""
@@ -231,11 +257,11 @@ class Generator:
         return Node(f"{f}({u.text})", lambda env: scalar(fn(u.fn(env))), shape, 3.0)
 
     def log_or_sqrt(self, shape, d):
-        f = self.rng.choice(["log", "sqrt"])
+        f = self.rng.choice(["log", "sqrt", "ln", "log1p"])
         a = self.positive(shape, d, floor=f == "sqrt")
-        fn = np.log if f == "log" else np.sqrt
+        fn = {"log": np.log, "ln": np.log, "log1p": np.log1p, "sqrt": np.sqrt}[f]
         return Node(f"{f}({a.text})", lambda env: scalar(fn(a.fn(env))), shape,
-                    math.log(a.mag + 1) + 1 if f == "log" else math.sqrt(a.mag))
+                    math.sqrt(a.mag) if f == "sqrt" else math.log(a.mag + 1) + 1)
 
     def power(self, shape, d):
         a = self.gen(shape, d)
@@ -256,8 +282,9 @@ class Generator:
 
     def transpose(self, shape, d):
         a = self.gen((shape[1], shape[0]), d)
-        mark = self.rng.choice(["ᵀ", "^T", "'", ".T", "ᵀ"])
-        return Node(f"{self.operand(a)}{mark}", lambda env: a.fn(env).T, shape, a.mag)
+        mark = self.rng.choice(["ᵀ", "^T", "'", ".T", "ᵀ", "transpose"])
+        text = f"transpose({a.text})" if mark == "transpose" else f"{self.operand(a)}{mark}"
+        return Node(text, lambda env: a.fn(env).T, shape, a.mag)
 
     def matmul(self, shape, d):
         rows, cols = shape if shape else (1, 1)
@@ -290,7 +317,7 @@ class Generator:
             return self.variable((n, n), "spd")
         g = self.gen((n, n), d + 1)
         if for_det or r < 0.55:  # |eigenvalue − 1| ≤ 1/2 (Gershgorin)
-            return Node(f"I + tanh({g.text}) / (2 {n})",
+            return Node(f"{self.rng.choice(['I', 'eye', f'eye({n})'])} + tanh({g.text}) / (2 {n})",
                         lambda env: np.eye(env["#" + n]) + np.tanh(g.fn(env)) / (2 * env["#" + n]), (n, n), 1.0, False)
         if r < 0.8:  # eigenvalues with real part ≥ n
             return Node(f"tanh({g.text}) + 2 {n} I",
@@ -306,7 +333,7 @@ class Generator:
 
     def inverse(self, shape, d):
         a = self.well_conditioned(shape[0], d)
-        spelled = self.rng.choice(["inv({})", "{}⁻¹", "{}^-1", "{}^{{-1}}", "{}⁻ᵀ", "{}^-T"])
+        spelled = self.rng.choice(["inv({})", "{}⁻¹", "{}^-1", "{}^{{-1}}", "{}⁻ᵀ", "{}^-T", "inverse({})"])
         transposed = "T" in spelled or "ᵀ" in spelled
         text = spelled.format(a.text if spelled.startswith("inv") else self.operand(a))
         return Node(text, lambda env: np.linalg.inv(a.fn(env)).T if transposed else np.linalg.inv(a.fn(env)),
@@ -346,14 +373,37 @@ class Generator:
 
     def sum(self, shape, d):
         a = self.gen(self.some_shape(), d)
+        if self.rng.random() < 0.2:
+            return Node(f"mean({a.text})", lambda env: float(np.mean(a.fn(env))), (), a.mag)
         return Node(f"sum({a.text})", lambda env: float(np.sum(a.fn(env))), (), a.mag * 4)
+
+    def dot(self, shape, d):
+        s = self.rng.choice([(1, self.dim()), (self.dim(), 1)])
+        a, b = self.gen(s, d), self.gen(s, d)
+        return Node(f"dot({a.text}, {b.text})", lambda env: float(np.sum(a.fn(env) * b.fn(env))), (),
+                    a.mag * b.mag * TYPICAL_SIZE)
+
+    def trace_power(self, shape, d):
+        """tr(X^k) with k a declared integer, or a whole power too large to multiply out."""
+        n = self.dim(False)
+        x = self.well_conditioned(n, d, for_det=True)
+        if self.rng.random() < 0.5:
+            k = self.variable((), "integer")
+            return Node(f"tr(({x.text})^{k.text})",
+                        lambda env: float(np.trace(np.linalg.matrix_power(x.fn(env), int(k.fn(env))))), (), 3.0)
+        k = self.rng.choice([9, 12])
+        return Node(f"tr(({x.text})^{k}) / {2 ** k}",
+                    lambda env: float(np.trace(np.linalg.matrix_power(x.fn(env), k))) / 2 ** k, (), 1.0, False)
 
     def norm(self, shape, d):
         a = self.gen(self.some_shape(), d)
         spelled, squared = self.rng.choice([("‖{}‖", False), ("||{}||", False), ("norm({})", False),
-                                            ("‖{}‖_F", False), ("‖{}‖^2", True), ("‖{}‖²", True)])
+                                            ("‖{}‖_F", False), ("‖{}‖^2", True), ("‖{}‖²", True),
+                                            ("norm2({})", False), ("norm({}, 2)", False), ("norm({}, 'fro')", False),
+                                            ("norm1({})", None), ("‖{}‖_1", None), ("norm({}, 1)", None)])
         fn = (lambda env: float(np.sum(a.fn(env) ** 2))) if squared else (
-            lambda env: float(np.sqrt(np.sum(a.fn(env) ** 2))))
+            lambda env: float(np.sqrt(np.sum(a.fn(env) ** 2)))) if squared is False else (
+            lambda env: float(np.sum(np.abs(a.fn(env)))))
         return Node(spelled.format(a.text), fn, (), (a.mag * 4) ** (2 if squared else 1), not squared)
 
     def logsumexp(self, shape, d):
@@ -401,11 +451,11 @@ class Generator:
         lines = []
         for name, (shape, kind) in self.variables.items():
             dims = "()" if shape == () else f"({shape[0]}, {shape[1]})"
-            declared = f" {kind}" if kind in ("spd", "onehot", "symmetric") else ""
+            declared = f" {kind}" if kind in ("spd", "onehot", "symmetric", "integer") else ""
             lines.append(f"{name} : {dims}{declared}")
         lines += [f"{name} = {node.text}" for name, node in self.definitions]
         lines.append(f"J = {objective.text}")
-        names = list(self.variables)
+        names = [n for n, (_, kind) in self.variables.items() if kind != "integer"]  # k of X^k: no derivative
         wrt = self.rng.sample(names, self.rng.randint(1, min(4, len(names))))
         draws = {n: k for n, (s, k) in self.variables.items() if k != "normal"}
         return FuzzCase("\n".join(lines), wrt, draws, objective.fn)

@@ -18,7 +18,8 @@ def test_hessian_of_a_random_program(seed):
     try:
         result = mc.Program(case.text).derive([wrt], order=2)
     except NotDifferentiableError as err:
-        assert "max" in str(err)  # the only function the generator uses without a rule
+        # the only functions the generator uses without a rule: max, and X^k (k symbolic) outside tr
+        assert "max" in str(err) or "symbolic power" in str(err)
         return
     check = result.check(draws=case.draws)
     assert check.ok, f"{case.text}\n--wrt {wrt} --order 2: {check.details}"

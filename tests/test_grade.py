@@ -50,9 +50,11 @@ MALFORMED_AFTER = {10, 40, 77}  # a row with too many columns follows these stud
 
 def write_class(folder: Path, students: int = 100) -> tuple[Path, Path, dict]:
     problems = folder / "problems.json"
+    for name in ("cs224n.mc", "two_layer_batch.mc"):  # a problem's file lies beside the problems file
+        (folder / name).write_text((DATA / name).read_text(encoding="utf-8"), encoding="utf-8")
     problems.write_text(json.dumps([
-        {"id": "W", "f": "J", "wrt": "W", "file": str(DATA / "cs224n.mc"), "allow": ["delta1", "delta2"]},
-        {"id": "b2", "f": "L", "wrt": "b2", "file": str(DATA / "two_layer_batch.mc"), "allow": ["delta1"]},
+        {"id": "W", "f": "J", "wrt": "W", "file": "cs224n.mc", "allow": ["delta1", "delta2"]},
+        {"id": "b2", "f": "L", "wrt": "b2", "file": "two_layer_batch.mc", "allow": ["delta1"]},
     ]))
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")

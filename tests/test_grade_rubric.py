@@ -18,7 +18,7 @@ PROBLEMS_TOML = f"""
 id = "W"
 f = "J"
 wrt = "W"
-file = "{DATA / 'cs224n.mc'}"
+file = "cs224n.mc"
 allow = ["delta1"]
 points = 4
 credit = {{ transpose = 0.5, factor = 0.25 }}
@@ -83,6 +83,8 @@ STUDENTS = 50  # × 4 problems = 200 answers
 def write_class(folder: Path, students: int = STUDENTS):
     problems = folder / "hw1.toml"
     problems.write_text(PROBLEMS_TOML, encoding="utf-8")
+    # a problem's file lies beside the problems file
+    (folder / "cs224n.mc").write_text((DATA / "cs224n.mc").read_text(encoding="utf-8"), encoding="utf-8")
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["student", *ANSWERS])

@@ -91,7 +91,7 @@ REFUSED = [
     ("sum(sofplus(x))", "softplus"),
     ("sum(arctanh(x))", "arctan"),
     ("norm(x, 3)", "norm(x, 1)"),
-    ("tr(A X^k)", "rule"),
+    ("tr(A X^k)", "inside a trace"),
 ]
 
 
@@ -225,3 +225,15 @@ def test_cli_latex_objectives():
     assert "check  ok" in out.stdout
     out = run("parse", r"\mathbf{x}^\top A \mathbf{x}")
     assert out.returncode == 0 and "xᵀ A x" in out.stdout
+
+
+def test_an_integer_exponent_is_no_variable():
+    with pytest.raises(MatcalcError, match="integer"):
+        mc.derive("tr(X^k)", wrt="k", where=V)
+
+
+@pytest.mark.parametrize("text, meant", [("A^-1.T", "A^-T"), ("2.*x", "2 ∘ x"), ("x^2.T", "(x^2)ᵀ")])
+def test_a_dot_after_a_number_belongs_to_the_operator(text, meant):
+    from matcalc.parser import parse_expr
+
+    assert parse_expr(text) == parse_expr(meant)
