@@ -155,7 +155,8 @@ def _inline_isolated(intermediates: list, gradients: dict, trace: list, simplifi
         for n in {n.name for n in g.walk() if isinstance(n, Sym) and n.name in names}:
             users[n].append(w)
     inline = {i.name: i.expr for i in intermediates
-              if i.of not in defined and not inner[i.name] and len(users[i.name]) == 1 and users[i.name][0] in gradients}
+              if i.of not in defined and not inner[i.name]
+              and len(users[i.name]) == 1 and users[i.name][0] in gradients}
     if not inline:
         return intermediates
     kept = [i for i in intermediates if i.name not in inline]
