@@ -60,7 +60,8 @@ def answer_text(result, wrt: str, order: int) -> tuple[str, list[str]]:
             if isinstance(n, Sym) and n.name in steps and n.name not in used:
                 used.append(n.name)
                 stack.append(steps[n.name].expr)
-    lines = [f"{unicode_spelling(n)} = {to_text(steps[n].expr)}" for n in sorted(used, key=lambda n: list(steps).index(n))]
+    order = list(steps)
+    lines = [f"{unicode_spelling(n)} = {to_text(steps[n].expr)}" for n in sorted(used, key=order.index)]
     return to_text(expr), lines
 
 
@@ -132,7 +133,7 @@ def main(argv=None) -> int:
         for case in load(path):
             try:
                 rows.append(measure(case))
-            except Exception as e:  # a case that no longer derives is reported, not hidden
+            except Exception as e:  # noqa: BLE001 -- a case that no longer derives is reported, not hidden
                 print(f"{case['id']}: {type(e).__name__}: {e}")
         everything += rows
         gradients = [r for r in rows if r["order"] == 1 and not r["jacobian"]]

@@ -6,6 +6,8 @@ the slowest case, and every case that is not correct.
 
     python bench/fuzz.py                      # 10,000 programs, seeds 0..9999
     python bench/fuzz.py --n 500 --start 20000 --jobs 2
+    python bench/fuzz.py --order 2            # Hessians (in a declared symmetric/spd
+                                              # matrix when there is one), fuzz_oracle.verify_hessian
 
 Program k is ``generate_case(random.Random(k))``, the generator the
 hypothesis tests use (``tests/strategies.py``), so any case reproduces with
@@ -26,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from fuzz_oracle import verify  # noqa: E402
+from fuzz_oracle import structured_wrt, verify, verify_hessian  # noqa: E402
 from fuzz_programs import generate_case  # noqa: E402
 from run import machine  # noqa: E402  (bench/run.py: CPU, cores, Python, numpy, date)
 
@@ -44,16 +46,28 @@ def warm_up() -> None:
     verify("x : (n, 1)\nJ = sum(tanh(x))", ["x"])
 
 
+ORDER = 1  # set by --order (inherited by the forked workers)
+
+
 def run_one(seed: int) -> tuple:
     """(seed, status, message, seconds, program text, wrt) of program ``seed``."""
     case = generate_case(random.Random(seed))
     signal.signal(signal.SIGALRM, _timeout)
     signal.alarm(TIMEOUT)
     try:
-        outcome = verify(case.text, case.wrt, case.draws, case.forward, seed=seed)
+        if ORDER == 2:
+            wrt = [structured_wrt(case.text, case.wrt)]
+            outcome = verify_hessian(case.text, wrt[0], case.draws, case.forward, seed=seed)
+        else:
+            wrt = case.wrt
+            outcome = verify(case.text, case.wrt, case.draws, case.forward, seed=seed)
+    except TimeoutError as err:
+        from fuzz_oracle import Outcome
+
+        outcome = Outcome("crashed", str(err), TIMEOUT)
     finally:
         signal.alarm(0)
-    return seed, outcome.status, outcome.message, outcome.seconds, case.text, case.wrt
+    return seed, outcome.status, outcome.message, outcome.seconds, case.text, wrt
 
 
 def main(argv=None) -> int:
@@ -61,17 +75,25 @@ def main(argv=None) -> int:
     parser.add_argument("--n", type=int, default=10_000, help="how many programs (default 10000)")
     parser.add_argument("--start", type=int, default=0, help="the first seed (default 0)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes")
+    parser.add_argument("--order", type=int, choices=[1, 2], default=1,
+                        help="2: Hessians and HVPs (fuzz_oracle.verify_hessian) instead of gradients")
     args = parser.parse_args(argv)
+    global ORDER
+    ORDER = args.order
 
     seeds = range(args.start, args.start + args.n)
     counts: Counter = Counter()
     notable, slowest = [], (0.0, None)
     refusals: Counter = Counter()
+    structured: Counter = Counter()  # order 2: outcomes of Hessians in a declared symmetric/spd matrix
     start = time.perf_counter()
     with multiprocessing.Pool(args.jobs, initializer=warm_up) as pool:
         for done, (seed, status, message, seconds, text, wrt) in enumerate(
                 pool.imap_unordered(run_one, seeds, chunksize=16), 1):
             counts[status] += 1
+            if args.order == 2 and any(line.startswith(f"{wrt[0]} ") and line.rstrip().endswith(("symmetric", "spd"))
+                                       for line in text.splitlines()):
+                structured[status] += 1
             if seconds > slowest[0]:
                 slowest = (seconds, (seed, text, wrt))
             if status == "refused":
@@ -82,12 +104,15 @@ def main(argv=None) -> int:
                 print(f"  {done} programs, {time.perf_counter() - start:.0f} s", file=sys.stderr)
     wall = time.perf_counter() - start
 
-    print(f"matcalc fuzz: {args.n} programs (seeds {seeds.start}..{seeds.stop - 1}), "
+    print(f"matcalc fuzz{' --order 2' if args.order == 2 else ''}: {args.n} programs (seeds {seeds.start}..{seeds.stop - 1}), "
           f"{wall:.0f} s wall on {args.jobs} workers ({args.n / wall:.0f} programs/s)")
     print(machine())
     print("| outcome | programs |\n|---|---|")
     for status in STATUSES:
         print(f"| {status} | {counts[status]} |")
+    if args.order == 2:
+        print(f"\nin a declared symmetric or spd matrix: {sum(structured.values())} programs, "
+              + ", ".join(f"{structured[s]} {s}" for s in STATUSES))
     seconds, (seed, text, wrt) = slowest
     print(f"\nslowest: seed {seed}, {seconds:.2f} s, --wrt {','.join(wrt)}\n" + _indent(text))
     if refusals:

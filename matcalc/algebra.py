@@ -228,7 +228,7 @@ def _number_divisor(e: Op) -> bool:
 def _divide_by_number(e: Op, s) -> Expr | None:
     a, b = e.args
     if _number_divisor(e) and a.shape == e.shape:
-        return times(1 / b.value, a, e.shape)
+        return times(1 / Fraction(b.value), a, e.shape)
     return None
 
 
@@ -262,6 +262,15 @@ def _transpose_of_scale(e: Op, s) -> Expr | None:
     if isinstance(a, Op) and a.op == "scale":
         return build("scale", (a.args[0], build("T", (a.args[1],))))
     return None
+
+
+@rewrite("diag-of-ones", "diag")
+def _diag_of_ones(e: Op, s) -> Expr | None:
+    """diag(𝟙) of a vector is the identity (of a matrix: the diagonal, all ones)."""
+    a = e.args[0]
+    if not isinstance(a, Ones):
+        return None
+    return Identity(e.shape) if 1 in a.shape else Ones(e.shape)
 
 
 @rewrite("reshape-to-own-shape", "reshape")
@@ -335,7 +344,7 @@ def monomial(e: Expr) -> tuple[Fraction, dict] | None:
         if isinstance(x, Num):
             if x.value == 0 and k < 0:
                 return None
-            c *= x.value ** k
+            c *= Fraction(x.value) ** k  # (an int's negative power would be a float)
         elif isinstance(x, Op) and x.shape == SCALAR and x.op in ("scale", "div") \
                 and all(a.shape == SCALAR for a in x.args):
             a, b = x.args
@@ -353,7 +362,7 @@ def monomial_of(c: Fraction, powers: dict) -> Expr:
     scale-of-scale leaves it), ``c (a / (b d²))`` with a divisor, ``c / b``
     without a dividend."""
     def power(x, k):
-        return x if k == 1 else build("pow", (x, Num(k)))
+        return x if k == 1 else build("pow", (x, Num(Fraction(k))))
 
     def product(factors, first=None):
         acc = first
@@ -390,7 +399,7 @@ def _common_scalar_factor(e: Op, s) -> Expr | None:
         if scalars is not None:
             groups.setdefault(scalars, []).append(len(split) - 1)
     merged, done = [], set()
-    for i, (c, scalars, core) in enumerate(split):
+    for i, (_, scalars, _) in enumerate(split):
         if i in done:
             continue
         idx = groups.get(scalars, []) if scalars is not None else []
@@ -426,7 +435,7 @@ def _scalar_part(t: Expr):
         split = monomial(f)
         if split is None:
             return c, None, t
-        c *= split[0] ** k
+        c *= Fraction(split[0]) ** k
         for x, n in split[1].items():
             powers[x] = powers.get(x, 0) + n * k
     powers = {x: n for x, n in powers.items() if n}

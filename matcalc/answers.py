@@ -12,9 +12,11 @@ or the problem's ``layout``), or a Hessian (``order=2``).
 How an answer is judged:
 
 1. The problem is derived once (and its own numeric check run); its inputs
-   are drawn at 3 random points at each of 2 size assignments (distinct
-   sizes 2, 3, 5, ... then 3, 5, 7, ...; kinds, assumptions and ``draw``
-   hints honoured), and the true derivative evaluated there once.
+   are drawn at 3 random points at each of 2 size assignments by the same
+   sampler as ``derive --check`` (``matcalc.sampling.Sampler``: distinct
+   sizes in every ordering, then larger ones, until the objective and what
+   it inverts are finite and well conditioned; kinds, assumptions and
+   ``draw`` hints honoured), and the true derivative evaluated there once.
 2. The answer is parsed in the problem's program: it may use the problem's
    variables and defined names (``h``, ``ŷ``, ``z``), its own helper lines
    (``--where "delta2 = ..."``, or statements before it: ``d = ŷ - y; hᵀ d``)

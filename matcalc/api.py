@@ -331,8 +331,7 @@ class Result:
         self.wrt = derivation.wrt
         names = dict(program.names)
         memo: dict = {}
-        self.definitions = [Step(n, name_nodes(program.nodes[n], names, True, memo), program.nodes[n].shape)
-                            for n in program.typed.definitions]
+        self.definitions = self._definitions_naming_shared(names, memo)
         self.intermediates = [Step(i.name, name_nodes(i.expr, names, memo=memo), i.expr.shape, i.rules, i.of)
                               for i in derivation.intermediates]
         self.gradients: dict[str, Expr] = {}
@@ -350,6 +349,33 @@ class Result:
         # the gradient second derivatives are formed from (and checked against):
         # of independent entries, S = Sᵀ unused (``Program.derive`` sets it)
         self.second_derivation = derivation
+
+    def _definitions_naming_shared(self, names: dict, memo: dict) -> list:
+        """The program's definitions, and before them (where first used) the
+        forward values a deep result would otherwise repeat (``h1 =
+        tanh(W4 x)``, see ``matcalc.sharing``); ``names`` gains those."""
+        from .sharing import shared_values
+
+        program, derivation = self.program, self.derivation
+        bodies = [program.nodes[n] for n in program.typed.definitions]
+        outputs = [i.expr for i in derivation.intermediates] + [g for g in derivation.gradients.values() if g is not None]
+        taken = set(program.typed.shapes) | set(program.typed.dims) | {i.name for i in derivation.intermediates}
+        shared = shared_values(bodies + [program.objective] + outputs, set(program.objective.walk()), names,
+                               taken) if outputs else {}
+        names.update(shared)
+        steps, placed = [], set()
+
+        def place_shared_below(root):
+            for node in root.walk(prune=lambda n: n in placed):
+                if node in shared and node not in placed and node is not root:
+                    steps.append(Step(shared[node], name_nodes(node, names, True, memo), node.shape))
+                placed.add(node)
+
+        for n in program.typed.definitions:
+            place_shared_below(program.nodes[n])
+            steps.append(Step(n, name_nodes(program.nodes[n], names, True, memo), program.nodes[n].shape))
+        place_shared_below(program.objective)
+        return steps
 
     @property
     def shapes(self) -> dict:

@@ -34,6 +34,7 @@ class Backend:
     inv: str  # {a}
     power: str  # elementwise power with a symbolic exponent; {a}, {k}
     matrix_power: str  # {a}, {k}
+    broadcast: str  # {a} repeated (a view, where the backend has one) to {rows}×{cols}
     # a product with a transposed operand, contracting axes {i} of {a} and {j}
     # of {b} without forming the transpose (None: write ``a.T @ b``)
     contract: str | None = None
@@ -74,6 +75,7 @@ NUMPY = Backend(
     eye="np.eye({n})", ones="np.ones(({rows}, {cols}))", zeros="np.zeros(({rows}, {cols}))",
     item=".item()", scalar_input=".item()", number="np.float64({value})", matrix="np.atleast_2d({value})",
     inv="np.linalg.inv({a})", power="np.power({a}, {k})", matrix_power="np.linalg.matrix_power({a}, {k})",
+    broadcast="np.broadcast_to({a}, ({rows}, {cols}))",
     helpers=_NUMPY_HELPERS,
 )
 
@@ -86,6 +88,7 @@ JAX = Backend(
     item=".reshape(())", scalar_input="", number="np.asarray({value}, dtype=float)",
     matrix="np.atleast_2d({value})",
     inv="np.linalg.inv({a})", power="np.power({a}, {k})", matrix_power="np.linalg.matrix_power({a}, {k})",
+    broadcast="np.broadcast_to({a}, ({rows}, {cols}))",
     # XLA on the CPU copies a transposed operand of a product (12.8 MB for a
     # 4000×400 Xᵀ v): a dot that contracts the right axes does not
     contract="np.tensordot({a}, {b}, axes=({i}, {j}))",
@@ -202,6 +205,7 @@ TORCH = Backend(
     item=".reshape(())", scalar_input="", number="_tensor({value}, _like)",
     matrix="_tensor({value}, _like).reshape(1, 1)",
     inv="torch.linalg.inv({a})", power="torch.pow({a}, {k})", matrix_power="torch.linalg.matrix_power({a}, {k})",
+    broadcast="{a}.expand({rows}, {cols})",
     helpers=_TORCH_HELPERS,
     spellings={
         "relu": "relu(a0)",

@@ -157,8 +157,8 @@ def cmd_derive(args) -> int:
                 print()
                 print(render_derivative_steps(result, unicode=not args.ascii))
     if check is not None and check.status == "inconclusive":
-        print("matcalc: the numeric check is inconclusive: no valid point was found (see the check line); "
-              "the result is not verified", file=sys.stderr)
+        print("matcalc: the numeric check is inconclusive (see the check line): the result is not verified",
+              file=sys.stderr)
         return 2
     if check is not None and not check.ok:
         print(f"matcalc: the numeric check FAILED (max rel err {check.max_rel_error:.2e}) at sizes "

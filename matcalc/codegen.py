@@ -228,6 +228,20 @@ class _Printer:
         ones = node.op == "T" and self._inline(kids[0], Ones) if kids else isinstance(node, Ones)
         return ones and node.shape[0 if side == "left" else 1] == 1
 
+    def _spread_vector(self, c: int) -> int | None:
+        """For an outer product with ones printed in place (``v onesᵀ``,
+        ``ones vᵀ``): the class of v, which numpy broadcasts alike."""
+        node, kids = self.dag.nodes[c], self.dag.children[c]
+        if c in self.name_of or not isinstance(node, Op) or node.op != "matmul" or node.shape == SCALAR:
+            return None
+        a, b = kids
+        shape_a, shape_b = self.dag.nodes[a].shape, self.dag.nodes[b].shape
+        if shape_a != SCALAR and shape_a[1] == 1 and self._ones_side(b, "left"):  # v (r×1) times a row of ones
+            return a
+        if shape_b != SCALAR and shape_b[0] == 1 and self._ones_side(a, "right"):  # a column of ones times v (1×c)
+            return b
+        return None
+
     def _op(self, node: Op, kids) -> tuple[str, int]:
         op, nodes = node.op, self.dag.nodes
         if op == "add":
@@ -244,6 +258,11 @@ class _Printer:
                 return self.text(b)
             if self._inline(b, Ones) and nodes[a].shape == node.shape:
                 return self.text(a)
+            # (v onesᵀ) ∘ B is v ∘ B broadcast: no n×n outer product is formed
+            for x, y in ((a, b), (b, a)):
+                vector = self._spread_vector(x)
+                if vector is not None and nodes[y].shape == node.shape:
+                    return self._binary(vector, "*", PRODUCT, y) if x == a else self._binary(y, "*", PRODUCT, vector)
         if op in BINARY:
             symbol, prec = BINARY[op]
             return self._binary(kids[0], symbol, prec, kids[1])
@@ -273,6 +292,17 @@ class _Printer:
             if self._ones_side(ones, "left" if axis == 0 else "right"):
                 keep = "" if node.shape == SCALAR else f"axis={axis}, keepdims=True"
                 return f"{self.operand(other, ATOM)}.sum({keep})", ATOM
+        # a block of ones times G repeats G's column sums (G times ones, its
+        # row sums): a sum and a broadcast view, not a product
+        for ones, other, axis in ((a, b, 0), (b, a, 1)):
+            block = self.dag.nodes[ones].shape
+            if self._inline(ones, Ones) and SCALAR not in (node.shape, block) and 1 not in block + node.shape:
+                try:
+                    rows, cols = (self.dim_text(d) for d in node.shape)
+                except KeyError:  # a size the function does not read off its inputs
+                    continue
+                summed = f"{self.operand(other, ATOM)}.sum(axis={axis}, keepdims=True)"
+                return self.backend.broadcast.format(a=summed, rows=rows, cols=cols), ATOM
         if self._transposed(a, b) and not self._cheap(b):
             # Gᵀ G (a Gram matrix, a Hessian's Xᵀ R X): G once, and BLAS's syrk
             self._emit_pending([b])

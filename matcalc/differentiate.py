@@ -130,7 +130,7 @@ def differentiate(objective: Expr, wrt: list[str], ctx: Context = NO_CONTEXT,
         passed = _merge([used, steps.get(node, [])])
         for child, share in _transpose(linear[node], g, rules, ctx, forward):
             cotangents.setdefault(child, []).append((share, passed, node))
-    intermediates = _inline_isolated(intermediates, gradients, trace, simplifier, delta_prefix, defined)
+    intermediates = _inline_isolated(intermediates, gradients, trace, simplifier, delta_prefix, defined, forward)
     for w in wrt:
         gradients.setdefault(w, None)  # the objective does not depend on it
         gradient_rules.setdefault(w, [])
@@ -138,34 +138,37 @@ def differentiate(objective: Expr, wrt: list[str], ctx: Context = NO_CONTEXT,
 
 
 def _inline_isolated(intermediates: list, gradients: dict, trace: list, simplifier, prefix: str,
-                     defined: frozenset) -> list:
+                     defined: frozenset, forward: set) -> list:
     """A δ of a node the program did not name that is a layer of its own
     (it uses no other δ, no other δ uses it, and one gradient uses it) is
     written into that gradient, as the books write a one-layer model:
     ∂J/∂w = Xᵀ (σ(X w) − y) / N, not δ1 = (σ(X w) − y) / N, ∂J/∂w = Xᵀ δ1.
-    The δ's that remain are numbered again in order."""
+    The δ's that remain are numbered again in order.  The forward nodes hold
+    no δ: they are not entered (linear in the size of the backward pass)."""
     names = {i.name for i in intermediates}
     users: dict = {n: [] for n in names}
     inner: dict = {}
     for i in intermediates:
-        inner[i.name] = {n.name for n in i.expr.walk() if isinstance(n, Sym) and n.name in names}
+        inner[i.name] = {n.name for n in i.expr.walk(prune=lambda n: n in forward)
+                         if isinstance(n, Sym) and n.name in names}
         for n in inner[i.name]:
             users[n].append(i.name)
     for w, g in gradients.items():
-        for n in {n.name for n in g.walk() if isinstance(n, Sym) and n.name in names}:
+        for n in {n.name for n in g.walk(prune=lambda n: n in forward) if isinstance(n, Sym) and n.name in names}:
             users[n].append(w)
     inline = {i.name: i.expr for i in intermediates
-              if i.of not in defined and not inner[i.name] and len(users[i.name]) == 1 and users[i.name][0] in gradients}
+              if i.of not in defined and not inner[i.name]
+              and len(users[i.name]) == 1 and users[i.name][0] in gradients}
     if not inline:
         return intermediates
     kept = [i for i in intermediates if i.name not in inline]
     renamed = {i.name: Sym(f"{prefix}{k + 1}", i.expr.shape) for k, i in enumerate(kept)}
     env = {**inline, **renamed}
     for i in kept:
-        i.expr = substitute(i.expr, env)
+        i.expr = substitute(i.expr, env, forward)
         i.name = renamed[i.name].name
     for w, g in gradients.items():
-        new = substitute(g, env)
+        new = substitute(g, env, forward)
         gradients[w] = simplifier(new) if new != g else g
     for step in trace:
         if step.delta in inline:
@@ -276,7 +279,7 @@ def _transpose(form: Expr, g: Expr, rules: RuleBase, ctx: Context, forward: set)
         if isinstance(lin, Op) and lin.op == "add":
             stack.extend((a, g) for a in lin.args if contains_differential(a, has_d, forward))
             continue
-        found = match_linear_map(rules.of("adjoint"), lin, ctx, lambda e: contains_differential(e, has_d, forward))
+        found = match_linear_map(rules.matching("adjoint", lin), lin, ctx, lambda e: contains_differential(e, has_d, forward))
         if found is None:
             raise NotDifferentiableError(f"no adjoint rule passes a cotangent through {to_text(lin)}")
         rule, b = found

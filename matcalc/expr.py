@@ -298,3 +298,16 @@ def free_symbols(e: Expr) -> set[str]:
 def node_count(e: Expr) -> int:
     """Distinct nodes of the DAG (shared subexpressions counted once)."""
     return sum(1 for _ in e.walk())
+
+
+def chain_factors(e: Expr) -> list[Expr]:
+    """The factors of a nest of matrix products, left to right (iteratively):
+    ``(A B) C`` and ``A (B C)`` -> [A, B, C]."""
+    factors, stack = [], [e]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, Op) and x.op == "matmul":
+            stack.extend(reversed(x.args))
+        else:
+            factors.append(x)
+    return factors

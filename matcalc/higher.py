@@ -266,6 +266,9 @@ def check_derivatives(result, derivatives: list[Derivative], seed: int = 0, tol:
         for point in sampler.points(seed, round_, start):
             env = point.inputs
             dims = {**dims_from_inputs(typed.shapes, env), **point.sizes}
+            too_large = _too_large(derivatives, dims)
+            if too_large:
+                return inconclusive(too_large, point.sizes)
             rng = np.random.default_rng([seed, 104729, round_, point.base, point.attempt])
             try:
                 values = [(np.atleast_2d(np.asarray(evaluate(d.value, env, dims), dtype=float)),
@@ -321,6 +324,23 @@ def check_derivatives(result, derivatives: list[Derivative], seed: int = 0, tol:
             return CheckResult(False, worst, sizes, "; ".join(details + notes))
         notes.append(f"ok at sizes {sizes_text(sizes)}: max rel err {worst:.1e}")
     return CheckResult(True, worst, first_dims, "; ".join(notes))
+
+
+MAX_CHECKED_ENTRIES = 1_000_000  # a derivative matrix larger than this is not formed by the check
+
+
+def _too_large(derivatives, dims) -> str:
+    """Why the check will not form one of the matrices (bounded work), or ""."""
+    from .evaluate import shape_sizes
+
+    for d in derivatives:
+        if d.kind == "hvp" or d.shape == SCALAR:
+            continue
+        rows, cols = shape_sizes(d.shape, dims)
+        if rows * cols > MAX_CHECKED_ENTRIES:
+            return (f"{d.label('J')} is {rows}×{cols} here, past the check's bound of {MAX_CHECKED_ENTRIES:,} "
+                    "entries: check it at symbolic sizes, or use --hvp")
+    return ""
 
 
 def _curvature_error(program, d: Derivative, closed, env, dims, rng, directions: int = 2):

@@ -119,7 +119,7 @@ def _jacobian_of_form(form: Expr, jac: dict, rules: RuleBase, ctx: Context, forw
                 total = build("add", (total, p))
             results[lin] = total
             continue
-        found = match_linear_map(rules.of("jacobian"), lin, ctx,
+        found = match_linear_map(rules.matching("jacobian", lin), lin, ctx,
                                  lambda e: contains_differential(e, has_d, forward))
         if found is None:
             from .printer import to_text

@@ -49,7 +49,7 @@ def linearise(node: Expr, active: set, rules: RuleBase, ctx: Context, simplifier
 
     if not isinstance(node, Op):
         raise NotDifferentiableError(f"cannot differentiate {to_text(node)}")
-    for rule in rules.of("differential"):
+    for rule in rules.matching("differential", node):
         # rule left sides are d(pattern)
         b = match(rule.lhs.args[0], node)
         if b is not None and conditions_hold(rule, b, ctx):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .expr import SCALAR, Expr, Identity, Num, Ones, Op, Sym, Zero, cols_of, is_vector_shape, rows_of
+from .expr import SCALAR, Expr, Identity, Num, Ones, Op, Sym, Zero, chain_factors, cols_of, is_vector_shape, rows_of
 
 
 def _square(e: Expr) -> bool:
@@ -35,9 +35,21 @@ def _symmetric(e: Expr, ctx: "Context") -> bool:
         if e.op == "scale":
             return _symmetric(e.args[1], ctx)
         if e.op == "matmul":
-            a, b = e.args
-            return isinstance(a, Op) and a.op == "T" and a.args[0] == b
+            return _symmetric_chain(e, ctx)
     return False
+
+
+def _symmetric_chain(e: Op, ctx: "Context") -> bool:
+    """A product that reads the same transposed: Aᵀ A, B S Bᵀ with S
+    symmetric, Aᵀ B S Bᵀ A."""
+    factors = chain_factors(e)
+    n = len(factors)
+    for i in range(n // 2):
+        a, b = factors[i], factors[n - 1 - i]
+        if not (isinstance(a, Op) and a.op == "T" and a.args[0] == b
+                or isinstance(b, Op) and b.op == "T" and b.args[0] == a):
+            return False
+    return n % 2 == 0 or _symmetric(factors[n // 2], ctx)
 
 
 def _values(e: Expr) -> str | None:

@@ -15,7 +15,7 @@ from fractions import Fraction
 from typing import Callable
 
 from .errors import LimitError
-from .expr import SCALAR, DimSize, Expr, Identity, Num, Ones, Op, PatternVar, Sym, Zero
+from .expr import SCALAR, DimSize, Expr, Identity, Num, Ones, Op, PatternVar, Sym, Zero, chain_factors
 from .functions import canonical_function, lookup
 from .names import unicode_spelling
 
@@ -192,16 +192,10 @@ def _chain_power(node: Op) -> Op | None:
     which the parser builds back into that chain."""
     if node.op != "matmul" or node.shape is None:
         return None
-    factors, stack = [], [node]
-    while stack:
-        x = stack.pop()
-        if isinstance(x, Op) and x.op == "matmul":
-            stack.extend(reversed(x.args))
-        else:
-            factors.append(x)
+    factors = chain_factors(node)
     if any(f != factors[0] for f in factors):
         return None
-    return Op("pow", (factors[0], Num(len(factors))), node.shape)
+    return Op("pow", (factors[0], Num(Fraction(len(factors)))), node.shape)
 
 
 def _product(node: Op, part: Part, style: Spelling) -> Fragment:

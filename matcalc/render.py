@@ -92,7 +92,7 @@ def render_check(check) -> str:
     dims = ", ".join(f"{k}={v}" for k, v in check.dims.items()) or "no dimensions"
     status = getattr(check, "status", "ok" if check.ok else "failed")
     if status == "inconclusive":
-        return f"check  inconclusive  (no valid point)\n       {check.details}"
+        return f"check  inconclusive\n       {check.details}"
     line = f"check  {'ok' if status == 'ok' else 'FAILED'}  max rel err {check.max_rel_error:.1e}  ({dims})"
     if status != "ok" and check.details:
         line += f"\n       {check.details}"

@@ -36,12 +36,15 @@ class RuleBase:
     derivatives: dict = field(default_factory=dict)  # function name -> Rule
     definitions: dict = field(default_factory=dict)  # function name -> Rule
     functions: dict = field(default_factory=dict)  # function name -> Function (its definitions)
+    # (kind, operator) -> the rules of that kind that can match such a node
+    _heads: dict = field(default_factory=dict, repr=False, compare=False)
 
     def add(self, rule: Rule) -> None:
         """Add a rule (while a rule base is being built, before anyone else
         sees it); its name must be new (``--steps`` shows names)."""
         _refuse_taken_name(rule, self)
         self.rules[rule.kind].append(rule)
+        self._heads.clear()
         if rule.kind == "derivative":
             self.derivatives[rule.function] = rule
         elif rule.kind == "definition":
@@ -49,6 +52,24 @@ class RuleBase:
 
     def of(self, kind: str) -> list[Rule]:
         return self.rules[kind]
+
+    def matching(self, kind: str, e: Expr) -> list[Rule]:
+        """The rules of ``kind`` whose left side can match ``e`` (by the
+        operator at its head), in file order: a node meets a few rules, not
+        the whole list.  A differential rule's pattern is inside its d(·)."""
+        if not isinstance(e, Op):
+            return self.rules[kind]
+        key = (kind, e.op)
+        found = self._heads.get(key)
+        if found is None:
+            found = []
+            for rule in self.rules[kind]:
+                pattern = rule.lhs.args[0] if kind == "differential" else rule.lhs
+                heads = head_operators(pattern)
+                if heads is None or e.op in heads:
+                    found.append(rule)
+            self._heads[key] = found
+        return found
 
     def by_name(self, name: str) -> Rule | None:
         for rules in self.rules.values():

@@ -361,13 +361,6 @@ class Sampler:
             parts.append(f"{reason}{f' ({detail})' if detail else ''} at sizes {shown}")
         return "; ".join(parts)
 
-    def culprit(self):
-        """The subexpression most often singular or not finite, as text."""
-        counts: dict[str, int] = {}
-        for r in self.rejections:
-            counts[r.subexpression] = counts.get(r.subexpression, 0) + 1
-        return max(counts, key=counts.get) if counts else None
-
     def size_hint(self) -> str:
         """Numeric sizes to try: ``--where "X: (5, 3)"`` for the matrix
         inputs (two symbolic sizes) of the subexpressions that were singular

@@ -297,12 +297,15 @@ def mismatch_message(node: str, operands: list, why: str) -> str:
     return f"{node}: " + ", ".join(f"{t} is {s}" for t, s in operands) + f"; {why}"
 
 
-def substitute(e: Expr, env: dict) -> Expr:
+def substitute(e: Expr, env: dict, keep=frozenset()) -> Expr:
     """``e`` with each ``Sym`` named in ``env`` replaced by its value
-    (iterative, memoised: linear in the size of the DAG)."""
+    (iterative, memoised: linear in the size of the DAG).  Nodes in ``keep``
+    hold no such name: they are left as they are, not entered."""
     memo: dict = {}
-    for node in e.walk():
-        if isinstance(node, Sym) and node.name in env:
+    for node in e.walk(prune=lambda n: n in keep):
+        if node in keep:
+            memo[node] = node
+        elif isinstance(node, Sym) and node.name in env:
             memo[node] = env[node.name]
         elif isinstance(node, Op):
             args = tuple(memo.get(a, a) for a in node.args)

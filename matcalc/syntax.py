@@ -16,7 +16,7 @@ from lark.lark import PostLex
 from .errors import LimitError, MatcalcError, ParseError
 
 MAX_TOKENS = 25_000   # lark needs ~15 µs a token: this bounds a parse to ~0.4 s
-MAX_DEPTH = 200       # operator nesting; later stages recurse over the tree
+MAX_DEPTH = 1000      # operator nesting (every stage after the parser is iterative; this bounds the work)
 
 
 def syntax_tree(text: str, start: str) -> Tree:

@@ -153,3 +153,8 @@ def test_the_check_of_a_large_input_fits_in_a_gigabyte():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "check  ok" in out.stdout
+
+
+def test_a_hessian_too_large_to_form_is_not_called_ok():
+    check = mc.derive("sum(tanh(W x))", wrt="W", order=2, where=["W: (40, 40)"]).check()
+    assert check.status == "inconclusive" and "1600×1600" in check.details and "--hvp" in check.details

@@ -85,6 +85,12 @@ def test_derive_a_hessian(client):
     hessians = r.json()["hessians"]
     assert hessians[0]["wrt"] == "x" and hessians[0]["symmetric"]
     assert r.json()["check"]["ok"] is True
+    # an HVP: the direction takes the first free name (v is taken here)
+    r = client.post("/api/derive", json={"f": "x: (n, 1)\nv: (n, 1)\nJ = sum(exp(A x)) + vᵀ x", "wrt": "x",
+                                         "order": "hvp"})
+    assert r.status_code == 200, r.text
+    hvp = r.json()["hvp"][0]
+    assert hvp["wrt2"] == "u" and hvp["shape"] == ["n", 1] and r.json()["check"]["ok"] is True
 
 
 def test_check_marks_a_transposed_answer_as_a_layout_mistake(client):

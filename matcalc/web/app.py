@@ -10,7 +10,7 @@
 
 Bad input is HTTP 400 ``{"error": message, "position": {"field", "line",
 "column"} or null}``.  Every job runs in a worker process under a time and
-memory limit (``matcalc.web.workers``); bodies are limited in size.
+memory limit (``matcalc.workers``); bodies are limited in size.
 """
 from __future__ import annotations
 
@@ -18,7 +18,15 @@ import contextlib
 import json
 from pathlib import Path
 
-from .workers import JobError, WorkerPool
+from ..workers import Limits, WorkerPool
+
+JOB = "matcalc.web.jobs:run"
+LIMIT_MESSAGES = {
+    "time limit": "LimitError: the problem took longer than this server's time limit ({seconds:g} s); "
+                  "try smaller or symbolic sizes",
+    "memory limit": "LimitError: the problem needs more memory than this server allows "
+                    "(declare smaller sizes, or none: matcalc picks small ones)",
+}
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_BODY = 100_000  # bytes of one request body
@@ -46,8 +54,13 @@ def create_app(workers: int = 2, timeout: float = 20.0, memory_mb: int | None = 
 
     def get_pool() -> WorkerPool:
         if "pool" not in pool:
-            pool["pool"] = WorkerPool(workers, timeout, memory_mb)
+            pool["pool"] = WorkerPool(workers, Limits(seconds=timeout, memory_mb=memory_mb),
+                                      warm=("matcalc.web.jobs:warm",), modules=("matcalc",))
         return pool["pool"]
+
+    def start() -> None:  # every worker started and warm before the first request
+        p = get_pool()
+        p.map(JOB, [("preview", {"answer": "x"})] * p.jobs)
 
     async def page(request):
         return FileResponse(STATIC / "index.html", headers=HEADERS)
@@ -57,13 +70,15 @@ def create_app(workers: int = 2, timeout: float = 20.0, memory_mb: int | None = 
             body = await _body(request)
             if not isinstance(body, dict):
                 return body
-            try:
-                status, value = await run_in_threadpool(get_pool().run, job, body)
-            except JobError as err:
-                return JSONResponse({"error": err.message, "position": None}, status_code=err.status,
-                                    headers=HEADERS)
-            code = {"ok": 200, "bad": 400}.get(status, 500)
-            return JSONResponse(value, status_code=code, headers=HEADERS)
+            outcome = await run_in_threadpool(get_pool().run, JOB, (job, body))
+            if outcome.ok:
+                status, value = outcome.value
+                return JSONResponse(value, status_code=200 if status == "ok" else 400, headers=HEADERS)
+            if outcome.status in LIMIT_MESSAGES:
+                message = LIMIT_MESSAGES[outcome.status].format(seconds=timeout)
+                return JSONResponse({"error": message, "position": None}, status_code=400, headers=HEADERS)
+            return JSONResponse({"error": f"internal error ({outcome.message}); this is a bug in matcalc",
+                                 "position": None}, status_code=500, headers=HEADERS)
         return handle
 
     def shutdown() -> None:
@@ -80,7 +95,7 @@ def create_app(workers: int = 2, timeout: float = 20.0, memory_mb: int | None = 
     ]
     @contextlib.asynccontextmanager
     async def lifespan(app):
-        await run_in_threadpool(get_pool)
+        await run_in_threadpool(start)
         try:
             yield
         finally:

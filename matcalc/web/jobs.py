@@ -2,7 +2,7 @@
 
 Each job takes the request's fields (a dict of strings, numbers, lists) and
 returns a JSON-ready dict; bad input raises ``BadRequest`` (a message and a
-position).  The jobs run in worker processes (``matcalc.web.workers``):
+position).  The jobs run in worker processes (``matcalc.workers``):
 nothing here is handed code, only text that the parser reads.
 
 The fields are the command line's: ``f`` (the objective: an expression, a
@@ -356,6 +356,22 @@ def preview(fields: dict) -> dict:
 
 
 JOBS = {"derive": derive_document, "view": derive_view, "check": check_verdict, "preview": preview}
+
+
+def run(name: str, fields) -> list:
+    """The worker's entry (``matcalc.workers`` runs "matcalc.web.jobs:run"):
+    ``["ok", value]``, ``["bad", {"error", "position"}]`` for bad input, or
+    ``["error", {...}]`` for a bug of ours."""
+    from matcalc.errors import MatcalcError
+
+    try:
+        return ["ok", JOBS[name](fields)]
+    except BadRequest as err:
+        return ["bad", err.to_dict()]
+    except MatcalcError as err:
+        return ["bad", {"error": f"{type(err).__name__}: {err}", "position": None}]
+    except RecursionError:
+        return ["bad", {"error": "LimitError: the input is nested too deeply", "position": None}]
 
 
 def warm() -> None:

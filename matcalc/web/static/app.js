@@ -141,7 +141,8 @@ async function derive() {
 
 function showResult(view) {
   $("result").hidden = false;
-  $("readas").parentElement.hidden = !view.objective.expression;
+  // the objective as parsed, for an expression (the read as row says it when a reading was decided)
+  $("readas").parentElement.hidden = !view.objective.expression || Boolean(view.document.read_as);
   renderMath(`${view.objective.latex} \\quad (${view.objective.shape})`, $("readas"), false);
   renderMath(view.latex, $("derivation"));
   const check = view.document.check;
