@@ -186,6 +186,11 @@ def main(argv=None) -> int:
     except RecursionError:
         print("matcalc: LimitError: the input is nested too deeply", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `matcalc ... | head`: the reader is gone, and so is our output
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
     except Exception as err:  # a bug of ours: say so plainly (MATCALC_DEBUG=1 shows the traceback)
         import os
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import matcalc as mc
+from conftest import ROOT
 from matcalc.printer import to_text
 
 DATA = Path(__file__).parent / "data"
@@ -179,3 +180,18 @@ def test_derive_without_check_imports_neither_numpy_nor_sympy():
             "print('numpy' in sys.modules, 'sympy' in sys.modules, file=sys.stderr)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stderr.strip().endswith("False False"), out.stderr
+
+
+def test_output_into_a_closed_pipe_is_not_an_error(tmp_path):
+    # `matcalc derive ... | head -1`: more output than a pipe holds, reader gone
+    lines = [f"h{i + 1} = tanh(W{i} h{i})" for i in range(400)] + ["J = sum(h400)"]
+    program = tmp_path / "deep.mc"
+    program.write_text("h0 : (n, 1)\n" + "\n".join(lines), encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "matcalc", "derive", "-f", str(program), "--wrt", "W0",
+                             "--format", "numpy", "--no-check"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=ROOT)
+    proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert "internal error" not in err and "Traceback" not in err, err
