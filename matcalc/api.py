@@ -367,7 +367,7 @@ class Result:
 
         def place_shared_below(root):
             for node in root.walk(prune=lambda n: n in placed):
-                if node in shared and node not in placed and node is not root:
+                if node in shared and node not in placed:  # the objective itself too (tan' = 1 + tan²)
                     steps.append(Step(shared[node], name_nodes(node, names, True, memo), node.shape))
                 placed.add(node)
 

@@ -4,6 +4,7 @@ the fuzzer's oracle (finite differences of the original objective, at inputs
 drawn independently of the engine).  The fix is named beside each."""
 import matcalc as mc
 from fuzz_oracle import verify
+from matcalc.expr import Sym
 
 
 def assert_correct(text, wrt, draws=None):
@@ -69,3 +70,25 @@ def test_check_of_a_large_objective_with_modest_slopes():
     assert check.ok, check.details
     assert_correct("U : (N, m)\nA : (N, m)\nV : (N, m)\nC : (k, m)\n"
                    "J = ‖U - (A − ((log(det(C Cᵀ + I))³) · sqrt(V)))‖²", ["C", "U", "A"], {"V": "positive"})
+
+
+def test_a_named_objective_value_inside_a_delta_is_defined():
+    # fuzz seed 3: tan' = 1 + tan², so δ1 holds the objective's own value; the
+    # name the output gave it (u2) had no definition and the check FAILED
+    program = """
+z1 : (1, N)
+b2 : (1, N)
+a3 : (N, 1)
+W5 : (m, m)
+x6 : (m, 1)
+λ7 : ()
+g8 = W5 ones
+J = tan(tanh(arccos(tanh(softmax(z1 ./ b2) * a3) / 2) - CE(σ(tanh(W5 x6 + λ7)), σ(atan(g8) .^ 2))) / 2)
+"""
+    result = mc.Program(program).derive(wrt=["λ7", "z1", "x6", "W5"])
+    defined = {s.name for s in result.definitions} | {s.name for s in result.intermediates}
+    defined |= set(result.program.variables)
+    used = {n.name for e in [*result.gradients.values(), *(s.expr for s in result.intermediates)]
+            for n in e.walk() if isinstance(n, Sym)}
+    assert used <= defined, used - defined
+    assert result.check().status == "ok"
