@@ -168,6 +168,10 @@ def cmd_derive(args) -> int:
     return 0
 
 
+# the optional extra that brings a package (the others are core dependencies)
+EXTRAS = {"starlette": "[web]", "uvicorn": "[web]", "jax": "[jax]", "torch": "[torch]"}
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -196,6 +200,13 @@ def main(argv=None) -> int:
 
         if os.environ.get("MATCALC_DEBUG"):
             raise
+        missing = (getattr(err, "name", None) or "").split(".")[0] if isinstance(err, ModuleNotFoundError) else ""
+        if missing and missing != "matcalc":  # not our bug: this Python lacks a package matcalc needs
+            extra = EXTRAS.get(missing, "")
+            print(f"matcalc: the package {missing} is not installed for this Python ({sys.executable}); "
+                  f"install matcalc with what it needs, from the repository: pip install \".{extra}\"",
+                  file=sys.stderr)
+            return 3
         print(f"matcalc: internal error ({type(err).__name__}: {err}); this is a bug in matcalc, "
               "please report it with the command line (MATCALC_DEBUG=1 shows the traceback)", file=sys.stderr)
         return 3

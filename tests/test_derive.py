@@ -195,3 +195,16 @@ def test_output_into_a_closed_pipe_is_not_an_error(tmp_path):
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 0, err
     assert "internal error" not in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("missing,install", [("lark", 'pip install "."'), ("starlette", 'pip install ".[web]"')])
+def test_a_missing_dependency_is_named_not_called_a_bug(missing, install, monkeypatch, capsys):
+    from matcalc import cli
+
+    def lacking(args):
+        raise ModuleNotFoundError(f"No module named '{missing}'", name=missing)
+
+    monkeypatch.setattr(cli, "cmd_derive", lacking)
+    assert cli.main(["derive", "tr(A X)", "--wrt", "X"]) == 3
+    err = capsys.readouterr().err
+    assert f"the package {missing} is not installed" in err and install in err and "bug" not in err
