@@ -185,25 +185,10 @@ def _verify(text, wrt, draws, forward, seed, engine_check, compiled) -> Outcome:
         return Outcome("wrong", f"a valid program was rejected: {type(err).__name__}: {err}")
     wrt = result.wrt  # canonical spellings: θ is theta
     draws = {canonical_name(n): k for n, k in draws.items()}
-    typed = program.typed
-    shapes = {n: typed.shapes[n] for n in program.variables}
-    kinds = {**typed.kinds, **draws}
+    kinds = {**program.typed.kinds, **draws}
     _, gradients = result.evaluator()
-    dims = [d for d in typed.dims if "*" not in d]
-    rng = np.random.default_rng(seed)
-    previous: dict = {}
-    worst = 0.0
-    for pool in range(2):
-        sizes = _sizes(dims, pool, rng, previous)
-        previous = sizes
-        for attempt in range(ATTEMPTS):
-            env = draw_inputs(shapes, kinds, sizes, rng)
-            try:
-                worst = max(worst, _judge_at(program, gradients, forward, env, sizes, wrt, kinds))
-                break
-            except _Verdict as v:
-                if v.status != "unverifiable" or attempt == ATTEMPTS - 1:
-                    raise
+    worst, env = _worst_over_points(program, kinds, seed, lambda env, sizes, rng: _judge_at(
+        program, gradients, forward, env, sizes, wrt, kinds))
     if engine_check:
         check = result.check(seed=seed, draws=draws)
         if check.status == "inconclusive":
@@ -218,6 +203,30 @@ def _verify(text, wrt, draws, forward, seed, engine_check, compiled) -> Outcome:
             if not _agree(out[w], gradients(env)[w], 1e-7):
                 raise _Verdict("wrong", f"the numpy module's gradient for {w} differs from the evaluator's")
     return Outcome("correct", f"max rel err {worst:.1e}")
+
+
+def _worst_over_points(program, kinds, seed, judge):
+    """``judge(env, sizes, rng)`` (a relative error) at a point of each of two
+    size pools, redrawing a point it finds unverifiable up to ATTEMPTS times:
+    (the worst error, the last point)."""
+    typed = program.typed
+    shapes = {n: typed.shapes[n] for n in program.variables}
+    dims = [d for d in typed.dims if "*" not in d]
+    rng = np.random.default_rng(seed)
+    previous: dict = {}
+    worst = 0.0
+    for pool in range(2):
+        sizes = _sizes(dims, pool, rng, previous)
+        previous = sizes
+        for attempt in range(ATTEMPTS):
+            env = draw_inputs(shapes, kinds, sizes, rng)
+            try:
+                worst = max(worst, judge(env, sizes, rng))
+                break
+            except _Verdict as v:
+                if v.status != "unverifiable" or attempt == ATTEMPTS - 1:
+                    raise
+    return worst, env
 
 
 def _judge_at(program, gradients, forward, env, sizes, wrt, kinds) -> float:
@@ -298,25 +307,10 @@ def _verify_hessian(text, wrt, draws, forward, seed) -> Outcome:
     except MatcalcError as err:
         return Outcome("wrong", f"a valid program was rejected: {type(err).__name__}: {err}")
     draws = {canonical_name(n): k for n, k in draws.items()}
-    typed = program.typed
-    shapes = {n: typed.shapes[n] for n in program.variables}
-    kinds = {**typed.kinds, **draws}
+    kinds = {**program.typed.kinds, **draws}
     (d,), (dv,) = result.derivatives, hvp.derivatives
-    dims = [x for x in typed.dims if "*" not in x]
-    rng = np.random.default_rng(seed)
-    previous: dict = {}
-    worst = 0.0
-    for pool in range(2):
-        sizes = _sizes(dims, pool, rng, previous)
-        previous = sizes
-        for attempt in range(ATTEMPTS):
-            env = draw_inputs(shapes, kinds, sizes, rng)
-            try:
-                worst = max(worst, _judge_hessian_at(program, d, dv, forward, env, sizes, wrt, rng))
-                break
-            except _Verdict as v:
-                if v.status != "unverifiable" or attempt == ATTEMPTS - 1:
-                    raise
+    worst, _ = _worst_over_points(program, kinds, seed, lambda env, sizes, rng: _judge_hessian_at(
+        program, d, dv, forward, env, sizes, wrt, rng))
     check = result.check(seed=seed, draws=draws)
     if check.status == "failed":
         raise _Verdict("wrong", f"the engine's Hessian check failed on a Hessian the oracle accepts: {check.details}")
