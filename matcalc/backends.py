@@ -182,17 +182,19 @@ def relu(a):
 def softplus(a):
     return torch.nn.functional.softplus(a)
 ''',
+    "_tensors": '''
+def _tensors(a, b):
+    # a number beside a tensor becomes a tensor of its dtype and device
+    return [x if isinstance(x, torch.Tensor) else torch.as_tensor(x, dtype=y.dtype, device=y.device)
+            for x, y in ((a, b), (b, a))]
+''',
     "maximum": '''
 def maximum(a, b):
-    a, b = (x if isinstance(x, torch.Tensor) else torch.as_tensor(x, dtype=y.dtype, device=y.device)
-            for x, y in ((a, b), (b, a)))
-    return torch.maximum(a, b)
+    return torch.maximum(*_tensors(a, b))
 ''',
     "minimum": '''
 def minimum(a, b):
-    a, b = (x if isinstance(x, torch.Tensor) else torch.as_tensor(x, dtype=y.dtype, device=y.device)
-            for x, y in ((a, b), (b, a)))
-    return torch.minimum(a, b)
+    return torch.minimum(*_tensors(a, b))
 ''',
 }
 
