@@ -228,7 +228,7 @@ of the variable (the layout of the notes): $\\partial\\, \\operatorname{tr}(A X 
 """),
     code(setup("Markdown", "display", numpy=False)),
     code('''
-from matcalc.latex import latex_shape, to_latex
+from matcalc.latex_expr import latex_shape, to_latex
 
 identities = [
     # (objective, variable, declarations)
