@@ -11,7 +11,7 @@ from .higher import layout_note, render_derivatives
 
 
 def _latex(e) -> str:
-    from .latex import to_latex
+    from .latex_expr import to_latex
 
     return to_latex(e)
 

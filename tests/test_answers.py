@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT, corpus_cases
 from matcalc.answers import Problem, Verdict, check_answer, prepare
 from matcalc.errors import MatcalcError, ParseError
-from matcalc.latex import to_latex
+from matcalc.latex_expr import to_latex
 from matcalc.latex_input import latex_to_expr_text, looks_like_latex
 from matcalc.parser import parse_expr, parse_program
 
@@ -38,7 +38,7 @@ def gradient_is_symmetric(case) -> bool:
 
 
 def latex_spelling(case) -> str:
-    """The corpus's expected answer, printed as LaTeX by matcalc.latex."""
+    """The corpus's expected answer, printed as LaTeX by matcalc.latex_expr."""
     names = parse_program("\n".join(case["where"])).names if case["where"] else frozenset()
     return to_latex(parse_expr(case["expected"], known_names=names))
 

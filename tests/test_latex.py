@@ -9,7 +9,8 @@ import matcalc as mc
 from conftest import ROOT, corpus_cases
 from matcalc.errors import LimitError
 from matcalc.expr import Num, Op, Sym
-from matcalc.latex import latex_name, render_latex, to_latex
+from matcalc.latex import render_latex
+from matcalc.latex_expr import latex_name, to_latex
 
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")

@@ -243,7 +243,7 @@ def derive_view(fields: dict) -> dict:
     (its first row the ``read as`` line when a reading was decided) and of
     each ``--steps`` block, the objective as parsed, the text output and
     the LaTeX download."""
-    from matcalc.latex import latex_shape, to_latex
+    from matcalc.latex_expr import latex_shape, to_latex
     from matcalc.printer import to_text
     from matcalc.render import render_json, render_text
 
@@ -318,7 +318,7 @@ def check_verdict(fields: dict) -> dict:
 
 def _answer_latex(text: str) -> str:
     from matcalc.errors import MatcalcError
-    from matcalc.latex import to_latex
+    from matcalc.latex_expr import to_latex
     from matcalc.parser import parse_expr
 
     try:
@@ -332,7 +332,7 @@ def preview(fields: dict) -> dict:
     or a new line between them) read as matcalc syntax or LaTeX."""
     from matcalc.answers import split_statements
     from matcalc.errors import MatcalcError
-    from matcalc.latex import to_latex
+    from matcalc.latex_expr import to_latex
     from matcalc.latex_input import latex_to_expr_text, looks_like_latex
     from matcalc.parser import parse_expr
 
