@@ -215,6 +215,7 @@ def render_derivative_steps(result, unicode: bool = True) -> str:
     """``--steps`` for Jacobians and Hessians: forward mode, node by node
     (the program's names where it has them), with the rules used."""
     from .printer import to_ascii, to_text
+    from .steps import with_rewrites
 
     show = to_text if unicode else to_ascii
     d_ = "∂" if unicode else "d"
@@ -232,13 +233,14 @@ def render_derivative_steps(result, unicode: bool = True) -> str:
                 if d.kind == "jacobian" else
                 f"the Hessian is the Jacobian of the gradient ∂J/∂{show(Sym(d.wrt))}, by forward mode")
         lines = [f"{d.label(objective, unicode)}: {head}"]
-        shown = [(n, j, r) for n, j, r in d.steps if n in names or n is d.steps[-1][0]]
-        for node, j, rules in shown:
+        shown = [s for s in d.steps if s.node in names or s.node is d.steps[-1].node]
+        for node, j, rules, rewrites in shown:
             target = show(Sym(names[node])) if node in names else f"({show(name_nodes(node, names))})"
             tail = format_shape(j.shape, "×" if unicode else "x")
             if rules:
                 tail = f"{tail:<7}   [{', '.join(rules)}]"
-            lines.append(f"  {d_}{target}/{d_}{x} = {show(name_nodes(j, names))}   {tail}")
+            lines.append(with_rewrites(f"  {d_}{target}/{d_}{x} = {show(name_nodes(j, names))}   {tail}",
+                                       rewrites, 6))
         if d.layout == "denominator":
             lines.append("  denominator layout: the transpose of the last line")
         blocks.append("\n".join(lines))

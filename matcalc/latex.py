@@ -12,13 +12,19 @@ from .expr import SCALAR, Expr, Op, Sym
 from .dag import name_nodes
 from .higher import LABELS, layout_note
 from .latex_expr import escape_text, latex_name, latex_shape, to_latex
+from .steps import simplified_note
+
 
 def _partial(of: str, target: str) -> str:
     return rf"\frac{{\partial {of}}}{{\partial {target}}}"
 
 
-def _rules(rules) -> str:
-    return rf" && \text{{[{escape_text(', '.join(rules))}]}}" if rules else ""
+def _rules(rules, rewrites=()) -> str:
+    """The rules beside a row, then the simplifier's rewrites (``--steps``)."""
+    out = rf" && \text{{[{escape_text(', '.join(rules))}]}}" if rules else ""
+    if rewrites:
+        out += rf" && \text{{{escape_text(simplified_note(rewrites))}}}"
+    return out
 
 
 def _scientific(x: float) -> str:
@@ -98,7 +104,7 @@ def steps_rows(result, wrt: str, bold: bool = False) -> list[str]:
     for line in steps.lines:
         named = rf" =: {latex_name(line.delta, bold, line.shape)}" if line.delta else ""
         rows.append(rf"{_partial(objective, label(line.target))} &= {tex(line.expr)}{named} "
-                    rf"&& ({latex_shape(line.shape)}){_rules(line.rules)}")
+                    rf"&& ({latex_shape(line.shape)}){_rules(line.rules, line.rewrites)}")
     rows.append(_shape_check_row(result, wrt, bold))
     return rows
 
@@ -159,13 +165,13 @@ def derivative_steps_rows(result, d, objective: str, bold: bool = False) -> list
 
     x = latex_name(d.wrt2 or d.wrt, bold, program_shapes.get(d.wrt2 or d.wrt))
     rows = []
-    for node, j, rules in d.steps:
-        if node not in names and node is not d.steps[-1][0]:
+    for node, j, rules, rewrites in d.steps:
+        if node not in names and node is not d.steps[-1].node:
             continue
         target = latex_name(names[node], bold, node.shape) if node in names else \
             rf"\left({tex(name_nodes(node, names))}\right)"
         rows.append(rf"{_partial(target, x)} &= {tex(name_nodes(j, names))} && ({latex_shape(j.shape)})"
-                    + _rules(rules))
+                    + _rules(rules, rewrites))
     if rows and d.layout == "denominator":
         rows.append(r"& \text{denominator layout: the transpose of the last line}")
     return rows
