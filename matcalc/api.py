@@ -18,14 +18,14 @@ import functools
 from .differentiate import Derivation, differentiate
 from .errors import MatcalcError, ParseError
 from .expr import SCALAR, Expr, Op, Sym, format_shape, free_symbols
-from .higher import LAYOUTS, hessian_derivatives, hvp_derivatives, jacobian_derivatives
+from .higher import LAYOUTS, jacobian_derivatives, second_derivatives
 from .latex_input import latex_to_expr_text, looks_like_latex
 from .names import canonical_name
 from .naming import assignments, name_derivation, needed_assignments
 from .parser import Declaration, SurfaceProgram, parse_expr, parse_program
 from .printer import to_ascii, to_text
 from .reading import Reading, reading_of
-from .rules import NO_CONTEXT, Context, RuleBase, default_rules, load_rules
+from .rules import Context, RuleBase, default_rules, load_rules
 from .shape_inference import infer_shapes
 from .shapes import substitute
 
@@ -190,22 +190,8 @@ class Program:
                                        defined=frozenset(self.names),
                                        taken=frozenset(self.typed.shapes) | frozenset(self.typed.dims))
             result = Result(self, derivation, layout=layout)
-            if (order == 2 or wrt2 or hvp) and ctx.symmetric:
-                # second derivatives are of independent entries: differentiate
-                # again without using S = Sᵀ (the printed gradient may use it:
-                # its value at a symmetric point is the same)
-                result.second_derivation = differentiate(
-                    self.objective, names, NO_CONTEXT, self.rules, defined=frozenset(self.names),
-                    taken=frozenset(self.typed.shapes) | frozenset(self.typed.dims))
-            if order == 2 or wrt2:
-                result.derivatives = hessian_derivatives(result, names, wrt2, layout, ctx)
-            if hvp:
-                if hvp in self.typed.shapes:
-                    raise MatcalcError(f"--hvp {hvp}: the direction needs a new name; {hvp} is taken")
-                if len(names) != 1:
-                    raise MatcalcError("--hvp: one variable at a time (the direction has its shape)")
-                result.directions[hvp] = self.typed.shapes[names[0]]
-                result.derivatives += hvp_derivatives(result, names, hvp, ctx)
+            if order == 2 or wrt2 or hvp:
+                second_derivatives(result, names, ctx, hessian=order == 2 or bool(wrt2), wrt2=wrt2, hvp=hvp)
         if check:
             result.check(seed=seed, raise_on_failure=True)
         return result

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .dag import name_nodes
+from .differentiate import differentiate
 from .errors import MatcalcError
 from .expr import SCALAR, Expr, Num, Sym, Zero, format_shape
 from .jacobian import book_form_rules, inline_gradient, jacobian, jvp, vec_size, zero_matrix
@@ -140,6 +141,31 @@ def jacobian_derivatives(program, wrt: list[str], layout: str, ctx) -> list[Deri
         out.append(Derivative("jacobian", w, None, shown, _cheap(j, ctx, program.rules), layout, where=where,
                               steps=tuple(trace)))
     return out
+
+
+def second_derivatives(result, wrt: list[str], ctx, hessian: bool, wrt2: str | None = None,
+                       hvp: str | None = None) -> None:
+    """``result`` (of a scalar objective) gains its Hessians (``hessian``;
+    mixed with ``wrt2``) and its Hessian-vector products along the new input
+    ``hvp``, in ``result.layout``.  With a declared symmetric matrix the
+    gradient is differentiated again without using S = Sᵀ
+    (``result.second_derivation``): second derivatives are of independent
+    entries (the printed gradient may use it: its value at a symmetric point
+    is the same)."""
+    program = result.program
+    if ctx.symmetric:
+        result.second_derivation = differentiate(
+            program.objective, wrt, NO_CONTEXT, program.rules, defined=frozenset(program.names),
+            taken=frozenset(program.typed.shapes) | frozenset(program.typed.dims))
+    if hessian:
+        result.derivatives = hessian_derivatives(result, wrt, wrt2, result.layout, ctx)
+    if hvp:
+        if hvp in program.typed.shapes:
+            raise MatcalcError(f"--hvp {hvp}: the direction needs a new name; {hvp} is taken")
+        if len(wrt) != 1:
+            raise MatcalcError("--hvp: one variable at a time (the direction has its shape)")
+        result.directions[hvp] = program.typed.shapes[wrt[0]]
+        result.derivatives += hvp_derivatives(result, wrt, hvp, ctx)
 
 
 def hessian_derivatives(result, wrt: list[str], wrt2: str | None, layout: str, ctx) -> list[Derivative]:
