@@ -235,6 +235,7 @@ class PreparedProblem:
         from .api import Program
         from .parser import Declaration
         from .printer import to_text
+        from .report import maps_note
 
         if "," in problem.wrt:
             raise MatcalcError("check one variable at a time (--wrt W, not a list)")
@@ -264,7 +265,7 @@ class PreparedProblem:
                 f"; where {to_text_name(n)} = {to_text(e)}" for n, e in derivative.where)
             rows = "the variable" if problem.layout == "denominator" else "f"
             columns = "f" if problem.layout == "denominator" else "the variable"
-            self.convention = (derivative.maps(self.program.objective.shape, typed.shapes)
+            self.convention = (maps_note(derivative, self.program.objective.shape, typed.shapes).text()
                                if self.kind == "hessian" else
                                f"{problem.layout} layout: rows follow {rows}, columns {columns}")
         self.shape = truth.shape

@@ -23,6 +23,7 @@ from .dag import dims_from_inputs, name_nodes
 from .names import canonical_name
 from .rules import Context, RuleBase, default_rules, load_rules
 from .reading import Reading, reading_of
+from .report import Report
 from .shapes import substitute
 
 
@@ -320,25 +321,15 @@ class Result:
             out[step.name] = step.shape
         return out
 
-    def conventions(self, unicode: bool = True) -> list[str]:
-        """One line per gradient with respect to a declared symmetric or spd
-        matrix: the derivative is of independent entries (SPEC §3)."""
-        from .printer import to_ascii, to_text
-
-        show = to_text if unicode else to_ascii
-        kinds = self.program.typed.kinds
-        out = []
-        for w in self.gradients if self.gradients else []:
-            if kinds.get(w) in ("symmetric", "spd"):
-                s = show(Sym(w))
-                out.append(f"entries of {s} treated as independent; on symmetric {s} the gradient along "
-                           "symmetric directions is sym(G)")
-        return out
-
     @property
     def objective_name(self) -> str:
         obj = self.program.objective
         return self.program.names.get(obj, "J")
+
+    def report(self) -> Report:
+        """What this result shows, decided once (``matcalc.report``): every
+        output (text, JSON, LaTeX, Jupyter, the web page) formats it."""
+        return Report.of(self)
 
     # -- numbers -----------------------------------------------------------
     def _assignments(self) -> list[tuple[str, Expr]]:

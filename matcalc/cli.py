@@ -119,8 +119,10 @@ def to_text_name(name: str) -> str:
 
 
 def cmd_derive(args) -> int:
+    # the engine and the renderers load here, not at import: `matcalc --help` stays fast
     from .api import Program
-    from .render import render_json, render_text
+    from .latex import render_latex
+    from .render import render_derivative_steps, render_json, render_steps_text, render_text
 
     wrt = [w for item in args.wrt for w in item.split(",") if w.strip()]
     if not wrt:
@@ -132,30 +134,26 @@ def cmd_derive(args) -> int:
     check = None
     if args.check:
         check = result.check(seed=args.seed)
+    report = result.report()
     if args.format == "json":
-        print(render_json(result, input_text=args.expr or ""))
+        print(render_json(report, input_text=args.expr or ""))
     elif args.format in ("numpy", "jax", "torch"):
         print(result.numpy(args.format))
     elif args.format == "latex":
-        from .latex import render_latex
-
-        print(render_latex(result, bold=args.bold, steps=args.steps))
+        print(render_latex(report, bold=args.bold, steps=args.steps))
     elif args.format == "sympy":
         from .sympy_export import sympy_source
 
         print(sympy_source(result))
     else:
-        print(render_text(result, unicode=not args.ascii))
+        print(render_text(report, unicode=not args.ascii))
         if args.steps:
-            from .higher import render_derivative_steps
-            from .steps import render_steps_text
-
-            if result.gradients:
+            if report.gradients:
                 print()
-                print(render_steps_text(result, unicode=not args.ascii))
-            if result.derivatives:
+                print(render_steps_text(report, unicode=not args.ascii))
+            if report.derivatives:
                 print()
-                print(render_derivative_steps(result, unicode=not args.ascii))
+                print(render_derivative_steps(report, unicode=not args.ascii))
     if check is not None and check.status == "inconclusive":
         print("matcalc: the numeric check is inconclusive (see the check line): the result is not verified",
               file=sys.stderr)

@@ -104,38 +104,3 @@ def _shape_check(result, wrt: str) -> str:
     objective = to_text(Sym(result.objective_name))
     return (f"shape check: ∂{objective}/∂{to_text(Sym(wrt))} is {format_shape(g.shape)}, "
             f"the shape of {to_text(Sym(wrt))} ({what}) {ok}")
-
-
-def render_steps_text(result, unicode: bool = True) -> str:
-    """Every requested variable's steps, as text."""
-    from .printer import to_ascii, to_text
-
-    show = to_text if unicode else to_ascii
-    d = "∂" if unicode else "d"
-    times = "×" if unicode else "x"
-    objective = show(Sym(result.objective_name))
-    blocks = []
-    for wrt in result.wrt:
-        steps = derivation_steps(result, wrt)
-        lines = []
-        if steps.lines:
-            factors = [f"{d}{_label(a, show)}/{d}{_label(b, show)}" for a, b in zip(steps.chain, steps.chain[1:])]
-            lines.append(f"{d}{objective}/{d}{show(Sym(wrt))} = " + " · ".join(factors) + "   (chain rule)")
-        rows = []
-        for line in steps.lines:
-            text = f"  {d}{objective}/{d}{_label(line.target, show)} = {show(line.expr)}"
-            tail = format_shape(line.shape, times)
-            tail = f"{tail:<7}   {'[' + ', '.join(line.rules) + ']' if line.rules else '':<24}"
-            if line.delta:
-                tail = f"{tail} =: {show(Sym(line.delta))}"
-            rows.append((text, tail))
-        width = min(max([len(t) for t, _ in rows] + [30]), 90)
-        lines.extend(f"{t}{' ' * max(2, width + 3 - len(t))}{tail}".rstrip() for t, tail in rows)
-        lines.append("  " + steps.check if unicode else "  " + steps.check.replace("✓", "ok").replace("✗", "MISMATCH"))
-        blocks.append("\n".join(lines))
-    return "\n\n".join(blocks)
-
-
-def _label(target: Expr, show) -> str:
-    text = show(target)
-    return text if isinstance(target, Sym) else f"({text})"

@@ -235,7 +235,7 @@ def derive_document(fields: dict) -> dict:
     from matcalc.render import render_json
 
     problem, result = derived(fields)
-    return json.loads(render_json(result, input_text=problem.f))
+    return json.loads(render_json(result.report(), input_text=problem.f))
 
 
 def derive_view(fields: dict) -> dict:
@@ -243,23 +243,25 @@ def derive_view(fields: dict) -> dict:
     (its first row the ``read as`` line when a reading was decided) and of
     each ``--steps`` block, the objective as parsed, the text output and
     the LaTeX download."""
+    from matcalc.latex import render_latex
     from matcalc.latex_expr import latex_shape, to_latex
     from matcalc.printer import to_text
     from matcalc.render import render_json, render_text
 
     problem, result = derived(fields)
-    full = result.latex(steps=True)
+    report = result.report()
+    with result.program.rules.scope():  # a rule file's functions, in the LaTeX too
+        full = render_latex(report, steps=True)
     main, steps = _latex_blocks(full)
-    objective = result.program.objective
-    typed = result.program.typed.objective
+    written = report.objective.written
     return {
-        "document": json.loads(render_json(result, input_text=problem.f)),
-        "objective": {"latex": to_latex(typed), "text": to_text(typed), "shape": latex_shape(objective.shape),
+        "document": json.loads(render_json(report, input_text=problem.f)),
+        "objective": {"latex": to_latex(written), "text": to_text(written), "shape": latex_shape(report.objective.shape),
                       "expression": problem.objective is not None
                       and problem.objective.strip() not in result.program.typed.definitions},
         "latex": main,
         "steps": steps,
-        "text": render_text(result),
+        "text": render_text(report),
         "latex_document": full,
     }
 
