@@ -105,6 +105,87 @@ def autodiff_loss(title, lib):
     return loss
 
 
+def jax_calls(jax, result, title, kind, function, wrt, inputs):
+    """(matcalc's call, autodiff's call, the floor's call or None) on jax, each
+    a function of no arguments that blocks until its result is ready."""
+    jnp = jax.numpy
+    arrays = {k: jnp.asarray(v) for k, v in inputs.items()}
+    ours = jax.jit(result.compile("jax", function))
+    loss = autodiff_loss(title, jnp)
+    params = {k: arrays[k] for k in wrt}
+    rest = {k: v for k, v in arrays.items() if k not in wrt}
+    w = wrt[0]
+    if kind == "gradient":
+        theirs_f = jax.jit(jax.grad(loss))
+        args = (params, rest)
+    elif kind == "hessian":
+        theirs_f = jax.jit(jax.hessian(lambda x: loss({w: x}, rest)))
+        args = (params[w],)
+    else:
+        theirs_f = jax.jit(lambda x, v: jax.jvp(jax.grad(lambda y: loss({w: y}, rest)), (x,), (v,))[1])
+        args = (params[w], arrays["v"])
+    floor = None
+    if kind == "hessian":
+        Xf = arrays.get("X", arrays.get("A"))
+        if "X" in arrays:
+            s = jax.nn.sigmoid(Xf @ arrays["w"])
+            floor_f, floor_args = jax.jit(lambda X, r: X.T @ (r * X)), (Xf, s * (1 - s))
+        else:
+            floor_f, floor_args = jax.jit(lambda A: A.T @ A), (Xf,)
+
+        def floor():
+            return jax.block_until_ready(floor_f(*floor_args))
+
+    def ours_call():
+        return jax.block_until_ready(ours(**arrays))
+
+    def theirs_call():
+        return jax.block_until_ready(theirs_f(*args))
+
+    return ours_call, theirs_call, floor
+
+
+def torch_calls(torch, result, title, kind, function, wrt, inputs):
+    """(matcalc's call, autodiff's call, the floor's call or None) on torch."""
+    arrays = {k: torch.as_tensor(v) for k, v in inputs.items()}
+    ours_f = result.compile("torch", function)
+    loss = autodiff_loss(title, torch)
+    params = {k: arrays[k] for k in wrt}
+    rest = {k: v for k, v in arrays.items() if k not in wrt}
+    w = wrt[0]
+    if kind == "gradient":
+        g = torch.func.grad(loss)
+
+        def theirs_call():
+            return g(params, rest)
+    elif kind == "hessian":
+        h = torch.func.hessian(lambda x: loss({w: x}, rest))
+
+        def theirs_call():
+            return h(params[w])
+    else:
+        gw = torch.func.grad(lambda y: loss({w: y}, rest))
+
+        def theirs_call():
+            return torch.func.jvp(gw, (params[w],), (arrays["v"],))[1]
+
+    def ours_call():
+        return ours_f(**arrays)
+
+    floor = None
+    if kind == "hessian":
+        if "X" in arrays:
+            s = torch.sigmoid(arrays["X"] @ arrays["w"])
+            rw = s * (1 - s)
+
+            def floor():
+                return arrays["X"].T @ (rw * arrays["X"])
+        else:
+            def floor():
+                return arrays["A"].T @ arrays["A"]
+    return ours_call, theirs_call, floor
+
+
 def run(threads: int, rounds: int) -> None:
     limit_threads(threads)
     import numpy as np
@@ -115,7 +196,6 @@ def run(threads: int, rounds: int) -> None:
     rows = []
     try:
         import jax
-        import jax.numpy as jnp
 
         jax.config.update("jax_enable_x64", True)
     except ImportError:
@@ -139,63 +219,8 @@ def run(threads: int, rounds: int) -> None:
         for lib_name, lib in (("jax", jax), ("torch", torch)):
             if lib is None:
                 continue
-            if lib_name == "jax":
-                arrays = {k: jnp.asarray(v) for k, v in inputs.items()}
-                ours = jax.jit(result.compile("jax", function))
-                loss = autodiff_loss(title, jnp)
-                params = {k: arrays[k] for k in wrt}
-                rest = {k: v for k, v in arrays.items() if k not in wrt}
-                if kind == "gradient":
-                    theirs_f = jax.jit(jax.grad(loss))
-                    theirs = lambda: theirs_f(params, rest)  # noqa: E731
-                elif kind == "hessian":
-                    w = wrt[0]
-                    theirs_f = jax.jit(jax.hessian(lambda x: loss({w: x}, rest)))
-                    theirs = lambda: theirs_f(params[w])  # noqa: E731
-                else:
-                    w = wrt[0]
-                    theirs_f = jax.jit(lambda x, v: jax.jvp(jax.grad(lambda y: loss({w: y}, rest)), (x,), (v,))[1])
-                    theirs = lambda: theirs_f(params[w], arrays["v"])  # noqa: E731
-                ours_call = lambda: jax.block_until_ready(ours(**arrays))  # noqa: E731
-                theirs_call = lambda: jax.block_until_ready(theirs())  # noqa: E731
-                floor = None
-                if kind == "hessian":
-                    Xf = arrays.get("X", arrays.get("A"))
-                    if "X" in arrays:
-                        s = jax.nn.sigmoid(Xf @ arrays["w"])
-                        rw = s * (1 - s)
-                        floor_f = jax.jit(lambda X, r: X.T @ (r * X))
-                        floor = lambda: jax.block_until_ready(floor_f(Xf, rw))  # noqa: E731
-                    else:
-                        floor_f = jax.jit(lambda A: A.T @ A)
-                        floor = lambda: jax.block_until_ready(floor_f(Xf))  # noqa: E731
-            else:
-                arrays = {k: torch.as_tensor(v) for k, v in inputs.items()}
-                ours_f = result.compile("torch", function)
-                loss = autodiff_loss(title, torch)
-                params = {k: arrays[k] for k in wrt}
-                rest = {k: v for k, v in arrays.items() if k not in wrt}
-                if kind == "gradient":
-                    g = torch.func.grad(loss)
-                    theirs = lambda: g(params, rest)  # noqa: E731
-                elif kind == "hessian":
-                    w = wrt[0]
-                    h = torch.func.hessian(lambda x: loss({w: x}, rest))
-                    theirs = lambda: h(params[w])  # noqa: E731
-                else:
-                    w = wrt[0]
-                    gw = torch.func.grad(lambda y: loss({w: y}, rest))
-                    theirs = lambda: torch.func.jvp(gw, (params[w],), (arrays["v"],))[1]  # noqa: E731
-                ours_call = lambda: ours_f(**arrays)  # noqa: E731
-                theirs_call = theirs
-                floor = None
-                if kind == "hessian":
-                    if "X" in arrays:
-                        s = torch.sigmoid(arrays["X"] @ arrays["w"])
-                        rw = s * (1 - s)
-                        floor = lambda: arrays["X"].T @ (rw * arrays["X"])  # noqa: E731
-                    else:
-                        floor = lambda: arrays["A"].T @ arrays["A"]  # noqa: E731
+            calls = jax_calls if lib_name == "jax" else torch_calls
+            ours_call, theirs_call, floor = calls(lib, result, title, kind, function, wrt, inputs)
             # agreement first
             mine = ours_call()
             other = theirs_call()

@@ -28,8 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from fuzz_oracle import structured_wrt, verify, verify_hessian  # noqa: E402
-from fuzz_programs import generate_case  # noqa: E402
+from fuzz_oracle import structured_wrt, verify, verify_hessian  # noqa: E402 - after the path (tests/)
+from fuzz_programs import generate_case  # noqa: E402 - after the path (tests/)
 from run import machine  # noqa: E402  (bench/run.py: CPU, cores, Python, numpy, date)
 
 STATUSES = ("correct", "refused", "unverifiable", "wrong", "crashed")
@@ -104,7 +104,8 @@ def main(argv=None) -> int:
                 print(f"  {done} programs, {time.perf_counter() - start:.0f} s", file=sys.stderr)
     wall = time.perf_counter() - start
 
-    print(f"matcalc fuzz{' --order 2' if args.order == 2 else ''}: {args.n} programs (seeds {seeds.start}..{seeds.stop - 1}), "
+    order = " --order 2" if args.order == 2 else ""
+    print(f"matcalc fuzz{order}: {args.n} programs (seeds {seeds.start}..{seeds.stop - 1}), "
           f"{wall:.0f} s wall on {args.jobs} workers ({args.n / wall:.0f} programs/s)")
     print(machine())
     print("| outcome | programs |\n|---|---|")

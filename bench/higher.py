@@ -295,7 +295,8 @@ def bench_hessian(args) -> str:
     out = [f"#### (a) Hessians: per-evaluation median ms ({args.rounds} interleaved rounds of ~0.1 s blocks; "
            f"FD median of {args.fd_repeat})", "",
            table(["case", "Hessian", "matcalc ms", "jit jax.hessian ms", "FD Hessian ms",
-                  "jax / matcalc", "(fastest calls)", "FD / matcalc", "matcalc derive+codegen ms", "jax compile ms (1st call)",
+                  "jax / matcalc", "(fastest calls)", "FD / matcalc", "matcalc derive+codegen ms",
+                  "jax compile ms (1st call)",
                   "allclose to jax (max rel diff)", "FD rel err"], rows), ""] + notes
     if profiles:
         out += ["", *profiles]
@@ -401,12 +402,12 @@ def profile_case(case, src, module, function, extra=None) -> str:
 
 def _time_stmt(code, ns) -> float:
     exec(code, ns)  # noqa: S102 - our own generated code
-    n = calibrate(lambda: exec(code, ns), budget=0.02)
+    n = calibrate(lambda: exec(code, ns), budget=0.02)  # noqa: S102 - our own generated code
     ts = []
     for _ in range(7):
         t = time.perf_counter()
         for _ in range(n):
-            exec(code, ns)  # noqa: S102
+            exec(code, ns)  # noqa: S102 - our own generated code
         ts.append((time.perf_counter() - t) / n)
     return statistics.median(ts)
 
@@ -451,9 +452,11 @@ def machine() -> str:
 
     cpu = cpu_model()
     aff = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
+    jaxlib = getattr(jax.lib, "__version__", "?")
     return (f"machine: nproc={os.cpu_count()}, CPU {cpu}, Python {platform.python_version()}, "
-            f"numpy {numpy.__version__}, jax {jax.__version__} (jaxlib {jax.lib.__version__ if hasattr(jax.lib, '__version__') else '?'}), "
-            f"{time.strftime('%Y-%m-%d')}; pinned to CPUs {aff}, BLAS threads {os.environ.get('OPENBLAS_NUM_THREADS')}, "
+            f"numpy {numpy.__version__}, jax {jax.__version__} (jaxlib {jaxlib}), "
+            f"{time.strftime('%Y-%m-%d')}; pinned to CPUs {aff}, "
+            f"BLAS threads {os.environ.get('OPENBLAS_NUM_THREADS')}, "
             f"jax devices {jax.devices()}, x64 {jax.config.jax_enable_x64}")
 
 

@@ -50,7 +50,8 @@ def threads(trials: int) -> str:
             out = subprocess.run([sys.executable, "-c", THREADS, str(DATA)], cwd=ROOT, env=env,
                                  capture_output=True, text=True, check=False).stdout
             bad += "compared 412 wrong 0 serial errors []" not in out
-    return f"{trials} cold processes x 412 derivations (8 threads x 50, a 9th loading rule files): {bad} with a mismatch"
+    return (f"{trials} cold processes x 412 derivations (8 threads x 50, a 9th loading rule files): "
+            f"{bad} with a mismatch")
 
 
 if __name__ == "__main__":

@@ -164,7 +164,8 @@ def _startup_report(args, cases, env, cached, sympy_cmd, script, no_bytecode) ->
            + " The console script (if any) uses its install's .pyc; its ratio is against the plain sympy row."]
     (imp, lark_build, rules, derive), (imp_c, lark_c, rules_c, derive_c) = _phases([env, cached])
     out += ["", "In-process phases of one `derive` (fresh process each, median of 7, ms):", "",
-            table(["mode", "imports", "first parse_expr (lark grammar build)", "default_rules() (rule files parsed)", "derive + render"],
+            table(["mode", "imports", "first parse_expr (lark grammar build)", "default_rules() (rule files parsed)",
+                   "derive + render"],
                   [("as is", f"{imp:.1f}", f"{lark_build:.1f}", f"{rules:.1f}", f"{derive:.1f}"),
                    ("bytecode cached", f"{imp_c:.1f}", f"{lark_c:.1f}", f"{rules_c:.1f}", f"{derive_c:.1f}")])]
     if not all(verdicts) or args.importtime:

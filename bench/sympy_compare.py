@@ -19,8 +19,8 @@ For each case:
 Translation rules (the same for every case, no per-case rescue):
 elementwise scalar functions (exp, log, tanh, σ, relu = Max(0, ·), sqrt of a
 1×1) use SymPy's own elementwise form ``M.applyfunc(Lambda(t, f(t)))``;
-``sum(M)`` is ``1ᵀ M 1`` with ``OneMatrix`` (``1ᵀ v`` for a column, ``v 1`` for a row); ``‖v‖²`` is ``vᵀv`` and ``‖M‖_F²``
-``tr(MᵀM)``; broadcasting of a bias row is written ``1 b``.  SymPy has no
+``sum(M)`` is ``1ᵀ M 1`` with ``OneMatrix`` (``1ᵀ v`` for a column, ``v 1``
+for a row); ``‖v‖²`` is ``vᵀv`` and ``‖M‖_F²`` ``tr(MᵀM)``; broadcasting of a bias row is written ``1 b``.  SymPy has no
 matrix form for softmax, CE or logsumexp: they are composed from their
 definitions (``softmax(z) = exp(z) (1ᵀexp(z))⁻¹``, ``CE(y, p) = −1ᵀ(y ∘ log p)``,
 ``logsumexp(x) = log(1ᵀ exp(x))``); such cases are marked "composed".
@@ -85,7 +85,8 @@ SYMPY = {
     "ew-relu-x": "a.T*ew(relu, W*x)",
     "nn-lse": "logsumexp(x)",
     "nn-ce-row": "CE(y, softmax(z))",
-    "nn-logreg": "-sum_(had(y, ew(log, ew(sigmoid, X*w))) + had(ones(N, 1) - y, ew(log, ones(N, 1) - ew(sigmoid, X*w))))",
+    "nn-logreg": "-sum_(had(y, ew(log, ew(sigmoid, X*w)))"
+                 " + had(ones(N, 1) - y, ew(log, ones(N, 1) - ew(sigmoid, X*w))))",
     "nn-l2": "lam*tr(W.T*W)",
     "nn-softmax-regression-W": "CE(y, softmax(x*W + b))",
     "prog-cs224n-U": CE_NET,
@@ -211,7 +212,7 @@ def oracle_expected(case, env):
     if src.startswith("EXEC:"):
         exec(src[5:], ns)  # noqa: S102 - the corpus's own oracle
         return np.asarray(ns["out"], dtype=float)
-    return np.asarray(eval(src, ns), dtype=float)  # noqa: S307
+    return np.asarray(eval(src, ns), dtype=float)  # noqa: S307 - the corpus's own oracle
 
 
 def compare(ours, expected, jacobian=False):
@@ -325,7 +326,7 @@ def sympy_case(case, conn):
             d = objective.diff(var)
             if case["order"] == 2:
                 d = d.diff(var)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - SymPy failing is a row of the table
             conn.send(("crash", time.perf_counter() - t, f"{type(exc).__name__}: {str(exc)[:80]}"))
             return
         t_diff = time.perf_counter() - t
@@ -337,13 +338,13 @@ def sympy_case(case, conn):
         env = sample(shapes, kinds, sizes, seed=1)
         try:
             value = sympy_numeric(d, shapes, env, sizes, dims)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - no numbers from SymPy is a row of the table
             is_zero = d == 0 or isinstance(d, sp.ZeroMatrix)
             conn.send(("zero" if is_zero else "no numbers", t_diff, f"{type(exc).__name__}: {str(exc)[:60]}"))
             return
         outcome = compare(value, oracle_expected(case, env), jacobian=case["category"] == "jacobian")
         conn.send((outcome, t_diff, text[:80]))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - a crash in the child is a row of the table
         conn.send(("crash", 0.0, f"{type(exc).__name__}: {str(exc)[:80]} {traceback.format_exc()[-200:]}"))
 
 
@@ -352,7 +353,7 @@ def sympy_warm_up():
     ns, _ = sympy_namespace(shapes)
     for src, var in (("x.T*A*x", "x"), ("tr(A*A)", "A"), ("sum_(ew(tanh, W*x))", "W"), ("a", "x")):
         try:
-            eval(src, ns).diff(ns[var]).diff(ns[var]) if src != "a" else None  # noqa: S307
+            eval(src, ns).diff(ns[var]).diff(ns[var]) if src != "a" else None  # noqa: S307 - our own table
         except Exception:  # noqa: BLE001 - only loading modules
             pass
 
@@ -390,12 +391,12 @@ def run_matcalc(case):
             t = time.perf_counter()
             r = mc.derive(case["f"], **kw)
             times.append(time.perf_counter() - t)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - matcalc crashing is a row of the table
         return "crash", None, None, f"{type(exc).__name__}: {str(exc)[:80]}"
     t_derive = statistics.median(times)
     try:
         check_ok = bool(r.check(draws=case.get("draw")).ok)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - the check crashing is a row of the table
         return "check crashed", t_derive, False, f"{type(exc).__name__}: {str(exc)[:80]}"
     try:
         module = compile_module(r.numpy())
@@ -406,7 +407,7 @@ def run_matcalc(case):
         inputs = {k: env[k] for k in getattr(module, "INPUTS", env)}
         value = np.asarray(getattr(module, function)(**inputs)[case["wrt"]], dtype=float)
         outcome = compare(value, oracle_expected(case, env), jacobian=case["category"] == "jacobian")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - no numbers is a row of the table
         return "no numbers", t_derive, check_ok, f"{type(exc).__name__}: {str(exc)[:80]}"
     return outcome, t_derive, check_ok, ""
 

@@ -119,7 +119,8 @@ def _symmetric_samples(problem) -> list:
     for name in problem.program.variables:
         shape = typed.shapes[name]
         kind = problem.draws.get(name) or typed.kinds.get(name)
-        if len(shape) != 2 or shape[0] != shape[1] or shape[0] == 1 or kind:  # declared or drawn (spd, onehot, ...): drawn as it is
+        # declared or drawn (spd, onehot, ...): drawn as it is
+        if len(shape) != 2 or shape[0] != shape[1] or shape[0] == 1 or kind:
             continue
         samples = []
         for s in problem.samples:

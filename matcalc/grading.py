@@ -32,7 +32,7 @@ from pathlib import Path
 
 from .answers import Problem, prepare
 from .errors import MatcalcError
-from .reports import REPORT_FIELDS, render, report_format, rows_csv
+from .reports import render, report_format, rows_csv
 from .rubric import Rubric
 from .workers import Limits, WorkerPool
 

@@ -56,7 +56,7 @@ def shared_values(roots: list[Expr], forward: set, named: dict, taken) -> dict:
 def _children_first(roots: list[Expr], named: dict) -> list[Expr]:
     order, seen = [], set()
     for root in roots:
-        for node in root.walk(prune=lambda n: n in seen or (n in named and n is not root)):
+        for node in root.walk(prune=lambda n, root=root: n in seen or (n in named and n is not root)):
             if node not in seen and not (node in named and node is not root):
                 seen.add(node)
                 order.append(node)

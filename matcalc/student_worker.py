@@ -63,7 +63,7 @@ def main() -> int:
                           for n, v in call.items()}
                 try:
                     value = fn(**inputs)
-                except BaseException as err:  # noqa: BLE001
+                except BaseException as err:  # noqa: BLE001 - the student's function failing is a verdict
                     shapes = ", ".join(f"{n}: {'×'.join(map(str, np.shape(v))) or 'float'}"
                                        for n, v in inputs.items())
                     out["error"] = f"your function raised {type(err).__name__}: {err} (called with {shapes})"

@@ -14,15 +14,18 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-# every notebook starts here: matcalc from this clone when run inside it
-# (installed or not), numpy, the display helpers
-SETUP = """\
-import sys, pathlib
-if (pathlib.Path.cwd().parent / "matcalc").is_dir():
-    sys.path.insert(0, str(pathlib.Path.cwd().parent))  # this clone's matcalc
-import numpy as np
-from IPython.display import Latex, Markdown, display
-import matcalc as mc"""
+
+def setup(*display: str, numpy: bool = True) -> str:
+    """The first code cell of every notebook: matcalc from this clone when run
+    inside it (installed or not), numpy, and the display helpers the notebook
+    uses (only those: the notebooks are linted as code)."""
+    lines = ["import pathlib",
+             "import sys",
+             'if (pathlib.Path.cwd().parent / "matcalc").is_dir():',
+             "    sys.path.insert(0, str(pathlib.Path.cwd().parent))  # this clone's matcalc"]
+    lines += ["import numpy as np"] if numpy else []
+    lines += [f"from IPython.display import {', '.join(display)}"] if display else []
+    return "\n".join(lines + ["import matcalc as mc"])
 
 
 def md(text: str) -> tuple[str, str]:
@@ -47,7 +50,7 @@ matcalc derives every gradient the way the notes do (error terms $\\delta$,
 each with its shape, the identity used), proves it numerically, and compiles
 it to numpy.  At the end, a few epochs of SGD with the compiled gradient.
 """),
-    code(SETUP),
+    code(setup("Latex", "display")),
     md("## The program and its shapes\nThe sizes D, H, C stay symbolic; `y` is declared one-hot."),
     code('''
 program = mc.Program("""
@@ -96,7 +99,8 @@ print(f"max rel err {check.max_rel_error:.1e} at sizes {check.dims}")'''),
 grad = result.compile()
 print(result.numpy())'''),
     md("## SGD on a toy problem\nThree Gaussian blobs in four dimensions, 16 hidden units, one example at a "
-       "time (learning rate 0.01).  The loss is computed by a plain numpy forward pass; the gradient is the compiled one."),
+       "time (learning rate 0.01).  The loss is computed by a plain numpy forward pass; "
+       "the gradient is the compiled one."),
     code('''
 rng = np.random.default_rng(0)
 D, H, C, per_class = 4, 16, 3, 20
@@ -116,7 +120,7 @@ def mean_loss(p):
     return -np.mean(np.sum(Y * log_p, axis=1))
 
 losses = [mean_loss(params)]
-for epoch in range(10):
+for _ in range(10):
     for i in rng.permutation(len(X)):
         g = grad(x=X[i:i + 1], y=Y[i:i + 1], **params)
         for name in params:
@@ -146,7 +150,7 @@ $$L = \\frac{1}{N}\\operatorname{CE}(Y, \\operatorname{softmax}(\\operatorname{r
 Broadcasting is differentiated honestly: a bias added to every row gets the
 sum of its error term over the batch, $\\mathbf{1}^\\top \\delta$.
 """),
-    code(SETUP),
+    code(setup()),
     code('''
 program = mc.Program("""
 X : (N, D)
@@ -222,7 +226,7 @@ distinct sizes, so a transposed answer cannot pass).  Gradients have the shape
 of the variable (the layout of the notes): $\\partial\\, \\operatorname{tr}(A X B)/\\partial X
 = A^\\top B^\\top$ is $m \\times n$ when $X$ is.
 """),
-    code(SETUP),
+    code(setup("Markdown", "display", numpy=False)),
     code('''
 from matcalc.latex_expr import latex_shape, to_latex
 
@@ -293,7 +297,7 @@ objective and its gradients in one pass, which is what
 module runs on numpy (the default), on `jax.numpy` (jit-able) and on
 `torch` (tensors in, tensors out, on the inputs' device).
 """),
-    code(SETUP),
+    code(setup()),
     md("""
 ## Logistic regression with L2, by L-BFGS
 
@@ -326,7 +330,8 @@ fit.success, fit.nit, round(float(fit.fun), 6)'''),
     code('''
 import importlib.util
 if importlib.util.find_spec("jax"):
-    import jax, jax.numpy as jnp
+    import jax
+    import jax.numpy as jnp
     jax.config.update("jax_enable_x64", True)
 
     def loss(w):
@@ -379,7 +384,7 @@ if importlib.util.find_spec("torch"):
     print(f"max |emitted - autograd| = {gap:.1e}")
     assert gap < 1e-12
 
-    for epoch in range(300):
+    for _ in range(300):
         value, grads = step(X=Xt, Y=Yt, **params)
         params = {k: v - 0.5 * grads[k] for k, v in params.items()}
     hidden = torch.relu(Xt @ params["W1"] + params["b1"])
@@ -406,7 +411,7 @@ a transpose cannot hide in a square matrix), never by comparing strings.
 `matcalc grade` does it for a class, with points and partial credit, and
 writes reports for Gradescope and Canvas.
 """),
-    code(SETUP + """
+    code(setup() + """
 from matcalc.answers import Problem, check_answer
 DATA = pathlib.Path.cwd().parent / "tests" / "data"
 
@@ -524,10 +529,13 @@ and credit.  A problem matcalc cannot judge (here: `wrt = "y"`, which the
 objective does not contain) is a row with its reason; the others are graded.
 """),
     code("""
-import csv, json, subprocess, tempfile
+import csv
+import json
+import subprocess
+import tempfile
 folder = pathlib.Path(tempfile.mkdtemp())
 (folder / "cs224n.mc").write_text((DATA / "cs224n.mc").read_text())  # a problem's file: beside the problems
-(folder / "hw1.toml").write_text(f\"\"\"
+(folder / "hw1.toml").write_text(\"\"\"
 [[problems]]
 id = "W"
 f = "J"
@@ -535,7 +543,7 @@ wrt = "W"
 file = "cs224n.mc"
 allow = ["delta1"]
 points = 4
-credit = {{ transpose = 0.5, factor = 0.25 }}
+credit = { transpose = 0.5, factor = 0.25 }
 
 [[problems.expect]]
 answer = "x^T (yhat - y) U^T"
@@ -548,7 +556,7 @@ f = "tanh(W x)"
 wrt = "x"
 where = ["W: (m, n)", "x: (n, 1)"]
 points = 2
-credit = {{ transpose = 0.5 }}
+credit = { transpose = 0.5 }
 
 [[problems]]
 id = "bad"

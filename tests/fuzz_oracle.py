@@ -363,7 +363,8 @@ def _judge_hessian_at(program, d, dv, forward, env, sizes, wrt, rng) -> float:
                 estimates.append((4 * mixed(u, v, step / 2) - mixed(u, v, step)) / 3)
                 if abs(estimates[-1] - closed) <= HESSIAN_TOL * max(1.0, abs(closed)):
                     break
-                if len(estimates) > 1 and abs(estimates[-1] - estimates[-2]) <= HESSIAN_TOL * max(1.0, abs(closed)) / 10:
+                settled = HESSIAN_TOL * max(1.0, abs(closed)) / 10
+                if len(estimates) > 1 and abs(estimates[-1] - estimates[-2]) <= settled:
                     raise _Verdict("wrong", f"uᵀ H v at sizes {sizes}: closed form {closed:.6g}, second "
                                    f"differences {estimates[-1]:.6g}")
             else:

@@ -288,7 +288,8 @@ def test_compile_returns_the_hessian_of_a_second_order_result():
     f = result.compile()
     A = np.arange(9.0).reshape(3, 3)
     np.testing.assert_allclose(f(x=np.ones(3), A=A)["x"], A + A.T)
-    np.testing.assert_allclose(result.compile(function="gradients")(x=np.ones(3), A=A)["x"], (A + A.T) @ np.ones((3, 1)))
+    gradients = result.compile(function="gradients")
+    np.testing.assert_allclose(gradients(x=np.ones(3), A=A)["x"], (A + A.T) @ np.ones((3, 1)))
     with pytest.raises(mc.MatcalcError, match="has no jacobians"):
         result.compile(function="jacobians")
 

@@ -123,7 +123,8 @@ def test_keyword_lambda_is_read_by_its_key():
     env = {"lambda": 0.5, "x": np.array([[1.0], [2.0], [3.0]])}
     generated, evaluated, source = run([], outputs, ["lambda", "x"], env)
     assert_same(generated, evaluated)
-    assert 'lambda_ = _conform("lambda", np.asarray(inputs["lambda"], dtype=float), SHAPES["lambda"], _sizes).item()' in source
+    assert ('lambda_ = _conform("lambda", np.asarray(inputs["lambda"], dtype=float), SHAPES["lambda"], _sizes)'
+            '.item()') in source
     assert generated["lambda"] == 14.0 and np.allclose(generated["x"], env["x"])
 
 

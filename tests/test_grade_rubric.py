@@ -13,7 +13,7 @@ from test_answers import cli
 
 DATA = Path(__file__).parent / "data"
 
-PROBLEMS_TOML = f"""
+PROBLEMS_TOML = """
 [[problems]]
 id = "W"
 f = "J"
@@ -21,7 +21,7 @@ wrt = "W"
 file = "cs224n.mc"
 allow = ["delta1"]
 points = 4
-credit = {{ transpose = 0.5, factor = 0.25 }}
+credit = { transpose = 0.5, factor = 0.25 }
 
 [[problems.expect]]
 answer = "x^T (yhat - y) U^T"
@@ -34,7 +34,7 @@ f = "tanh(W x)"
 wrt = "x"
 where = ["W: (m, n)", "x: (n, 1)"]
 points = 2
-credit = {{ transpose = 0.5, sign = 0.5 }}
+credit = { transpose = 0.5, sign = 0.5 }
 
 [[problems]]
 id = "hess"
@@ -42,7 +42,7 @@ f = "||A x - b||^2"
 wrt = "x"
 order = 2
 points = 3
-credit = {{ factor = 0.5 }}
+credit = { factor = 0.5 }
 
 [[problems]]
 id = "bad"

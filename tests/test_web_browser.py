@@ -17,7 +17,7 @@ pytest.importorskip("starlette", reason="the web extra is not installed (pip ins
 uvicorn = pytest.importorskip("uvicorn", reason="the web extra is not installed (pip install '.[web]')")
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
 
-from matcalc.web.app import create_app  # noqa: E402
+from matcalc.web.app import create_app  # noqa: E402 - after the importorskips of the web extra and Playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 CS224N = (ROOT / "tests" / "data" / "cs224n.mc").read_text()
@@ -56,7 +56,7 @@ def browser():
     with sync_api.sync_playwright() as p:
         try:
             b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:  # noqa: BLE001 - a browser that does not start is a skip
             pytest.skip(f"Chromium at {CHROMIUM} does not start: {err}")
         yield b
         b.close()

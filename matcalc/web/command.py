@@ -28,8 +28,8 @@ def add_command(subparsers) -> None:
 
 def cmd_serve(args) -> int:
     try:
-        import starlette  # noqa: F401
-        import uvicorn  # noqa: F401
+        import starlette  # noqa: F401 - only: is the web extra installed?
+        import uvicorn  # noqa: F401 - only: is the web extra installed?
     except ImportError:
         raise MatcalcError('matcalc serve needs the web extra: pip install "matcalc[web]" '
                            '(from a checkout: pip install ".[web]")') from None
