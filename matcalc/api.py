@@ -294,7 +294,8 @@ class Result:
 
         program, derivation = self.program, self.derivation
         bodies = [program.nodes[n] for n in program.typed.definitions]
-        outputs = [i.expr for i in derivation.intermediates] + [g for g in derivation.gradients.values() if g is not None]
+        outputs = [i.expr for i in derivation.intermediates] + [
+            g for g in derivation.gradients.values() if g is not None]
         taken = set(program.typed.shapes) | set(program.typed.dims) | {i.name for i in derivation.intermediates}
         shared = shared_values(bodies + [program.objective] + outputs, set(program.objective.walk()), names,
                                taken) if outputs else {}

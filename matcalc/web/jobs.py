@@ -256,7 +256,8 @@ def derive_view(fields: dict) -> dict:
     written = report.objective.written
     return {
         "document": json.loads(render_json(report, input_text=problem.f)),
-        "objective": {"latex": to_latex(written), "text": to_text(written), "shape": latex_shape(report.objective.shape),
+        "objective": {"latex": to_latex(written), "text": to_text(written),
+                      "shape": latex_shape(report.objective.shape),
                       "expression": problem.objective is not None
                       and problem.objective.strip() not in result.program.typed.definitions},
         "latex": main,
