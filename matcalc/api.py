@@ -14,16 +14,19 @@ True
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
 
 from .differentiate import Derivation, differentiate
-from .errors import CheckFailedError, CheckInconclusiveError, MatcalcError, ParseError
-from .expr import SCALAR, Expr, Op, Sym, format_shape, free_symbols
-from .dag import dims_from_inputs, name_nodes
+from .errors import MatcalcError, ParseError
+from .expr import SCALAR, Expr, Op, format_shape, free_symbols
+from .higher import LAYOUTS, hessian_derivatives, hvp_derivatives, jacobian_derivatives
+from .latex_input import latex_to_expr_text, looks_like_latex
 from .names import canonical_name
-from .rules import Context, RuleBase, default_rules, load_rules
+from .naming import assignments, name_derivation, needed_assignments
+from .parser import Declaration, SurfaceProgram, parse_expr, parse_program
 from .reading import Reading, reading_of
 from .report import Report
+from .rules import NO_CONTEXT, Context, RuleBase, default_rules, load_rules
+from .shape_inference import infer_shapes
 from .shapes import substitute
 
 
@@ -63,8 +66,6 @@ class Program:
 
     @_in_scope
     def _read(self, text, where, objective, latex=None) -> None:
-        from .parser import parse_expr, parse_program
-
         lines = _lines(where) + ([text] if text else [])
         self.source = "\n".join(lines)
         self.surface = parse_program(self.source)
@@ -82,8 +83,6 @@ class Program:
         self._settle(objective_expr, objective_splits)
 
     def _settle(self, objective_expr, objective_splits) -> None:
-        from .shape_inference import infer_shapes
-
         self._objective_expr, self._objective_splits = objective_expr, objective_splits
         self.typed = infer_shapes(self.surface, objective_expr)
         self.reading: Reading | None = reading_of(self.surface, objective_expr, objective_splits, self.typed)
@@ -93,8 +92,6 @@ class Program:
     def _cut(self, defined: list[str]) -> "Program":
         """This program with the defined names ``defined`` made inputs of
         their own shapes: ∂J/∂h of the cut program is the δ of h."""
-        from .parser import Declaration, SurfaceProgram
-
         surface = self.surface
         if self._objective_expr is None and surface.definitions[-1].name in defined:
             raise MatcalcError(f"{surface.definitions[-1].name} is the objective: its derivative is 1")
@@ -153,8 +150,6 @@ class Program:
         vec X for a matrix X; with ``wrt2`` the mixed ∂²J/∂x∂y); with
         ``hvp="v"`` the Hessian-vector product along a new input v.
         ``layout`` is "numerator" (the default) or "denominator"."""
-        from .higher import LAYOUTS, hessian_derivatives, hvp_derivatives, jacobian_derivatives
-
         if layout not in LAYOUTS:
             raise MatcalcError(f"--layout is numerator or denominator, not {layout!r}")
         if order not in (1, 2):
@@ -199,8 +194,6 @@ class Program:
                 # second derivatives are of independent entries: differentiate
                 # again without using S = Sᵀ (the printed gradient may use it:
                 # its value at a symmetric point is the same)
-                from .rules import NO_CONTEXT
-
                 result.second_derivation = differentiate(
                     self.objective, names, NO_CONTEXT, self.rules, defined=frozenset(self.names),
                     taken=frozenset(self.typed.shapes) | frozenset(self.typed.dims))
@@ -239,17 +232,6 @@ def _wrt_list(wrt) -> list[str]:
     return out
 
 
-@dataclass
-class Step:
-    """One line of a derivation: ``name = expr`` with its shape and rules."""
-
-    name: str
-    expr: Expr
-    shape: tuple
-    rules: list = field(default_factory=list)
-    of: Expr | None = None
-
-
 class Result:
     """A derivation: δ terms, gradients, shapes; ``check``, ``numpy``, ``compile``."""
 
@@ -260,59 +242,16 @@ class Result:
         self.derivatives: list = []  # Jacobians, Hessians, HVPs (matcalc.higher.Derivative)
         self.directions: dict = {}  # HVP directions: name -> shape (extra inputs)
         if derivation is None:  # a Jacobian: no gradient pass
-            from .differentiate import Derivation
-
             derivation = Derivation(program.objective, [], [], {}, [], {}, {})
             self.derivation = derivation
         self.wrt = derivation.wrt
-        names = dict(program.names)
-        memo: dict = {}
-        self.definitions = self._definitions_naming_shared(names, memo)
-        self.intermediates = [Step(i.name, name_nodes(i.expr, names, memo=memo), i.expr.shape, i.rules, i.of)
-                              for i in derivation.intermediates]
-        self.gradients: dict[str, Expr] = {}
+        self.definitions, self.intermediates, self.gradients = name_derivation(program, derivation)
         self.gradient_rules = derivation.gradient_rules
-        for w in self.wrt:
-            g = derivation.gradients[w]
-            if g is None:  # J does not depend on w: the zero of w's shape
-                from .expr import Num, Zero
-
-                shape = program.typed.shapes[w]
-                g = Zero(shape) if shape != SCALAR else Num(0)
-            self.gradients[w] = name_nodes(g, names, memo=memo)
         self.assumptions = list(derivation.assumptions)
         self.last_check = None
         # the gradient second derivatives are formed from (and checked against):
         # of independent entries, S = Sᵀ unused (``Program.derive`` sets it)
         self.second_derivation = derivation
-
-    def _definitions_naming_shared(self, names: dict, memo: dict) -> list:
-        """The program's definitions, and before them (where first used) the
-        forward values a deep result would otherwise repeat (``h1 =
-        tanh(W4 x)``, see ``matcalc.sharing``); ``names`` gains those."""
-        from .sharing import shared_values
-
-        program, derivation = self.program, self.derivation
-        bodies = [program.nodes[n] for n in program.typed.definitions]
-        outputs = [i.expr for i in derivation.intermediates] + [
-            g for g in derivation.gradients.values() if g is not None]
-        taken = set(program.typed.shapes) | set(program.typed.dims) | {i.name for i in derivation.intermediates}
-        shared = shared_values(bodies + [program.objective] + outputs, set(program.objective.walk()), names,
-                               taken) if outputs else {}
-        names.update(shared)
-        steps, placed = [], set()
-
-        def place_shared_below(root):
-            for node in root.walk(prune=lambda n: n in placed):
-                if node in shared and node not in placed:  # the objective itself too (tan' = 1 + tan²)
-                    steps.append(Step(shared[node], name_nodes(node, names, True, memo), node.shape))
-                placed.add(node)
-
-        for n in program.typed.definitions:
-            place_shared_below(program.nodes[n])
-            steps.append(Step(n, name_nodes(program.nodes[n], names, True, memo), program.nodes[n].shape))
-        place_shared_below(program.objective)
-        return steps
 
     @property
     def shapes(self) -> dict:
@@ -332,117 +271,53 @@ class Result:
         output (text, JSON, LaTeX, Jupyter, the web page) formats it."""
         return Report.of(self)
 
-    # -- numbers -----------------------------------------------------------
+    # -- numbers (matcalc.result_check; numpy loads on first use) -----------
     def _assignments(self) -> list[tuple[str, Expr]]:
-        return [(s.name, s.expr) for s in self.definitions] + [(s.name, s.expr) for s in self.intermediates]
+        return assignments(self.definitions, self.intermediates)
 
     def evaluator(self):
         """(objective(env) -> float, gradients(env) -> dict) evaluated with the
         AST evaluator, for the numeric check."""
-        from .evaluate import evaluate
+        from . import result_check  # numpy: importing the API stays cheap
 
-        program = self.program
-        assignments = self._assignments()
-
-        def sizes(env):
-            return dims_from_inputs(program.typed.shapes, env)
-
-        def objective(env):
-            with program.rules.scope():
-                return evaluate(program.objective, env, sizes(env))
-
-        def gradients(env):
-            with program.rules.scope():
-                return _gradients(env)
-
-        def _gradients(env):
-            dims = sizes(env)
-            values = dict(env)
-            for name, expr in assignments:
-                values[name] = evaluate(expr, values, dims)
-            return {w: evaluate(g, values, dims) for w, g in self.gradients.items()}
-
-        return objective, gradients
+        return result_check.evaluator(self)
 
     def second_order_gradients(self):
         """``values(env) -> {name: gradient}`` of the gradients the second
         derivatives are formed from, valid at any point (symmetric or not):
         finite differences of these, entry by entry, check a Hessian."""
-        from .evaluate import evaluate
-        from .jacobian import inline_gradient
+        from . import result_check  # numpy
 
-        program = self.program
-        inlined = {w: inline_gradient(self.second_derivation, w) for w in self.wrt
-                   if w in self.second_derivation.gradients}
-
-        def values(env):
-            import numpy as np
-
-            dims = dims_from_inputs(program.typed.shapes, env)
-            return {w: evaluate(g, env, dims) if g is not None else np.zeros_like(np.asarray(env[w], dtype=float))
-                    for w, g in inlined.items()}
-
-        return values
+        return result_check.second_order_gradients(self)
 
     def draws(self, draws=None) -> dict:
         """How each input is drawn beyond its declared kind: so that the
         assumptions hold (y sums to 1), inside the domain of the functions
         (log(x): x > 0; an inverted matrix well conditioned), and ``draws``
         (name -> kind) over all of these."""
-        from .sampling import domain_draws
+        from . import result_check  # numpy
 
-        typed = self.program.typed
-        variables = set(self.program.variables) | set(self.directions)
-        assumed = {name: kind for name, kind in domain_draws(self.program.objective).items() if name in variables}
-        assumed.update({name: kind for a in self.assumptions for name, kind in a.draws})
-        assumed = {name: kind for name, kind in assumed.items() if name not in typed.kinds}
-        return {**assumed, **{canonical_name(n): k for n, k in (draws or {}).items()}}
+        return result_check.draws(self, draws)
 
     def sampler(self, draws=None, directions: bool = False):
         """The sampler of this problem's numeric checks (``matcalc.sampling.Sampler``):
         its inputs drawn by kind and ``draws``, valid where the objective and
         everything it inverts are finite and well conditioned."""
-        from .printer import to_text
-        from .sampling import Sampler
+        from . import result_check  # numpy
 
-        typed = self.program.typed
-        variables = {n: s for n, s in typed.shapes.items() if n in self.program.variables}
-        if directions:
-            variables.update(self.directions)
-        names = self.program.names
-
-        def show(node):
-            return to_text(name_nodes(node, names, keep_root=True))
-
-        return Sampler(variables, typed.kinds, typed.dims, self.draws(draws), watch=self.program.objective,
-                       show=show)
+        return result_check.sampler(self, draws, directions)
 
     @_in_scope
     def check(self, seed: int = 0, raise_on_failure: bool = False, draws=None):
         """Compare every gradient with central finite differences at random
         inputs of distinct sizes (SPEC §5); returns a ``CheckResult`` whose
         ``status`` is "ok", "failed" or "inconclusive" (no valid point)."""
-        from .check import check_gradients
+        from . import result_check  # numpy
 
-        objective, gradients = self.evaluator()
-        typed = self.program.typed
-        variables = {n: s for n, s in typed.shapes.items() if n in self.program.variables}
-        result = None
-        if self.gradients:
-            result = check_gradients(objective, gradients, variables, typed.kinds, self.wrt, typed.dims,
-                                     seed=seed, sampler=self.sampler(draws))
-        if self.derivatives:  # Jacobians, Hessians, HVPs: finite differences too
-            from .higher import check_derivatives
-
-            second = check_derivatives(self, self.derivatives, seed=seed, sampler=self.sampler(draws, True))
-            result = second if result is None else _combine_checks(result, second)
-        self.last_check = result
-        if raise_on_failure and result.status == "failed":
-            raise CheckFailedError(f"numeric check FAILED: max rel err {result.max_rel_error:.2e} "
-                                   f"({result.details})")
-        if raise_on_failure and result.status == "inconclusive":
-            raise CheckInconclusiveError(f"numeric check inconclusive: {result.details}")
-        return result
+        self.last_check = result_check.check(self, seed, draws)
+        if raise_on_failure:
+            result_check.raise_unless_ok(self.last_check)
+        return self.last_check
 
     @_in_scope
     def numpy(self, backend: str = "numpy") -> str:
@@ -490,7 +365,7 @@ class Result:
                            returns=main.returns)
 
     def _definitions(self) -> list[tuple[str, Expr]]:
-        return [(s.name, s.expr) for s in self.definitions]
+        return assignments(self.definitions)
 
     @property
     def main_function(self) -> str:
@@ -552,29 +427,6 @@ class Result:
         return to_sympy(self)
 
 
-def _combine_checks(a, b):
-    """Both checks: failed if either failed, else inconclusive if either was."""
-    from .check import CheckResult
-
-    details = "; ".join(x for x in (a.details, b.details) if x)
-    statuses = {a.status, b.status}
-    status = "failed" if "failed" in statuses else "inconclusive" if "inconclusive" in statuses else "ok"
-    dims = b.dims if b.status == status and a.status != status else a.dims
-    return CheckResult(status == "ok", max(a.max_rel_error, b.max_rel_error), dims, details, status)
-
-
-def needed_assignments(assignments: list, outputs) -> list:
-    """The assignments the outputs use, directly or through each other, in
-    order: the objective itself is not computed to return its gradient."""
-    needed = {n.name for e in outputs for n in e.walk() if isinstance(n, Sym)}
-    kept = []
-    for name, expr in reversed(assignments):
-        if name in needed:
-            kept.append((name, expr))
-            needed |= {n.name for n in expr.walk() if isinstance(n, Sym)}
-    return kept[::-1]
-
-
 def derive(objective: str | None = None, wrt="", *, where=None, program: str = "",
            rules=None, check: bool = False, seed: int = 0, order: int = 1, wrt2: str | None = None,
            hvp: str | None = None, layout: str = "numerator", latex: bool | None = None) -> Result:
@@ -593,8 +445,6 @@ def derive(objective: str | None = None, wrt="", *, where=None, program: str = "
 def _from_latex(objective: str, latex: bool | None, names) -> str:
     """The objective in the expression language: LaTeX (forced, or detected
     as for answers) goes through the translator ``check`` uses for answers."""
-    from .latex_input import latex_to_expr_text, looks_like_latex
-
     if latex or (latex is None and looks_like_latex(objective)):
         return latex_to_expr_text(objective, names=names)
     return objective

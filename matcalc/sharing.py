@@ -43,7 +43,9 @@ def shared_values(roots: list[Expr], forward: set, named: dict, taken) -> dict:
     chosen: list = []
     for node in reversed(order):  # parents first
         times = occurrences.get(node, 0)
-        if (times >= 2 and node in forward and isinstance(node, Op) and node.op not in PLAIN
+        if node in named:  # a root that has a name (the objective J): written once, in its definition
+            times = min(times, 1)
+        elif (times >= 2 and node in forward and isinstance(node, Op) and node.op not in PLAIN
                 and node.children):
             chosen.append(node)
             times = 1  # written once, in its own definition

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 import matcalc as mc
-from matcalc.api import Program, dims_from_inputs
+from matcalc.api import Program
+from matcalc.dag import dims_from_inputs
 from matcalc.evaluate import evaluate
 from matcalc.sampling import assign_sizes, sample_inputs
 

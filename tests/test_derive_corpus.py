@@ -6,7 +6,8 @@ import pytest
 
 import matcalc as mc
 from conftest import corpus_cases
-from matcalc.api import Program, dims_from_inputs
+from matcalc.api import Program
+from matcalc.dag import dims_from_inputs
 from matcalc.evaluate import evaluate
 from matcalc.sampling import assign_sizes, sample_inputs
 

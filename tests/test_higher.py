@@ -9,7 +9,8 @@ import pytest
 
 import matcalc as mc
 from conftest import corpus_cases
-from matcalc.api import Program, dims_from_inputs
+from matcalc.api import Program
+from matcalc.dag import dims_from_inputs
 from matcalc.evaluate import evaluate
 from matcalc.expr import Sym
 from matcalc.printer import to_text

@@ -92,3 +92,24 @@ J = tan(tanh(arccos(tanh(softmax(z1 ./ b2) * a3) / 2) - CE(σ(tanh(W5 x6 + λ7))
             for n in e.walk() if isinstance(n, Sym)}
     assert used <= defined, used - defined
     assert result.check().status == "ok"
+
+
+SEED_3_INPUTS = ["z1 : (1, N)", "b2 : (1, N)", "a3 : (N, 1)", "W5 : (m, m)", "x6 : (m, 1)", "λ7 : ()", "g8 = W5 ones"]
+SEED_3_OBJECTIVE = "tan(tanh(arccos(tanh(softmax(z1 ./ b2) * a3) / 2) - CE(σ(tanh(W5 x6 + λ7)), σ(atan(g8) .^ 2))) / 2)"
+
+
+def test_the_objective_repeated_in_a_delta_is_defined_once_under_its_own_name():
+    # fuzz seed 3 again: the value the sharing pass names (matcalc/sharing.py) was
+    # the objective itself, printed twice (u2 = tan(h3 / 2) and J = tan(h3 / 2));
+    # a named node keeps its name (shared_values), an unnamed objective is J
+    # (matcalc/naming.py); with a definition J and with the objective as an expression
+    for where, objective in ((SEED_3_INPUTS + [f"J = {SEED_3_OBJECTIVE}"], None), (SEED_3_INPUTS, SEED_3_OBJECTIVE)):
+        result = mc.derive(objective, wrt="λ7,z1,x6,W5", where=where)
+        tops = [s.name for s in result.definitions if s.expr.op == "tan"]
+        assert tops == ["J"], tops
+        text = repr(result)
+        assert text.count("= tan(h3 / 2)") == 1 and "(1 + J²)" in text, text
+        assert {n.name for n in result.intermediates[0].expr.walk() if isinstance(n, Sym)} >= {"J", "h3"}
+        check = result.check()
+        assert check.status == "ok", check.details
+        assert_correct("\n".join(where + ([f"J = {objective}"] if objective else [])), ["λ7", "z1", "x6", "W5"])

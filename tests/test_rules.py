@@ -4,7 +4,8 @@ sides evaluated), so a new rule is tested the moment it exists."""
 import numpy as np
 import pytest
 
-from matcalc.api import Program, dims_from_inputs
+from matcalc.api import Program
+from matcalc.dag import dims_from_inputs
 from matcalc.errors import RuleError
 from matcalc.evaluate import evaluate
 from matcalc.expr import Op, PatternVar, Sym

@@ -15,7 +15,8 @@ satisfy its ``when`` conditions) and checked at random inputs.
 import numpy as np
 import pytest
 
-from matcalc.api import Program, dims_from_inputs
+from matcalc.api import Program
+from matcalc.dag import dims_from_inputs
 from matcalc.evaluate import evaluate
 from matcalc.expr import SCALAR, Identity, Num, Op, PatternVar, Sym, Zero
 from matcalc.jacobian import vec_size

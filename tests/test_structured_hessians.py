@@ -112,7 +112,7 @@ def test_mixed_second_derivative_with_a_symmetric_matrix():
 def test_the_old_wrong_hessian_fails_the_check():
     # A ⊗ Bᵀ + B ⊗ Aᵀ (S = Sᵀ used inside the differential) is what the check must reject
     from matcalc.check import CheckResult
-    from matcalc.higher import check_derivatives
+    from matcalc.check_higher import check_derivatives
 
     result = mc.derive("tr(A S B S)", wrt="S", order=2, where=["S: (n, n) symmetric"])
     (d,) = result.derivatives

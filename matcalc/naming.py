@@ -1,0 +1,126 @@
+"""The names a result is written in: the program's definitions, the
+forward values a deep result would otherwise repeat (``matcalc.sharing``),
+the δ terms and the gradients in those names (``name_derivation``); and
+the short names of subexpressions a Jacobian or Hessian writes more than
+once (``name_repeats``: ``p = σ(X w)``)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .dag import name_nodes
+from .expr import SCALAR, Expr, Num, Op, Sym, Zero
+from .sharing import CUSTOMARY, shared_values
+
+
+@dataclass
+class Step:
+    """One line of a derivation: ``name = expr`` with its shape and rules."""
+
+    name: str
+    expr: Expr
+    shape: tuple
+    rules: list = field(default_factory=list)
+    of: Expr | None = None
+
+
+def assignments(*steps: list) -> list[tuple[str, Expr]]:
+    """``(name, expr)`` of each step, in order (the definitions, then the δ terms)."""
+    return [(s.name, s.expr) for group in steps for s in group]
+
+
+def name_derivation(program, derivation) -> tuple[list, list, dict]:
+    """``(definitions, intermediates, gradients)`` of ``derivation`` (a
+    ``matcalc.differentiate.Derivation`` of ``program``) in the program's
+    names: definitions as ``Step``s (with the shared forward values before
+    their first use), δ terms as ``Step``s, gradients by variable (the zero
+    of the variable's shape where J does not depend on it)."""
+    names = dict(program.names)
+    memo: dict = {}
+    definitions = _definitions_naming_shared(program, derivation, names, memo)
+    intermediates = [Step(i.name, name_nodes(i.expr, names, memo=memo), i.expr.shape, i.rules, i.of)
+                     for i in derivation.intermediates]
+    gradients: dict[str, Expr] = {}
+    for w in derivation.wrt:
+        g = derivation.gradients[w]
+        if g is None:  # J does not depend on w: the zero of w's shape
+            shape = program.typed.shapes[w]
+            g = Zero(shape) if shape != SCALAR else Num(0)
+        gradients[w] = name_nodes(g, names, memo=memo)
+    return definitions, intermediates, gradients
+
+
+def _definitions_naming_shared(program, derivation, names: dict, memo: dict) -> list:
+    """The program's definitions, and before them (where first used) the
+    forward values a deep result would otherwise repeat (``h1 =
+    tanh(W4 x)``, see ``matcalc.sharing``); ``names`` gains those.  The
+    objective, when the δ terms repeat it (tan' = 1 + tan²), keeps its own
+    name: its definition's, else J."""
+    bodies = [program.nodes[n] for n in program.typed.definitions]
+    outputs = [i.expr for i in derivation.intermediates] + [g for g in derivation.gradients.values() if g is not None]
+    taken = set(program.typed.shapes) | set(program.typed.dims) | {i.name for i in derivation.intermediates}
+    shared = shared_values(bodies + [program.objective] + outputs, set(program.objective.walk()), names,
+                           taken) if outputs else {}
+    if program.objective in shared and "J" not in taken | set(shared.values()):
+        shared[program.objective] = "J"  # an objective given as an expression: named as the output calls it
+    names.update(shared)
+    steps, placed = [], set()
+
+    def place_shared_below(root):
+        for node in root.walk(prune=lambda n: n in placed):
+            if node in shared and node not in placed:
+                steps.append(Step(shared[node], name_nodes(node, names, True, memo), node.shape))
+            placed.add(node)
+
+    for n in program.typed.definitions:
+        place_shared_below(program.nodes[n])
+        steps.append(Step(n, name_nodes(program.nodes[n], names, True, memo), program.nodes[n].shape))
+    place_shared_below(program.objective)
+    return steps
+
+
+_READING_NAMES = "pqrstuvabcdefgh"
+
+
+def name_repeats(e: Expr, taken) -> tuple[Expr, tuple]:
+    """Subexpressions written more than once get a short name, largest
+    first: ``Xᵀ diag(σ(X w) ∘ (1 − σ(X w))) X`` reads
+    ``Xᵀ diag(p ∘ (1 − p)) X`` with ``p = σ(X w)`` (the names the notes give
+    such values: ŷ = softmax(θ), h = tanh(z), p = σ(X w))."""
+    where = []
+    free = [n for n in ["yhat", "h"] + list(_READING_NAMES) if n not in taken]
+    plain = [n for n in free if n not in ("yhat", "h")]
+    while free:
+        counts: dict = {}
+        stack = [e]
+        while stack:  # occurrences in the written tree, not the shared DAG
+            node = stack.pop()
+            counts[node] = counts.get(node, 0) + 1
+            stack.extend(node.children)
+        repeated = [n for n, c in counts.items() if c > 1 and isinstance(n, Op) and _worth_a_name(n)]
+        if not repeated:
+            break
+        biggest = max(repeated, key=lambda n: sum(1 for _ in n.walk()))
+        customary = CUSTOMARY.get(biggest.op)
+        name = customary if customary in free else next((n for n in plain if n in free), None)
+        if name is None:
+            break
+        free.remove(name)
+        where.append((name, biggest))
+        e = name_nodes(e, {biggest: name})
+    return e, tuple(where)
+
+
+def _worth_a_name(n: Op) -> bool:
+    return n.op not in ("T", "scale", "inv") and sum(1 for _ in n.walk()) >= 2
+
+
+def needed_assignments(assignments: list, outputs) -> list:
+    """The assignments the outputs use, directly or through each other, in
+    order: the objective itself is not computed to return its gradient."""
+    needed = {n.name for e in outputs for n in e.walk() if isinstance(n, Sym)}
+    kept = []
+    for name, expr in reversed(assignments):
+        if name in needed:
+            kept.append((name, expr))
+            needed |= {n.name for n in expr.walk() if isinstance(n, Sym)}
+    return kept[::-1]
