@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from . import __version__
 from .cli_answers import add_commands, read_file
 from .errors import MatcalcError
+from .expr import Sym, format_shape
+from .printer import to_text
+from .web.command import add_command as add_serve
 
 EPILOG = """examples:
   matcalc derive "CE(y, softmax(relu(x W + b1) U + b2))" --wrt W
@@ -74,8 +78,6 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--steps", action="store_true",
                    help="show the derivation step by step: chain rule, rules used, shapes")
     add_commands(sub)  # matcalc check, matcalc grade
-    from .web.command import add_command as add_serve
-
     add_serve(sub)  # matcalc serve
     return parser
 
@@ -83,15 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
 def _rules(files):
     if not files:
         return None
-    from .rules import load_rules
+    from .rules import load_rules  # the rule reader (lark) loads when rules are given
 
     return load_rules(files)
 
 
 def cmd_parse(args) -> int:
+    # the engine and the renderers load here, not at import: `matcalc --help` stays fast
     from .api import Program
-    from .expr import format_shape
-    from .printer import to_text
     from .render import shape_list
 
     if args.expr is None and not args.file and not args.where:
@@ -112,9 +113,6 @@ def cmd_parse(args) -> int:
 
 
 def to_text_name(name: str) -> str:
-    from .expr import Sym
-    from .printer import to_text
-
     return to_text(Sym(name))
 
 
@@ -142,7 +140,7 @@ def cmd_derive(args) -> int:
     elif args.format == "latex":
         print(render_latex(report, bold=args.bold, steps=args.steps))
     elif args.format == "sympy":
-        from .sympy_export import sympy_source
+        from .sympy_export import sympy_source  # sympy loads only for --format sympy
 
         print(sympy_source(result))
     else:
@@ -189,13 +187,9 @@ def main(argv=None) -> int:
         print("matcalc: LimitError: the input is nested too deeply", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `matcalc ... | head`: the reader is gone, and so is our output
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 0
     except Exception as err:  # a bug of ours: say so plainly (MATCALC_DEBUG=1 shows the traceback)
-        import os
-
         if os.environ.get("MATCALC_DEBUG"):
             raise
         missing = (getattr(err, "name", None) or "").split(".")[0] if isinstance(err, ModuleNotFoundError) else ""

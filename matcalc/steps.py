@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from .expr import Expr, Op, Sym, format_shape
 from .dag import name_nodes
+from .printer import to_text
 
 
 
@@ -91,8 +92,6 @@ def derivation_steps(result, wrt: str) -> Steps:
 
 
 def _shape_check(result, wrt: str) -> str:
-    from .printer import to_text
-
     g = result.gradients[wrt]
     shape = result.program.shapes[wrt]
     what = format_shape(shape)
