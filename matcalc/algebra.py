@@ -23,21 +23,25 @@ from .expr import SCALAR, DimSize, Expr, Identity, Num, Ones, Op, Zero, cols_of,
 
 @dataclass(frozen=True)
 class Rewrite:
-    """A named piece of algebra: ``apply(node, simplifier)`` -> node or None."""
+    """A named piece of algebra: ``apply(node, simplifier)`` -> node or None.
+    ``quiet``: it only clears away the zeros and ones the machinery makes
+    (d of a constant is 0, the seed cotangent is 1), so ``--steps`` does not
+    name it, as a rule tagged quiet."""
 
     name: str
     apply: Callable
+    quiet: bool = False
 
 
 REWRITES: dict[str, list[Rewrite]] = {}  # operator -> its rewrites, in order
 
 
-def rewrite(name: str, *ops: str):
+def rewrite(name: str, *ops: str, quiet: bool = False):
     """Register the decorated function as the rewrite ``name`` of ``ops``."""
 
     def register(fn):
         for op in ops:
-            REWRITES.setdefault(op, []).append(Rewrite(name, fn))
+            REWRITES.setdefault(op, []).append(Rewrite(name, fn, quiet))
         return fn
 
     return register
@@ -65,13 +69,13 @@ def _is_ones(e: Expr) -> bool:
 # scalar multiples: scalar factors gathered on the left, numbers first:
 # λ (2 A) -> (2 λ) A, which prints as 2 λ A and costs one pass over A
 
-@rewrite("scale-by-zero", "scale")
+@rewrite("scale-by-zero", "scale", quiet=True)
 def _scale_by_zero(e: Op, s) -> Expr | None:
     k, a = e.args
     return zero_of(e.shape) if isinstance(a, Zero) or k == Num(0) or a == Num(0) else None
 
 
-@rewrite("scale-by-one", "scale")
+@rewrite("scale-by-one", "scale", quiet=True)
 def _scale_by_one(e: Op, s) -> Expr | None:
     return e.args[1] if e.args[0] == Num(1) else None
 
@@ -102,13 +106,13 @@ def _scale_of_scale(e: Op, s) -> Expr | None:
 # ---------------------------------------------------------------------------
 # matrix products
 
-@rewrite("product-with-zero", "matmul")
+@rewrite("product-with-zero", "matmul", quiet=True)
 def _product_with_zero(e: Op, s) -> Expr | None:
     a, b = e.args
     return zero_of(e.shape) if isinstance(a, Zero) or isinstance(b, Zero) else None
 
 
-@rewrite("product-with-identity", "matmul")
+@rewrite("product-with-identity", "matmul", quiet=True)
 def _product_with_identity(e: Op, s) -> Expr | None:
     a, b = e.args
     if isinstance(a, Identity):
@@ -178,13 +182,13 @@ def _order_chain_rewrite(e: Op, s) -> Expr | None:
 # ---------------------------------------------------------------------------
 # Hadamard products and elementwise division
 
-@rewrite("hadamard-with-zero", "had")
+@rewrite("hadamard-with-zero", "had", quiet=True)
 def _hadamard_with_zero(e: Op, s) -> Expr | None:
     a, b = e.args
     return zero_of(e.shape) if _is_zero(a) or _is_zero(b) else None
 
 
-@rewrite("hadamard-with-ones", "had")
+@rewrite("hadamard-with-ones", "had", quiet=True)
 def _hadamard_with_ones(e: Op, s) -> Expr | None:
     for x, y in (e.args, e.args[::-1]):
         if _is_ones(x) and y.shape == e.shape:
@@ -215,7 +219,7 @@ def _scalar_out_of_hadamard(e: Op, s) -> Expr | None:
     return None
 
 
-@rewrite("zero-divided", "div")
+@rewrite("zero-divided", "div", quiet=True)
 def _zero_divided(e: Op, s) -> Expr | None:
     return zero_of(e.shape) if _is_zero(e.args[0]) else None
 
@@ -246,12 +250,12 @@ def _coefficient_out_of_division(e: Op, s) -> Expr | None:
 # ---------------------------------------------------------------------------
 # transposes, traces, sums, powers
 
-@rewrite("transpose-of-zero", "T")
+@rewrite("transpose-of-zero", "T", quiet=True)
 def _transpose_of_zero(e: Op, s) -> Expr | None:  # (onesᵀ stays: it reads as "sum the rows")
     return Zero(e.shape) if isinstance(e.args[0], Zero) else None
 
 
-@rewrite("transpose-of-symmetric-constant", "T")
+@rewrite("transpose-of-symmetric-constant", "T", quiet=True)
 def _transpose_of_constant(e: Op, s) -> Expr | None:
     return e.args[0] if isinstance(e.args[0], (Identity, Num)) else None
 
@@ -285,7 +289,7 @@ def _reshape_of_constant(e: Op, s) -> Expr | None:
     return type(e.args[0])(e.shape) if isinstance(e.args[0], (Ones, Zero)) else None
 
 
-@rewrite("linear-of-zero", "tr", "sum")
+@rewrite("linear-of-zero", "tr", "sum", quiet=True)
 def _linear_of_zero(e: Op, s) -> Expr | None:
     return Num(0) if _is_zero(e.args[0]) else None
 
@@ -385,6 +389,17 @@ def monomial_of(c: Fraction, powers: dict) -> Expr:
 # ---------------------------------------------------------------------------
 # sums: terms that share scalar factors (λ, 1/N) have them taken out, so the
 # rest can be collected: A / N − (1/N) B -> (A − B) / N
+
+@rewrite("drop-zero-terms", "add", quiet=True)
+def _drop_zero_terms(e: Op, s) -> Expr | None:
+    """``A + 0`` -> ``A`` (unless the zero carried the sum's broadcast shape)."""
+    terms = flatten(e, "add", s.named)
+    kept = [t for t in terms if not _is_zero(t)]
+    if len(kept) == len(terms):
+        return None
+    result = sum_of(kept, e.shape)
+    return result if result.shape == e.shape else None
+
 
 @rewrite("common-scalar-factor", "add")
 def _common_scalar_factor(e: Op, s) -> Expr | None:

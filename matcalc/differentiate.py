@@ -68,6 +68,11 @@ class BackwardStep:
     cotangent: Expr
     consumers: list
     delta: str | None = None
+    # the simplifier's rewrites (algebra and rules/simplify.rules, not those tagged quiet) that
+    # turned what the rules made into ``cotangent``: those that simplified the consumers' linear
+    # forms and then the sum of the shares, including rewrites of shared nodes the memo had
+    # already simplified for an earlier step; in the order they first fired
+    rewrites: list = field(default_factory=list)
 
 
 def differentiate(objective: Expr, wrt: list[str], ctx: Context = NO_CONTEXT,
@@ -98,7 +103,7 @@ def differentiate(objective: Expr, wrt: list[str], ctx: Context = NO_CONTEXT,
     # they stay as the user wrote them, and each is looked at once (linear cost)
     forward = set(objective.walk())
     simplifier = Simplifier(rules.of("simplify"), ctx, memo={node: node for node in forward}, named=defined)
-    linear, steps, assumptions = _linearise_all(objective, active, rules, ctx, simplifier, forward)
+    linear, steps, assumptions, shaped = _linearise_all(objective, active, rules, ctx, simplifier, forward)
     order = _reverse_topological(objective, linear, forward)
 
     # each share of a cotangent carries the names of the rules that made it,
@@ -113,9 +118,11 @@ def differentiate(objective: Expr, wrt: list[str], ctx: Context = NO_CONTEXT,
         parts = cotangents.pop(node, [])
         if not parts:
             continue
-        g = _simplify_sum([p for p, _, _ in parts], simplifier)
+        with simplifier.recording() as fired:
+            g = _simplify_sum([p for p, _, _ in parts], simplifier)
         used = _merge([names for _, names, _ in parts])
-        step = BackwardStep(node, g, [c for _, _, c in parts if c is not None])
+        consumers = [c for _, _, c in parts if c is not None]
+        step = BackwardStep(node, g, consumers, rewrites=_merge([shaped.get(c, ()) for c in consumers] + [fired]))
         trace.append(step)
         if isinstance(node, Sym):
             gradients[node.name] = g
@@ -170,11 +177,18 @@ def _inline_isolated(intermediates: list, gradients: dict, trace: list, simplifi
     for w, g in gradients.items():
         new = substitute(g, env, forward)
         gradients[w] = simplifier(new) if new != g else g
+    memo: dict = {}
     for step in trace:
         if step.delta in inline:
             step.delta = None
         elif step.delta in renamed:
             step.delta = renamed[step.delta].name
+        # what --steps prints, in the δ's that remain (the gradient's line as the gradient reads)
+        new = substitute(step.cotangent, env, forward, memo)
+        if new != step.cotangent:
+            with simplifier.recording() as fired:
+                step.cotangent = simplifier(new)
+            step.rewrites = _merge([step.rewrites, fired])
     return kept
 
 
@@ -189,21 +203,25 @@ def _merge(lists) -> list:
 
 def _linearise_all(objective, active, rules, ctx, simplifier, forward):
     """The linear form of every active node reachable backwards from the
-    objective (through the rules' choices: a fused rule skips a node)."""
-    linear, steps, assumptions = {}, {}, []
+    objective (through the rules' choices: a fused rule skips a node), and
+    the simplifier's rewrites that shaped each form."""
+    linear, steps, assumptions, shaped = {}, {}, [], {}
     stack = [objective]
     while stack:
         node = stack.pop()
         if node in linear or isinstance(node, Sym):
             continue
-        form, used, assumption = linearise(node, active, rules, ctx, simplifier)
+        with simplifier.recording() as fired:
+            form, used, assumption = linearise(node, active, rules, ctx, simplifier)
         linear[node] = form
         steps[node] = used
+        if fired:
+            shaped[node] = fired
         if assumption and assumption not in assumptions:
             assumptions.append(assumption)
         for d in differentials(form, forward):
             stack.append(d.args[0])
-    return linear, steps, assumptions
+    return linear, steps, assumptions, shaped
 
 
 def _reverse_topological(objective: Expr, linear: dict, forward: set) -> list[Expr]:

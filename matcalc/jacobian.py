@@ -18,12 +18,27 @@ matrix.  Mixed second derivatives: the Jacobian of ∂J/∂x with respect to y.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from .errors import NotDifferentiableError
 from .expr import SCALAR, Expr, Identity, Num, Ones, Op, Sym, Zero, cols_of, format_shape
 from .rules import NO_CONTEXT, Context, RuleBase, default_rules, instantiate
 from .simplify import Simplifier
 from .linearise import active_nodes, contains_differential, differentials, linearise, match_linear_map
 from .shapes import substitute
+
+
+class ForwardStep(NamedTuple):
+    """One node of the forward pass, for ``--steps``: its Jacobian, the
+    rules that made it (the differential rule, then the Jacobian rules), and
+    the simplifier's rewrites that gave it its form (those that simplified
+    its linear form and then its Jacobian, shared nodes the memo had already
+    simplified included; none tagged quiet), each list in order, no repeats."""
+
+    node: Expr
+    jacobian: Expr
+    rules: list
+    rewrites: list
 
 
 def book_form_rules(rules: RuleBase) -> list:
@@ -45,7 +60,7 @@ def jacobian(f: Expr, wrt: Sym, ctx: Context = NO_CONTEXT, rules: RuleBase | Non
     """∂vec(f)/∂vec(wrt), numerator layout: size(f) × size(wrt).
 
     ``jacobian(tanh(W x), x)`` is ``diag(1 − tanh(W x) ∘ tanh(W x)) W``.
-    ``trace`` (a list) receives (node, its Jacobian, the rules used), in the
+    ``trace`` (a list) receives a ``ForwardStep`` for each node, in the
     order computed, for ``--steps``.
     """
 
@@ -58,19 +73,25 @@ def jacobian(f: Expr, wrt: Sym, ctx: Context = NO_CONTEXT, rules: RuleBase | Non
     forward = set(f.walk())
     memo: dict = {node: node for node in forward}
     # the linear forms take every simplify rule, the Jacobians the book form; one memo
-    simplifiers = (Simplifier(rules.of("simplify"), ctx, memo=memo), Simplifier(book_form_rules(rules), ctx, memo=memo))
+    # (and with it what each memoised node was shaped by)
+    shaped: dict = {}
+    simplifiers = (Simplifier(rules.of("simplify"), ctx, memo=memo, shaped=shaped),
+                   Simplifier(book_form_rules(rules), ctx, memo=memo, shaped=shaped))
     jac: dict = {wrt: _identity(n)}
     for node in f.walk(prune=lambda v: v not in active):
         if node not in active or node in jac:
             continue
-        form, used, _ = linearise(node, active, rules, ctx, simplifiers[0])
+        with simplifiers[0].recording() as fired:
+            form, used, _ = linearise(node, active, rules, ctx, simplifiers[0])
         for d in differentials(form, forward):
             if d.args[0] not in jac:  # a fused rule reached below a node: go there first
                 jac[d.args[0]] = jacobian_of(d.args[0], wrt, ctx, rules, simplifiers, active, jac)
         maps: list = []
-        jac[node] = simplifiers[1](_jacobian_of_form(form, jac, rules, ctx, forward, maps))
+        with simplifiers[1].recording() as simplified:
+            jac[node] = simplifiers[1](_jacobian_of_form(form, jac, rules, ctx, forward, maps))
         if trace is not None:
-            trace.append((node, jac[node], used + maps))
+            trace.append(ForwardStep(node, jac[node], used + maps,
+                                     fired + [n for n in simplified if n not in fired]))
     return jac[f]
 
 

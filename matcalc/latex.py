@@ -13,14 +13,19 @@ import math
 from .expr import SCALAR, Expr, Op, Sym
 from .latex_expr import escape_text, latex_name, latex_shape, to_latex
 from .report import as_report
+from .steps import simplified_note
 
 
 def _partial(of: str, target: str) -> str:
     return rf"\frac{{\partial {of}}}{{\partial {target}}}"
 
 
-def _rules(rules) -> str:
-    return rf" && \text{{[{escape_text(', '.join(rules))}]}}" if rules else ""
+def _rules(rules, rewrites=()) -> str:
+    """The rules beside a row, then the simplifier's rewrites (``--steps``)."""
+    out = rf" && \text{{[{escape_text(', '.join(rules))}]}}" if rules else ""
+    if rewrites:
+        out += rf" && \text{{{escape_text(simplified_note(rewrites))}}}"
+    return out
 
 
 def _scientific(x: float) -> str:
@@ -108,7 +113,7 @@ def steps_rows(result, wrt: str, bold: bool = False) -> list[str]:
     for line in steps.lines:
         named = rf" =: {latex_name(line.delta, bold, line.shape)}" if line.delta else ""
         rows.append(rf"{_partial(objective, label(line.target))} &= {tex(line.expr)}{named} "
-                    rf"&& ({latex_shape(line.shape)}){_rules(line.rules)}")
+                    rf"&& ({latex_shape(line.shape)}){_rules(line.rules, line.rewrites)}")
     rows.append(_shape_check_row(report, wrt, bold))
     return rows
 
@@ -170,7 +175,7 @@ def derivative_steps_rows(report, d, bold: bool = False) -> list[str]:
     for step in d.steps:
         target = tex(step.target) if step.named else rf"\left({tex(step.target)}\right)"
         rows.append(rf"{_partial(target, x)} &= {tex(step.jacobian)} && ({latex_shape(step.jacobian.shape)})"
-                    + _rules(step.rules))
+                    + _rules(step.rules, step.rewrites))
     if rows and d.layout == "denominator":
         rows.append(r"& \text{denominator layout: the transpose of the last line}")
     return rows

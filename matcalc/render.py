@@ -9,6 +9,7 @@ from .expr import SCALAR, Expr, Sym, format_shape
 from .latex_expr import to_latex
 from .printer import to_ascii, to_text
 from .report import CONVENTION, as_report
+from .steps import with_rewrites
 
 JSON_KEYS = {"jacobian": "jacobians", "hessian": "hessians", "hvp": "hvp"}
 
@@ -123,15 +124,19 @@ def render_steps_text(result, unicode: bool = True) -> str:
             factors = [f"{d}{_label(a, show)}/{d}{_label(b, show)}" for a, b in zip(steps.chain, steps.chain[1:])]
             lines.append(f"{d}{objective}/{d}{show(Sym(steps.wrt))} = " + " · ".join(factors) + "   (chain rule)")
         rows = []
+        named = max([len(show(Sym(line.delta))) + 3 for line in steps.lines if line.delta] + [0])
         for line in steps.lines:
             text = f"  {d}{objective}/{d}{_label(line.target, show)} = {show(line.expr)}"
             tail = format_shape(line.shape, times)
             tail = f"{tail:<7}   {'[' + ', '.join(line.rules) + ']' if line.rules else '':<24}"
-            if line.delta:
-                tail = f"{tail} =: {show(Sym(line.delta))}"
-            rows.append((text, tail))
-        width = min(max([len(t) for t, _ in rows] + [30]), 90)
-        lines.extend(f"{t}{' ' * max(2, width + 3 - len(t))}{tail}".rstrip() for t, tail in rows)
+            delta = f"=: {show(Sym(line.delta))}" if line.delta else ""
+            if named:
+                tail = f"{tail} {delta:<{named}}"
+            rows.append((text, tail, line.rewrites))
+        width = min(max([len(t) for t, _, _ in rows] + [30]), 90)
+        for t, tail, rewrites in rows:
+            gap = " " * max(2, width + 3 - len(t))
+            lines.append(with_rewrites(f"{t}{gap}{tail}".rstrip(), rewrites, len(t) + len(gap) + 10))
         lines.append("  " + steps.check if unicode else "  " + steps.check.replace("✓", "ok").replace("✗", "MISMATCH"))
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
@@ -167,7 +172,7 @@ def render_derivative_steps(result, unicode: bool = True) -> str:
             tail = format_shape(step.jacobian.shape, times=("×" if unicode else "x"))
             if step.rules:
                 tail = f"{tail:<7}   [{', '.join(step.rules)}]"
-            lines.append(f"  {d_}{target}/{d_}{x} = {show(step.jacobian)}   {tail}")
+            lines.append(with_rewrites(f"  {d_}{target}/{d_}{x} = {show(step.jacobian)}   {tail}", step.rewrites, 6))
         if d.layout == "denominator":
             lines.append("  denominator layout: the transpose of the last line")
         blocks.append("\n".join(lines))

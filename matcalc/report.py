@@ -80,13 +80,14 @@ class Maps:
 
 
 @dataclass(frozen=True)
-class ForwardStep:
-    """One node of a Jacobian's forward pass: ∂(target)/∂x = jacobian."""
+class ForwardRow:
+    """One node of a Jacobian's forward pass as shown: ∂(target)/∂x = jacobian."""
 
     target: Expr  # Sym(name) where the program names the node, else the node in the program's names
     named: bool
-    jacobian: Expr
+    jacobian: Expr  # in the program's names
     rules: tuple
+    rewrites: tuple  # the simplifier's, that gave it its form
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ class DerivativeRow:
     symmetric: bool
     where: tuple  # ((name, expr), ...)
     layout: str
-    steps: tuple  # ForwardStep, the nodes worth showing
+    steps: tuple  # ForwardRow, the nodes worth showing
     derivative: Derivative = field(compare=False, repr=False)  # the engine's value (``spelled``)
 
     @classmethod
@@ -249,14 +250,10 @@ def forward_steps(d: Derivative, names: dict) -> tuple:
     program names, and the last."""
     if not d.steps:
         return ()
-    last = d.steps[-1][0]
-    shown = []
-    for step in d.steps:
-        node, j, rules = step[0], step[1], step[2]
-        if node in names or node is last:
-            shown.append(ForwardStep(Sym(names[node], node.shape) if node in names else name_nodes(node, names),
-                                     node in names, name_nodes(j, names), tuple(rules)))
-    return tuple(shown)
+    last = d.steps[-1].node
+    return tuple(ForwardRow(Sym(names[s.node], s.node.shape) if s.node in names else name_nodes(s.node, names),
+                            s.node in names, name_nodes(s.jacobian, names), tuple(s.rules), tuple(s.rewrites))
+                 for s in d.steps if s.node in names or s.node is last)
 
 
 def check_of(check) -> Check | None:

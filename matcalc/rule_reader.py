@@ -34,7 +34,7 @@ KINDS = ("differential", "derivative", "definition", "simplify", "adjoint", "jac
 
 # what a tag in a rule file changes (code asks for a tag, never for a rule's name)
 TAGS = {
-    "quiet": "linearity itself: --steps does not name the rule beside each δ",
+    "quiet": "bookkeeping (linearity itself, a scalar's transpose): --steps does not name the rule",
     "evaluation": "a rewrite for cheaper evaluation: Jacobians and Hessians are displayed without it",
 }
 

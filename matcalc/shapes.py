@@ -297,12 +297,15 @@ def mismatch_message(node: str, operands: list, why: str) -> str:
     return f"{node}: " + ", ".join(f"{t} is {s}" for t, s in operands) + f"; {why}"
 
 
-def substitute(e: Expr, env: dict, keep=frozenset()) -> Expr:
+def substitute(e: Expr, env: dict, keep=frozenset(), memo: dict | None = None) -> Expr:
     """``e`` with each ``Sym`` named in ``env`` replaced by its value
     (iterative, memoised: linear in the size of the DAG).  Nodes in ``keep``
-    hold no such name: they are left as they are, not entered."""
-    memo: dict = {}
-    for node in e.walk(prune=lambda n: n in keep):
+    hold no such name: they are left as they are, not entered.  A ``memo``
+    shared by several calls (with the same ``env``) visits each node once."""
+    memo = {} if memo is None else memo
+    for node in e.walk(prune=lambda n: n in keep or n in memo):
+        if node in memo:
+            continue
         if node in keep:
             memo[node] = node
         elif isinstance(node, Sym) and node.name in env:

@@ -8,6 +8,13 @@ it), its context, its limits, its memo (each node is simplified once) and
 its trace (the name of every rewrite that fired, in order).  Nothing is
 global: two simplifiers never see each other's memo or limits.
 
+For ``--steps`` it also remembers which rewrites made each node
+(``rewrites_of``): the names that fired on the node and below it, in the
+order they first fired, with those of rules tagged ``quiet`` left out.  The
+memo keeps them, so an expression that meets a node simplified earlier (for
+another step of the derivation) still names the rewrites that shaped it;
+``recording()`` gathers them for the outermost calls of a block.
+
 It terminates by construction: every rewrite is oriented (it removes a node,
 pushes a transpose towards the leaves, or folds numbers).  A rule file can
 break that orientation (``grow: A -> A + 0 A``, or two rules that undo each
@@ -19,6 +26,7 @@ again), and ``steps`` rewrites in all.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from .algebra import REWRITES, flatten, sum_of
@@ -53,7 +61,7 @@ class Simplifier:
     """
 
     def __init__(self, rules=None, ctx: Context = NO_CONTEXT, limits: Limits = LIMITS,
-                 memo: dict | None = None, named=frozenset()):
+                 memo: dict | None = None, named=frozenset(), shaped: dict | None = None):
         self.rules = list(default_rules().of("simplify") if rules is None else rules)
         self.ctx = ctx
         self.limits = limits
@@ -63,6 +71,12 @@ class Simplifier:
         # would double at each block of a stack)
         self.named = named
         self.trace: list[str] = []  # the name of every rewrite that fired, in order
+        # node (a key of the memo) -> the names of the rewrites that made memo[node], in the order
+        # they first fired (empty ones not stored); shared with the memo when a memo is shared
+        self.shaped: dict = {} if shaped is None else shaped
+        self._quiet = frozenset([r.name for r in self.rules if "quiet" in r.tags]
+                                + [a.name for rs in REWRITES.values() for a in rs if a.quiet])
+        self._recordings: list[list] = []  # open recording() blocks
         self._keys: dict = {}  # node -> its order_key
         self._by_head: dict = {}  # operator -> the rules whose left side can match it
         self._nesting = 0  # simplify() calls in progress (a rewrite simplifies the nodes it made)
@@ -73,7 +87,7 @@ class Simplifier:
 
     def simplify(self, e: Expr) -> Expr:
         """The simplified form of ``e``."""
-        memo = self.memo
+        memo, shaped, trace = self.memo, self.shaped, self.trace
         if self._nesting == 0:
             self._budget = self.limits.steps
         elif self._nesting >= self.limits.nesting:
@@ -93,12 +107,38 @@ class Simplifier:
                         rebuilt = sum_of(args, node.shape)
                     else:
                         rebuilt = _rebuild(node.op, tuple(args))
+                    fired = len(trace)
                     memo[node] = self._to_fixed_point(rebuilt)
+                    names = _merged([shaped.get(a, ()) for a in operands], trace[fired:], self._quiet)
+                    if names:
+                        shaped[node] = names
                 else:
                     memo[node] = node
         finally:
             self._nesting -= 1
+        if self._nesting == 0:
+            for names in self._recordings:
+                names.extend(n for n in shaped.get(e, ()) if n not in names)
         return memo[e]
+
+    def rewrites_of(self, e: Expr) -> tuple:
+        """The names of the rewrites that made the simplified form of ``e``
+        (after ``simplify(e)``), in the order they first fired: on ``e`` and
+        below it, in this call or an earlier one (the memo's); none for a rule
+        tagged ``quiet``."""
+        return self.shaped.get(e, ())
+
+    @contextmanager
+    def recording(self):
+        """``with simplifier.recording() as names:`` -- ``names`` receives
+        ``rewrites_of`` each expression simplified in the block (outermost
+        calls), without repeats."""
+        names: list = []
+        self._recordings.append(names)
+        try:
+            yield names
+        finally:
+            self._recordings.remove(names)
 
     def _to_fixed_point(self, e: Expr) -> Expr:
         for _ in range(self.limits.rewrites_per_node):
@@ -107,23 +147,24 @@ class Simplifier:
                 raise LimitError("simplification did not settle within its step limit "
                                  f"({self.limits.steps} rewrites); the expression may be growing without bound: "
                                  f"{self._fired()}")
-            new = self._rewrite(e) if isinstance(e, Op) else None
+            new, name = self._rewrite(e) if isinstance(e, Op) else (None, None)
             if new is None or new == e:
                 return e
+            self.trace.append(name)
             # the rewrite may have made new nodes below the top: simplify them too
             e = self.simplify(new) if isinstance(new, Op) and new not in self.memo else self.memo.get(new, new)
         raise LimitError(f"simplification rewrote one node {self.limits.rewrites_per_node} times without "
                          f"settling; rules that undo each other? {self._fired()}")
 
-    def _rewrite(self, e: Op) -> Expr | None:
-        """The algebra's first rewrite of e, else the first rule that matches
-        and whose right side fits together (``kron(A, B) kron(C, D)`` only
-        where A C and B D are defined)."""
+    def _rewrite(self, e: Op) -> tuple:
+        """(new node, the rewrite's name): the algebra's first rewrite of e,
+        else the first rule that matches and whose right side fits together
+        (``kron(A, B) kron(C, D)`` only where A C and B D are defined);
+        (None, None) when none applies."""
         for algebra in REWRITES.get(e.op, ()):
             new = algebra.apply(e, self)
             if new is not None:
-                self.trace.append(algebra.name)
-                return new
+                return new, algebra.name
         for rule in self._rules_for(e.op):
             bindings = match(rule.lhs, e, opaque=self.named)
             if bindings is None or not conditions_hold(rule, bindings, self.ctx):
@@ -134,9 +175,8 @@ class Simplifier:
                 continue
             if new.shape != e.shape:  # ones ./ s -> 1 ./ s would lose the shape of ones
                 continue
-            self.trace.append(rule.name)
-            return new
-        return None
+            return new, rule.name
+        return None, None
 
     def _rules_for(self, op: str) -> list:
         """The rules whose left side can match a node of operator ``op``, in
@@ -191,6 +231,18 @@ def simplify(e: Expr, ctx: Context = NO_CONTEXT, rules=None, trace: list | None 
     finally:
         if trace is not None:
             trace.extend(simplifier.trace)
+
+
+def _merged(below: list, fired: list, quiet: frozenset) -> tuple:
+    """The names of ``below`` (tuples, one per operand) then ``fired``, each
+    once and in order, without the ``quiet`` ones; shares a tuple when only
+    one part has names (most nodes have none: this stays cheap)."""
+    parts = [b for b in below if b]
+    if not fired and len(parts) <= 1:
+        return parts[0] if parts else ()
+    out = dict.fromkeys(n for b in parts for n in b)
+    out.update(dict.fromkeys(n for n in fired if n not in quiet))
+    return tuple(out)
 
 
 def _operands_first(e: Expr, opaque, named):

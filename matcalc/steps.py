@@ -30,6 +30,7 @@ class StepLine:
     shape: tuple
     rules: list = field(default_factory=list)
     delta: str | None = None
+    rewrites: list = field(default_factory=list)  # the simplifier's, that gave expr its printed form
 
 
 @dataclass
@@ -65,28 +66,32 @@ def derivation_steps(result, wrt: str) -> Steps:
 
     rule_memo: dict = {}
 
-    def rules_into(s) -> list:
-        """Rules applied between the nearest shown consumers and this node."""
+    def rules_into(s) -> tuple:
+        """(rules, simplifier rewrites) applied between the nearest shown
+        consumers and this node."""
         if s.node in rule_memo:
             return rule_memo[s.node]
-        out: list = []
+        out: dict = {}
+        rewrites: dict = {}
         for c in s.consumers:
             step = by_node.get(c)
             own = derivation.steps.get(c, [])
-            before = [] if step is None or shown(step) or c is derivation.objective else rules_into(step)
-            for r in before + own:
-                if r not in out:
-                    out.append(r)
-        rule_memo[s.node] = out
-        return out
+            before, shaped = ([], []) if step is None or shown(step) or c is derivation.objective \
+                else rules_into(step)
+            out.update(dict.fromkeys(before + own))
+            rewrites.update(dict.fromkeys(shaped))
+        rewrites.update(dict.fromkeys(s.rewrites))
+        rule_memo[s.node] = list(out), list(rewrites)
+        return rule_memo[s.node]
 
     lines = []
     for s in derivation.trace:
         if s.node not in wanted or not shown(s):
             continue
         label = Sym(names[s.node], s.node.shape) if s.node in names else name_nodes(s.node, names, memo=memo)
+        rules, rewrites = rules_into(s)
         lines.append(StepLine(label, name_nodes(s.cotangent, names, memo=memo), s.node.shape,
-                              rules_into(s), s.delta))
+                              rules, s.delta, rewrites))
     chain = [Sym(result.objective_name)] + [line.target for line in lines]
     return Steps(wrt, chain, lines, _shape_check(result, wrt))
 
@@ -103,3 +108,23 @@ def _shape_check(result, wrt: str) -> str:
     objective = to_text(Sym(result.objective_name))
     return (f"shape check: ∂{objective}/∂{to_text(Sym(wrt))} is {format_shape(g.shape)}, "
             f"the shape of {to_text(Sym(wrt))} ({what}) {ok}")
+
+
+NOTE_WIDTH = 110  # a line longer than this with its rewrites gets them on a line of their own
+
+
+def simplified_note(rewrites: list) -> str:
+    """How ``--steps`` names the simplifier's rewrites beside a line, apart
+    from the derivative rules: ``simplified: transpose-of-product, collect-terms``."""
+    return "simplified: " + ", ".join(rewrites) if rewrites else ""
+
+
+def with_rewrites(line: str, rewrites: list, indent: int) -> str:
+    """``line`` with its ``simplified:`` note after it, or, when that would
+    be too long to read, on the next line indented by ``indent``."""
+    if not rewrites:
+        return line
+    note = simplified_note(rewrites)
+    if len(line) + 3 + len(note) <= NOTE_WIDTH:
+        return f"{line}   {note}"
+    return f"{line}\n{' ' * indent}{note}"
