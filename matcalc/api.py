@@ -24,7 +24,7 @@ from .names import canonical_name
 from .naming import assignments, name_derivation, needed_assignments
 from .parser import Declaration, SurfaceProgram, parse_expr, parse_program
 from .reading import Reading, reading_of
-from .report import Report
+from .report import Report, objective_of
 from .rules import NO_CONTEXT, Context, RuleBase, default_rules, load_rules
 from .shape_inference import infer_shapes
 from .shapes import substitute
@@ -263,8 +263,9 @@ class Result:
 
     @property
     def objective_name(self) -> str:
-        obj = self.program.objective
-        return self.program.names.get(obj, "J")
+        """The objective's label (``matcalc.report`` decides it): the
+        program's name for it, else J for a scalar and f for a vector or matrix."""
+        return objective_of(self.program).label
 
     def report(self) -> Report:
         """What this result shows, decided once (``matcalc.report``): every
