@@ -19,6 +19,7 @@ from typing import Callable
 
 from .errors import ShapeError
 from .expr import SCALAR, DimSize, Expr, Identity, Num, Ones, Op, Zero, cols_of, node_count, rows_of
+from .shapes import build
 
 
 @dataclass(frozen=True)
@@ -45,12 +46,6 @@ def rewrite(name: str, *ops: str, quiet: bool = False):
         return fn
 
     return register
-
-
-def build(op: str, args: tuple) -> Expr:
-    from .shapes import build as build_typed
-
-    return build_typed(op, args)
 
 
 def zero_of(shape) -> Expr:

@@ -16,11 +16,14 @@ from __future__ import annotations
 import numpy as np
 
 from .answer_diagnosis import same_values
+from .dag import name_nodes
 from .errors import MatcalcError
+from .evaluate import evaluate_program
 from .expr import Num, Ones, Op, Sym
 from .functions import FUNCTIONS
-from .dag import name_nodes
+from .jacobian import inline_gradient
 from .names import unicode_spelling
+from .printer import to_text
 from .shapes import substitute
 
 # operators an activation's derivative is built with around its elementwise functions
@@ -51,8 +54,6 @@ def _name(problem, name: str) -> str:
 
 def _truth_inlined(problem):
     """The truth written in the problem's variables (δ terms substituted)."""
-    from .jacobian import inline_gradient
-
     if problem.kind == "gradient":
         return inline_gradient(problem.result.derivation, problem.wrt)
     return problem._truth
@@ -82,9 +83,6 @@ def _mask_variants(problem) -> list:
     cached = getattr(problem, "_mask_variants", None)
     if cached is not None:
         return cached
-    from .evaluate import evaluate_program
-    from .printer import to_text
-
     truth = _truth_inlined(problem)
     variants = []
     seen = set()

@@ -40,9 +40,17 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .answer_diagnosis import Sample, diagnose, same_values
+from .answer_hints import explain
+from .api import Program
 from .errors import CheckInconclusiveError, MatcalcError, ParseError, ShapeError
-from .expr import SCALAR, format_shape, free_symbols
-from .names import canonical_name
+from .evaluate import evaluate_program
+from .expr import SCALAR, Sym, format_shape, free_symbols
+from .latex_input import latex_to_expr_text, looks_like_latex
+from .names import canonical_name, unicode_spelling
+from .parser import Declaration, SurfaceProgram, parse_expr, parse_program
+from .printer import to_text
+from .report import maps_note
+from .shape_inference import infer_shapes
 
 POINTS = 3                # random points per size assignment
 SIZE_ROUNDS = ((), (2,))  # sizes 2, 3, 5, ... then 3, 5, 7, ...
@@ -193,8 +201,6 @@ def split_where(problem: Problem) -> tuple[list[str], list[str]]:
     """The problem's where-lines and the helper lines among them: a line that
     only defines names the objective does not need is the student's helper
     (``--where "delta2 = ..."`` on the command line)."""
-    from .parser import parse_expr, parse_program
-
     items = list(problem.where)
     if not items:
         return [], []
@@ -232,11 +238,6 @@ class PreparedProblem:
     """A problem ready to judge answers: truth values cached at every sample."""
 
     def __init__(self, problem: Problem, seed: int = 0):
-        from .api import Program
-        from .parser import Declaration
-        from .printer import to_text
-        from .report import maps_note
-
         if "," in problem.wrt:
             raise MatcalcError("check one variable at a time (--wrt W, not a list)")
         self.problem = problem
@@ -321,9 +322,6 @@ class PreparedProblem:
     def sample_at(self, round_: int, sizes: dict, inputs: dict) -> Sample | None:
         """The problem's named values and the truth at ``inputs`` (None where
         the truth is not finite)."""
-        from .evaluate import evaluate_program
-        from .expr import Sym
-
         steps = self.result.definitions + self.result.intermediates
         assignments = [(s.name, s.expr) for s in steps]
         outputs = {**{s.name: Sym(s.name, s.shape) for s in steps}, "  truth": self._truth}
@@ -345,8 +343,6 @@ class PreparedProblem:
 
     def judge(self, reading: "Reading", expect=()) -> Verdict:
         """The verdict on an answer read (an expression, or a student's function)."""
-        from .answer_hints import explain
-
         try:
             givens = reading.evaluate(self.samples)
         except MatcalcError as err:
@@ -387,9 +383,6 @@ class PreparedProblem:
     def read(self, answer: str, where=(), latex: bool | None = None):
         """The answer parsed and typed in the problem: a ``Reading``, or a
         Verdict when it cannot be (empty, unparsable, unknown names, shapes)."""
-        from .parser import SurfaceProgram, parse_expr, parse_program
-        from .printer import to_text
-
         statements = split_statements(answer)
         if not statements:
             return Verdict(False, "empty", "no answer given")
@@ -440,8 +433,6 @@ class PreparedProblem:
         return Reading(final, format_shape(shape), evaluate)
 
     def _translate(self, statement: str, latex: bool | None) -> str:
-        from .latex_input import latex_to_expr_text, looks_like_latex
-
         if latex or (latex is None and looks_like_latex(statement)):
             return latex_to_expr_text(statement, names=self.names)
         return statement
@@ -449,8 +440,6 @@ class PreparedProblem:
     def _surface_with(self, helpers: list[str], helper_names):
         """The problem, the engine's δ terms the student does not define, and
         the student's helper lines, parsed as one program."""
-        from .parser import parse_program
-
         if not helpers and self._surface is not None:
             return self._surface
         shadowed = set(helper_names)
@@ -469,8 +458,6 @@ class PreparedProblem:
 def _infer(program, expr, target):
     """The typed answer, aimed at the gradient's shape; failing that, its own
     shape (to say how it differs); None and the reason when it has none."""
-    from .shape_inference import infer_shapes
-
     try:
         return infer_shapes(program, expr, target=target), ""
     except ShapeError:
@@ -482,8 +469,6 @@ def _infer(program, expr, target):
 
 
 def _evaluate(assignments, objective, sample: Sample, cached: set):
-    from .evaluate import evaluate_program
-
     env = {n: v for n, v in sample.values.items() if n in cached}
     value = evaluate_program(assignments, {"answer": objective}, env, sample.sizes)["answer"]
     return np.asarray(value, dtype=float)
@@ -513,7 +498,5 @@ def _unknown_text(unknown: list[str], problem: PreparedProblem, hidden=frozenset
 
 def to_text_name(name: str) -> str:
     """``yhat`` -> ``ŷ``, ``delta2`` -> ``δ2``."""
-    from .names import unicode_spelling
-
     return unicode_spelling(name)
 

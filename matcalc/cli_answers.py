@@ -17,6 +17,10 @@ import sys
 
 from .errors import MatcalcError
 
+# `matcalc --help` and `matcalc derive` import this module: what only check
+# and grade need (the parser and lark, answers and numpy, the worker pool) is
+# imported inside the command that runs, which keeps those startups light.
+
 CHECK_EPILOG = """examples:
   matcalc check "tr(A X B)" --wrt X --answer "A^T B^T"
   matcalc check J -f model.mc --wrt W --answer "x^T delta2" --where "delta2 = (yhat - y) U^T .* step(z)"
@@ -105,7 +109,7 @@ def _objective(args, program: str) -> str:
     """The objective: given, else the last definition of the file (else of --where)."""
     if args.expr:
         return args.expr
-    from .parser import parse_program
+    from .parser import parse_program  # lark: only when check runs
 
     for text in (program, "\n".join(args.where)):
         definitions = parse_program(text).definitions if text.strip() else []
@@ -125,7 +129,7 @@ def _draws(items) -> dict:
 
 
 def cmd_check(args) -> int:
-    from .answers import Problem, check_answer
+    from .answers import Problem, check_answer  # the engine and numpy: only when check runs
 
     program = read_file(args.file)
     allow = [a.strip() for item in args.allow for a in item.split(",") if a.strip()]
@@ -134,7 +138,7 @@ def cmd_check(args) -> int:
     if (args.answer is None) == (args.code is None):
         raise MatcalcError("check: give the answer with --answer TEXT or --code FILE.py:FUNC (one of them)")
     if args.code is not None:
-        from .student_code import check_code
+        from .student_code import check_code  # only for --code
 
         verdict = check_code(problem, args.code, seed=args.seed)
     else:
@@ -170,15 +174,16 @@ def verdict_text(verdict, show_answer: bool = False) -> str:
 
 
 def cmd_grade(args) -> int:
-    from pathlib import Path
+    from pathlib import Path  # (stdlib, but not yet loaded by --help)
 
-    from .workers import Limits, usable_cores
+    from .workers import Limits, usable_cores  # subprocess, threads: only when grade runs
 
     cores = usable_cores()
     jobs = args.jobs if args.jobs > 0 else cores
     if jobs > cores:
         print(f"matcalc: --jobs {jobs}: this machine has {cores} cores; using {cores}", file=sys.stderr)
         jobs = cores
+    # answers and numpy: only when grade runs
     from .grading import (LIMITS, grade, input_files, load_problems, read_answers, refuse_overwriting, summarize,
                           summary_text, terminal_progress, write_report)
 

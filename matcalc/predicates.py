@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .expr import SCALAR, Expr, Identity, Num, Ones, Op, Sym, Zero, chain_factors, cols_of, is_vector_shape, rows_of
+from .functions import lookup
 
 
 def _square(e: Expr) -> bool:
@@ -54,8 +55,6 @@ def _symmetric_chain(e: Op, ctx: "Context") -> bool:
 
 def _values(e: Expr) -> str | None:
     """What the function table knows of a call's values (unit, nonnegative, bounded)."""
-    from .functions import lookup
-
     f = lookup(e.op) if isinstance(e, Op) else None
     return f.values if f is not None else None
 

@@ -28,6 +28,7 @@ from .errors import MatcalcError, RuleError
 from .expr import Expr, Op, PatternVar, Sym
 from .parser import build_surface
 from .predicates import ASSUMPTIONS, PREDICATES
+from .printer import to_text
 from .syntax import syntax_tree
 
 KINDS = ("differential", "derivative", "definition", "simplify", "adjoint", "jacobian")
@@ -59,8 +60,6 @@ class Rule:
     tags: frozenset = frozenset()  # names in TAGS
 
     def __str__(self) -> str:
-        from .printer import to_text
-
         arrow = {"simplify": "->", "adjoint": "=>", "jacobian": "=>"}.get(self.kind, "=")
         return f"{self.name}: {to_text(self.lhs)} {arrow} {to_text(self.rhs)}"
 

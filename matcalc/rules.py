@@ -16,12 +16,15 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import functions
+from . import cache, functions
+from . import expr as nodes
 from .errors import RuleError
 from .expr import (SCALAR, DimSize, Expr, Identity, Num, Ones, Op, PatternVar,
                    Sym, Zero, cols_of, rows_of)
 from .predicates import NO_CONTEXT, PREDICATES, Context
 from .rule_reader import KINDS, Rule, RuleFile
+from .shapes import build, dim_product
+from .syntax import grammar_path
 
 @dataclass
 class RuleBase:
@@ -202,8 +205,6 @@ def _build_default() -> RuleBase:
     global _DEFAULT
     with _DEFAULT_LOCK:
         if _DEFAULT is None:
-            from . import cache
-
             name = f"rules-{_cache_key()}.json"
             base = cache.read(name, _cached_classes())
             if not isinstance(base, RuleBase):
@@ -216,9 +217,6 @@ def _build_default() -> RuleBase:
 def _cache_key(folder: Path | None = None, grammar: Path | None = None) -> str:
     """The package version and the hash of every rule file, the grammar and
     the code that reads them: a change to any is a new cache file."""
-    from . import cache
-    from .syntax import grammar_path
-
     here = Path(__file__).resolve().parent
     sources = sorted((folder or _rules_folder()).glob("*.rules")) + [grammar or grammar_path()]
     sources += [here / n for n in ("rules.py", "rule_reader.py", "parser.py", "names.py", "syntax.py", "expr.py",
@@ -228,10 +226,8 @@ def _cache_key(folder: Path | None = None, grammar: Path | None = None) -> str:
 
 def _cached_classes() -> dict:
     """What a cached rule base may contain besides plain data."""
-    from . import expr
-
-    nodes = [c for c in vars(expr).values() if isinstance(c, type) and issubclass(c, expr.Expr)]
-    return {c.__name__: c for c in nodes + [RuleBase, Rule, functions.Function]}
+    classes = [c for c in vars(nodes).values() if isinstance(c, type) and issubclass(c, Expr)]
+    return {c.__name__: c for c in classes + [RuleBase, Rule, functions.Function]}
 
 
 # ---------------------------------------------------------------------------
@@ -311,8 +307,6 @@ def instantiate(template: Expr, bindings: dict, target_shape=None, differential=
     cols(M) ones; ``G I`` and ``G ones`` with a scalar G take the shape the
     result must have, ``target_shape``).
     """
-    from .shapes import build
-
     memo: dict = {}
     for node in template.walk():
         if isinstance(node, PatternVar):
@@ -342,8 +336,6 @@ def _size_helper(op: str, arg: Expr) -> Expr:
         n = arg.value if isinstance(arg, Num) else arg.name
         return Num(1) if n == 1 else Identity((n, n))
     if op == "entries":
-        from .shapes import dim_product
-
         d = dim_product(rows_of(arg.shape), cols_of(arg.shape))
     else:
         d = rows_of(arg.shape) if op == "rows" else cols_of(arg.shape)

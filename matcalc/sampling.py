@@ -24,8 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import MatcalcError
-from .evaluate import shape_sizes
-from .expr import SCALAR, Shape
+from .evaluate import evaluate, evaluate_program, shape_sizes
+from .expr import SCALAR, Num, Op, Shape, Sym, free_symbols
+from .printer import to_text
 
 
 def _primes():
@@ -124,8 +125,6 @@ def domain_draws(expr) -> dict[str, str]:
     input that is inverted (``inv(A)``, ``det(A)``) or is a factor of a
     product that is (``inv(Xᵀ C X)``: X and C).  Anything less direct is left
     to the search of ``Sampler``."""
-    from .expr import Num, Op, Sym
-
     out: dict[str, str] = {}
     for node in expr.walk():
         # x .^ p, x^(1/3): a power that is not a whole number needs x > 0
@@ -146,8 +145,6 @@ def domain_draws(expr) -> dict[str, str]:
 def _chain_factors(e) -> list:
     """The variables of a product chain of variables and their transposes
     (``Xᵀ C X`` -> X, C, X); [] when ``e`` is anything else."""
-    from .expr import Op, Sym
-
     if isinstance(e, Sym):
         return [e]
     if isinstance(e, Op) and e.op == "T":
@@ -167,8 +164,6 @@ COND_BOUND = 1e6
 
 def inverted_subexpressions(expr) -> list:
     """The matrices ``expr`` inverts (arguments of inv, det, logdet), in order."""
-    from .expr import Op
-
     out: list = []
     for node in expr.walk():
         if isinstance(node, Op) and node.op in INVERTING and node.args:
@@ -278,7 +273,7 @@ class Sampler:
         self.dims = _atomic(dims)
         self.watch = watch
         self.inverted = inverted_subexpressions(watch) if watch is not None else []
-        self.show = show or _text
+        self.show = show or to_text
         self.rejections: list[Rejection] = []
         self.tried: list[dict] = []
 
@@ -316,8 +311,6 @@ class Sampler:
         objective finite."""
         if self.watch is None:
             return None
-        from .evaluate import evaluate
-
         for e in self.inverted:
             try:
                 m = np.asarray(evaluate(e, inputs, sizes), dtype=float)
@@ -339,8 +332,6 @@ class Sampler:
         return None
 
     def _rejection(self, sizes, what, node, detail: str = "") -> Rejection:
-        from .expr import free_symbols
-
         return Rejection(sizes, what, self.show(node), detail, frozenset(free_symbols(node)))
 
     def why(self) -> str:
@@ -388,19 +379,10 @@ class Sampler:
         return text + (f"; try numeric sizes, e.g. {hint}" if hint else "")
 
 
-def _text(e) -> str:
-    from .printer import to_text
-
-    return to_text(e)
-
-
 def first_non_finite(expr, inputs: dict, sizes: dict):
     """The first subexpression of ``expr`` (children before parents) whose
     value is not finite, or None: ``log(det(Xᵀ X))`` -> ``log(det(Xᵀ X))``
     when det(XᵀX) = 0; at most 2,000 nodes are looked at."""
-    from .evaluate import evaluate_program
-    from .expr import Op
-
     nodes = [n for n in itertools.islice(expr.walk(), 2000) if isinstance(n, Op)]
     try:
         values = evaluate_program([], {k: n for k, n in enumerate(nodes)}, inputs, sizes)

@@ -39,6 +39,7 @@ from .errors import ShapeError, UnknownFunctionError
 from .expr import (SCALAR, DimSize, Expr, Identity, Num, Op, Shape, Sym, cols_of, format_shape, make_shape,
                    rows_of, transpose_shape)
 from .functions import lookup
+from .printer import to_text
 
 if TYPE_CHECKING:  # the parser is the stage before this one
     from .parser import Declaration
@@ -285,7 +286,6 @@ def _build_error(op: str, args: tuple, why: str) -> ShapeError:
 def short_text(e: Expr, limit: int = 60) -> str:
     """``e`` as the user would write it, shortened for a message."""
     try:
-        from .printer import to_text
         text = to_text(e)
     except Exception:  # noqa: BLE001 - a tree the printer cannot print must not hide the error
         text = getattr(e, "name", None) or getattr(e, "op", type(e).__name__)

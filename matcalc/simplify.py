@@ -33,6 +33,7 @@ from .algebra import REWRITES, flatten, sum_of
 from .errors import LimitError, ShapeError
 from .expr import Expr, Num, Op
 from .rules import NO_CONTEXT, Context, conditions_hold, default_rules, head_operators, instantiate, match
+from .shapes import build
 
 
 @dataclass(frozen=True)
@@ -275,6 +276,4 @@ def _is_differential(e: Expr) -> bool:
 
 
 def _rebuild(op: str, args: tuple) -> Expr:
-    from .shapes import build
-
     return build(op, args)

@@ -14,7 +14,7 @@ import sys
 
 
 def _value(v):
-    import numpy as np
+    import numpy as np  # loaded by main(), after matcalc's folder left sys.path
 
     try:
         a = np.asarray(v, dtype=float)
@@ -26,7 +26,7 @@ def _value(v):
 def _limit(memory, cpu) -> None:
     """Address space and CPU time for what follows (where the platform has them)."""
     try:
-        import resource
+        import resource  # POSIX only
 
         if memory:
             resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
@@ -39,7 +39,7 @@ def _limit(memory, cpu) -> None:
 def main() -> int:
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]  # matcalc's files are not the student's
-    import numpy as np
+    import numpy as np  # only now: run as a script, matcalc's files could shadow the modules numpy imports
 
     request = json.loads(sys.stdin.read())
     _limit(request.get("memory"), request.get("cpu"))

@@ -45,6 +45,8 @@ from sympy.printing.str import StrPrinter
 
 from .errors import LimitError, MatcalcError
 from .expr import SCALAR, DimSize, Expr, Identity, Num, Ones, Op, Sym, Zero
+from .names import unicode_spelling
+from .printer import to_text
 
 ELEMENTWISE = {"exp": sympy.exp, "log": sympy.log, "sqrt": sympy.sqrt, "sin": sympy.sin, "cos": sympy.cos,
                "tanh": sympy.tanh, "abs": sympy.Abs, "sgn": sympy.sign}
@@ -151,8 +153,7 @@ def to_sympy(result) -> SympyExport:
     ``derive("tr(A X B)", wrt="X").to_sympy().gradients["X"]`` is
     ``A.T*B.T`` (``MatMul(Transpose(A), Transpose(B))``).
     """
-    from .names import unicode_spelling as show
-
+    show = unicode_spelling
     shapes = {**result.shapes, **getattr(result, "directions", {})}
     translator = _Translator(shapes)
     for n in result.program.variables:  # declare the variables in the program's order
@@ -210,8 +211,6 @@ class _Translator:
     def translate(self, e: Expr, where: str):
         """SymPy for ``e``, iteratively (children first); ``where`` names the
         line for error messages."""
-        from .printer import to_text
-
         done: dict = {}
         stack = [e]
         try:

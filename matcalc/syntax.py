@@ -9,10 +9,14 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+import lark
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput
+from lark.grammar import Rule
 from lark.lark import PostLex
+from lark.lexer import TerminalDef
 
+from . import cache
 from .errors import LimitError, MatcalcError, ParseError
 
 MAX_TOKENS = 25_000   # lark needs ~15 µs a token: this bounds a parse to ~0.4 s
@@ -54,10 +58,6 @@ _grammar_path = grammar_path  # (the name the tests know)
 def grammar_cache_name(starts: tuple, grammar: Path | None = None) -> str:
     """The cache file of the parse tables: keyed by the package version,
     the grammar's bytes and lark's version."""
-    import lark
-
-    from . import cache
-
     return f"grammar-{'-'.join(starts)}-{cache.key(grammar or grammar_path(), 'lark ' + lark.__version__)}.json"
 
 
@@ -66,11 +66,6 @@ def _lark(starts: tuple = ("expression", "program")) -> Lark:
     """The LALR parser of ``starts``.  Its tables (about 30 ms to build) are
     cached as JSON data (``matcalc.cache``, keyed by the grammar's hash and
     lark's version) and rebuilt when the file is missing or not valid."""
-    from lark.grammar import Rule
-    from lark.lexer import TerminalDef
-
-    from . import cache
-
     options = {"postlex": Postlexer(), "propagate_positions": True}
     name = grammar_cache_name(starts)
     saved = cache.read(name, {})

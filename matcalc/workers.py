@@ -87,7 +87,7 @@ def main() -> None:  # pragma: no cover (runs in the worker)
     os.dup2(2, 1)  # anything printed by accident goes to stderr, not into the replies
     memory_mb = int(os.environ.get("MATCALC_WORKER_MEMORY_MB") or 0)
     if memory_mb:
-        import resource
+        import resource  # POSIX only, and only for a memory limit
 
         limit = memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))

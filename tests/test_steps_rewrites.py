@@ -5,6 +5,7 @@ printed, apart from the derivative rules; those tagged quiet stay out, and
 the main output does not change.  Every derivation here is also checked
 numerically."""
 import pytest
+from conftest import ROOT
 
 import matcalc as mc
 from matcalc.algebra import REWRITES
@@ -16,16 +17,10 @@ from matcalc.shape_inference import infer_shapes
 from matcalc.simplify import Simplifier
 from matcalc.steps import derivation_steps
 
-# z = A x, h = tanh(z), J = hᵀ B h: the cotangent of h is Bᵀ h + B h before
-# the simplifier pushes the transpose of (hᵀ B)ᵀ in and collects the terms
-LAYER = """
-x: (n, 1)
-A: (m, n)
-B: (m, m)
-z = A x
-h = tanh(z)
-J = hᵀ B h
-"""
+# z = A x, h = tanh(z), J = hᵀ B h: the cotangent of h is (hᵀ B)ᵀ + B h
+# before the simplifier pushes the transpose in and collects the terms (the
+# README shows its --steps)
+LAYER = (ROOT / "tests" / "data" / "tanh_quadratic.mc").read_text(encoding="utf-8")
 
 
 def names_in(result) -> tuple[set, set]:

@@ -17,7 +17,7 @@ with warnings.catch_warnings():  # Starlette 1.x prefers httpx2; httpx works the
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from matcalc.web.app import create_app  # noqa: E402 - after the importorskip of the web extra
+from matcalc.web.app import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 CS224N = (ROOT / "tests" / "data" / "cs224n.mc").read_text()
@@ -32,7 +32,7 @@ def client():
 def gradients_of(document: dict, **inputs) -> dict:
     """Run the document's numpy module (our own output, not user text)."""
     namespace: dict = {}
-    exec(compile(document["numpy"], "<matcalc numpy module>", "exec"), namespace)  # noqa: S102 - our own emitted module
+    exec(compile(document["numpy"], "<matcalc numpy module>", "exec"), namespace)
     return namespace["gradients"](**inputs)
 
 

@@ -127,6 +127,6 @@ async def _body(request):
 
 
 def _bad(message: str, status: int = 400):
-    from starlette.responses import JSONResponse
+    from starlette.responses import JSONResponse  # the web extra: see create_app
 
     return JSONResponse({"error": message, "position": None}, status_code=status, headers=HEADERS)

@@ -1,7 +1,10 @@
 """``matcalc serve``: the subcommand (``cli.py`` adds it with ``add_command``)."""
 from __future__ import annotations
 
+import argparse
+
 from ..errors import MatcalcError
+from . import serve
 
 EPILOG = """examples:
   matcalc serve                      # http://127.0.0.1:8000/
@@ -11,8 +14,6 @@ EPILOG = """examples:
 
 
 def add_command(subparsers) -> None:
-    import argparse
-
     s = subparsers.add_parser("serve", help="serve the web page and its JSON API on this machine",
                               epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("--host", default="127.0.0.1",
@@ -27,7 +28,7 @@ def add_command(subparsers) -> None:
 
 
 def cmd_serve(args) -> int:
-    try:
+    try:  # the web extra is optional: asked for only when serve runs
         import starlette  # noqa: F401 - only: is the web extra installed?
         import uvicorn  # noqa: F401 - only: is the web extra installed?
     except ImportError:
@@ -37,8 +38,6 @@ def cmd_serve(args) -> int:
         raise MatcalcError(f"--port {args.port}: a port is 1 to 65535")
     if args.workers < 1 or not args.timeout > 0:
         raise MatcalcError("--workers is at least 1 and --timeout more than 0 seconds")
-    from . import serve
-
     try:
         serve(args.host, args.port, open_browser=args.open, workers=args.workers, timeout=args.timeout)
     except KeyboardInterrupt:

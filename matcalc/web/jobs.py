@@ -18,6 +18,17 @@ from __future__ import annotations
 import json
 import re
 
+from ..answers import Problem as Homework
+from ..answers import check_answer, split_statements
+from ..api import Program
+from ..errors import MatcalcError, ParseError
+from ..latex import render_latex
+from ..latex_expr import latex_shape, to_latex
+from ..latex_input import latex_to_expr_text, looks_like_latex
+from ..parser import parse_expr, parse_program
+from ..printer import to_text
+from ..render import render_json, render_text
+
 MAX_TEXT = 20_000     # characters in all text fields of one request
 MAX_LIST = 200        # items in a list field (where lines, wrt names)
 STATEMENT = re.compile(r"^\s*[^\s=:(),]+\s*[=:]")  # a definition or a declaration
@@ -101,9 +112,6 @@ class Problem:
     program."""
 
     def __init__(self, fields: dict):
-        from matcalc.errors import ParseError
-        from matcalc.parser import parse_program
-
         _check_size(fields)
         self.f = _text(fields, "f") or _text(fields, "expr")
         self.where = _lines(fields, "where")
@@ -137,9 +145,6 @@ class Problem:
 
     def program(self):
         """The matcalc ``Program`` (a BadRequest located in its field)."""
-        from matcalc.api import Program
-        from matcalc.errors import MatcalcError
-
         try:
             return Program(self.joined, objective=self.objective)
         except MatcalcError as err:
@@ -211,8 +216,6 @@ def _direction(program, fields: dict) -> str:
 def derived(fields: dict):
     """(Problem, Result) for the fields: derived and, unless ``check`` is
     false, checked."""
-    from matcalc.errors import MatcalcError
-
     problem = Problem(fields)
     wrt = _wrt(fields)
     order = _order(fields)
@@ -232,8 +235,6 @@ def derived(fields: dict):
 # -- the jobs ----------------------------------------------------------------
 def derive_document(fields: dict) -> dict:
     """``POST /api/derive``: the ``--format json`` document (SPEC §6)."""
-    from matcalc.render import render_json
-
     problem, result = derived(fields)
     return json.loads(render_json(result.report(), input_text=problem.f))
 
@@ -243,11 +244,6 @@ def derive_view(fields: dict) -> dict:
     (its first row the ``read as`` line when a reading was decided) and of
     each ``--steps`` block, the objective as parsed, the text output and
     the LaTeX download."""
-    from matcalc.latex import render_latex
-    from matcalc.latex_expr import latex_shape, to_latex
-    from matcalc.printer import to_text
-    from matcalc.render import render_json, render_text
-
     problem, result = derived(fields)
     report = result.report()
     with result.program.rules.scope():  # a rule file's functions, in the LaTeX too
@@ -286,10 +282,6 @@ def _latex_blocks(text: str) -> tuple[str, list[dict]]:
 
 def check_verdict(fields: dict) -> dict:
     """``POST /api/check``: the verdict on ``answer`` (``Verdict.to_dict()``)."""
-    from matcalc.answers import Problem as Homework
-    from matcalc.answers import check_answer
-    from matcalc.errors import MatcalcError
-
     problem = Problem(fields)
     answer = _text(fields, "answer")
     if not answer.strip():
@@ -320,10 +312,6 @@ def check_verdict(fields: dict) -> dict:
 
 
 def _answer_latex(text: str) -> str:
-    from matcalc.errors import MatcalcError
-    from matcalc.latex_expr import to_latex
-    from matcalc.parser import parse_expr
-
     try:
         return to_latex(parse_expr(text))
     except MatcalcError:
@@ -333,12 +321,6 @@ def _answer_latex(text: str) -> str:
 def preview(fields: dict) -> dict:
     """The answer as typeset math while it is typed: each statement (``;``
     or a new line between them) read as matcalc syntax or LaTeX."""
-    from matcalc.answers import split_statements
-    from matcalc.errors import MatcalcError
-    from matcalc.latex_expr import to_latex
-    from matcalc.latex_input import latex_to_expr_text, looks_like_latex
-    from matcalc.parser import parse_expr
-
     _check_size(fields)
     answer = _text(fields, "answer")
     latex = fields.get("latex")
@@ -365,8 +347,6 @@ def run(name: str, fields) -> list:
     """The worker's entry (``matcalc.workers`` runs "matcalc.web.jobs:run"):
     ``["ok", value]``, ``["bad", {"error", "position"}]`` for bad input, or
     ``["error", {...}]`` for a bug of ours."""
-    from matcalc.errors import MatcalcError
-
     try:
         return ["ok", JOBS[name](fields)]
     except BadRequest as err:
