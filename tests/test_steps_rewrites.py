@@ -169,3 +169,22 @@ def test_a_node_the_memo_simplified_earlier_still_names_its_rewrites():
     assert "double-transpose" not in simplifier.trace[fired:]
     assert "double-transpose" in simplifier.rewrites_of(second)
     assert names == list(simplifier.rewrites_of(second))
+
+
+@pytest.mark.parametrize("objective, where, wrt", [
+    ("sum(tanh(W x))", ["W: (n, m)", "x: (m, 1)"], "x"),
+    ("sum(log(1 + exp(X w)))", ["X: (n, d)", "w: (d, 1)"], "w"),
+    ("CE(y, softmax(W x))", ["W: (C, D)", "x: (D, 1)", "y: (C, 1)"], "W"),
+], ids=["tanh", "softplus", "softmax-CE"])
+def test_a_step_names_only_the_deltas_the_derivation_keeps(objective, where, wrt):
+    """A δ written back into the one gradient that used it (a layer of its
+    own) is gone from the steps too: the gradient's line reads as the
+    gradient does, never with a δ that is defined nowhere."""
+    result = mc.derive(objective, wrt=wrt, where=where)
+    assert result.check().ok
+    kept = {i.name for i in result.derivation.intermediates}
+    steps = derivation_steps(result, wrt)
+    for line in steps.lines:
+        used = {n.name for n in line.expr.walk() if isinstance(n, Sym) and n.name.startswith("delta")}
+        assert used <= kept, (mc.printer.to_text(line.expr), kept)
+    assert mc.printer.to_text(steps.lines[-1].expr) == mc.printer.to_text(result.gradients[wrt])
