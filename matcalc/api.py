@@ -17,14 +17,16 @@ import functools
 
 from .differentiate import Derivation, differentiate
 from .errors import MatcalcError, ParseError
-from .expr import SCALAR, Expr, Op, Sym, format_shape, free_symbols
+from .expr import SCALAR, Expr, Op, format_shape, free_symbols
 from .higher import LAYOUTS, jacobian_derivatives, second_derivatives
+from .latex import program_table, render_latex, render_latex_display
 from .latex_input import latex_to_expr_text, looks_like_latex
 from .names import canonical_name
 from .naming import assignments, name_derivation, needed_assignments
 from .parser import Declaration, SurfaceProgram, parse_expr, parse_program
-from .printer import to_ascii, to_text
 from .reading import Reading, reading_of
+from .render import render_text
+from .report import Report, objective_of
 from .rules import Context, RuleBase, default_rules, load_rules
 from .shape_inference import infer_shapes
 from .shapes import substitute
@@ -202,8 +204,6 @@ class Program:
 
     def _repr_markdown_(self) -> str:
         """Jupyter: the shape table (name, shape, kind or definition)."""
-        from .latex import program_table
-
         return program_table(self)
 
 
@@ -247,23 +247,16 @@ class Result:
             out[step.name] = step.shape
         return out
 
-    def conventions(self, unicode: bool = True) -> list[str]:
-        """One line per gradient with respect to a declared symmetric or spd
-        matrix: the derivative is of independent entries (SPEC §3)."""
-        show = to_text if unicode else to_ascii
-        kinds = self.program.typed.kinds
-        out = []
-        for w in self.gradients if self.gradients else []:
-            if kinds.get(w) in ("symmetric", "spd"):
-                s = show(Sym(w))
-                out.append(f"entries of {s} treated as independent; on symmetric {s} the gradient along "
-                           "symmetric directions is sym(G)")
-        return out
-
     @property
     def objective_name(self) -> str:
-        obj = self.program.objective
-        return self.program.names.get(obj, "J")
+        """The objective's label (``matcalc.report`` decides it): the
+        program's name for it, else J for a scalar and f for a vector or matrix."""
+        return objective_of(self.program).label
+
+    def report(self) -> Report:
+        """What this result shows, decided once (``matcalc.report``): every
+        output (text, JSON, LaTeX, Jupyter, the web page) formats it."""
+        return Report.of(self)
 
     # -- numbers (matcalc.result_check; numpy loads on first use) -----------
     def _assignments(self) -> list[tuple[str, Expr]]:
@@ -319,7 +312,7 @@ class Result:
         ``value(**inputs)`` and ``value_and_gradients(**inputs)`` (and
         ``jacobians``, ``hessians`` or ``hvp`` as derived), over numpy, or over
         ``jax.numpy`` or ``torch`` with ``backend="jax"`` / ``"torch"``."""
-        from .codegen import Emitted, emit_module
+        from .codegen import Emitted, emit_module  # numpy
 
         typed = self.program.typed
         dims = {}
@@ -380,7 +373,7 @@ class Result:
         are checked against the declared shapes (a 1-D array stands for a
         column vector; a scalar may be a float); a mismatch raises
         ``ValueError`` naming the expected shape."""
-        from .codegen import compile_module
+        from .codegen import compile_module  # numpy
 
         module = compile_module(self.numpy(backend), f"matcalc_{backend}")
         function = function or self.main_function
@@ -392,8 +385,6 @@ class Result:
 
     @_in_scope
     def __repr__(self) -> str:
-        from .render import render_text
-
         return render_text(self)
 
     # -- presentation ------------------------------------------------------
@@ -401,22 +392,18 @@ class Result:
     def latex(self, bold: bool = False, steps: bool = False) -> str:
         """The derivation as LaTeX (an ``align*`` block; ``steps`` adds the
         chain-rule steps); ``bold`` sets vectors and matrices in bold."""
-        from .latex import render_latex
-
         return render_latex(self, bold=bold, steps=steps)
 
     @_in_scope
     def _repr_latex_(self) -> str:
         """Jupyter: the δ terms and gradients as rendered math, with shapes."""
-        from .latex import render_latex_display
-
         return render_latex_display(self)
 
     @_in_scope
     def to_sympy(self):
         """The δ terms and gradients as SymPy matrix expressions (a
         ``SympyExport``); a MatcalcError names what SymPy cannot express."""
-        from .sympy_export import to_sympy
+        from .sympy_export import to_sympy  # sympy: loaded only for this
 
         return to_sympy(self)
 
