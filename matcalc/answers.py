@@ -49,6 +49,7 @@ from .latex_input import latex_to_expr_text, looks_like_latex
 from .names import canonical_name, unicode_spelling
 from .parser import Declaration, SurfaceProgram, parse_expr, parse_program
 from .printer import to_text
+from .report import maps_note
 from .shape_inference import infer_shapes
 
 POINTS = 3                # random points per size assignment
@@ -265,7 +266,7 @@ class PreparedProblem:
                 f"; where {to_text_name(n)} = {to_text(e)}" for n, e in derivative.where)
             rows = "the variable" if problem.layout == "denominator" else "f"
             columns = "f" if problem.layout == "denominator" else "the variable"
-            self.convention = (derivative.maps(self.program.objective.shape, typed.shapes)
+            self.convention = (maps_note(derivative, self.program.objective.shape, typed.shapes).text()
                                if self.kind == "hessian" else
                                f"{problem.layout} layout: rows follow {rows}, columns {columns}")
         self.shape = truth.shape

@@ -17,14 +17,14 @@ import functools
 
 from .differentiate import Derivation, differentiate
 from .errors import MatcalcError, ParseError
-from .expr import SCALAR, Expr, Op, Sym, format_shape, free_symbols
+from .expr import SCALAR, Expr, Op, format_shape, free_symbols
 from .higher import LAYOUTS, hessian_derivatives, hvp_derivatives, jacobian_derivatives
 from .latex_input import latex_to_expr_text, looks_like_latex
 from .names import canonical_name
 from .naming import assignments, name_derivation, needed_assignments
 from .parser import Declaration, SurfaceProgram, parse_expr, parse_program
-from .printer import to_ascii, to_text
 from .reading import Reading, reading_of
+from .report import Report, objective_of
 from .rules import NO_CONTEXT, Context, RuleBase, default_rules, load_rules
 from .shape_inference import infer_shapes
 from .shapes import substitute
@@ -261,23 +261,16 @@ class Result:
             out[step.name] = step.shape
         return out
 
-    def conventions(self, unicode: bool = True) -> list[str]:
-        """One line per gradient with respect to a declared symmetric or spd
-        matrix: the derivative is of independent entries (SPEC §3)."""
-        show = to_text if unicode else to_ascii
-        kinds = self.program.typed.kinds
-        out = []
-        for w in self.gradients if self.gradients else []:
-            if kinds.get(w) in ("symmetric", "spd"):
-                s = show(Sym(w))
-                out.append(f"entries of {s} treated as independent; on symmetric {s} the gradient along "
-                           "symmetric directions is sym(G)")
-        return out
-
     @property
     def objective_name(self) -> str:
-        obj = self.program.objective
-        return self.program.names.get(obj, "J")
+        """The objective's label (``matcalc.report`` decides it): the
+        program's name for it, else J for a scalar and f for a vector or matrix."""
+        return objective_of(self.program).label
+
+    def report(self) -> Report:
+        """What this result shows, decided once (``matcalc.report``): every
+        output (text, JSON, LaTeX, Jupyter, the web page) formats it."""
+        return Report.of(self)
 
     # -- numbers (matcalc.result_check; numpy loads on first use) -----------
     def _assignments(self) -> list[tuple[str, Expr]]:

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from . import __version__
 from .cli_answers import add_commands, read_file
 from .errors import MatcalcError
+from .expr import Sym, format_shape
+from .printer import to_text
+from .web.command import add_command as add_serve
 
 EPILOG = """examples:
   matcalc derive "CE(y, softmax(relu(x W + b1) U + b2))" --wrt W
@@ -74,8 +78,6 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--steps", action="store_true",
                    help="show the derivation step by step: chain rule, rules used, shapes")
     add_commands(sub)  # matcalc check, matcalc grade
-    from .web.command import add_command as add_serve
-
     add_serve(sub)  # matcalc serve
     return parser
 
@@ -83,15 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
 def _rules(files):
     if not files:
         return None
-    from .rules import load_rules
+    from .rules import load_rules  # the rule reader (lark) loads when rules are given
 
     return load_rules(files)
 
 
 def cmd_parse(args) -> int:
+    # the engine and the renderers load here, not at import: `matcalc --help` stays fast
     from .api import Program
-    from .expr import format_shape
-    from .printer import to_text
     from .render import shape_list
 
     if args.expr is None and not args.file and not args.where:
@@ -112,15 +113,14 @@ def cmd_parse(args) -> int:
 
 
 def to_text_name(name: str) -> str:
-    from .expr import Sym
-    from .printer import to_text
-
     return to_text(Sym(name))
 
 
 def cmd_derive(args) -> int:
+    # the engine and the renderers load here, not at import: `matcalc --help` stays fast
     from .api import Program
-    from .render import render_json, render_text
+    from .latex import render_latex
+    from .render import render_derivative_steps, render_json, render_steps_text, render_text
 
     wrt = [w for item in args.wrt for w in item.split(",") if w.strip()]
     if not wrt:
@@ -132,30 +132,26 @@ def cmd_derive(args) -> int:
     check = None
     if args.check:
         check = result.check(seed=args.seed)
+    report = result.report()
     if args.format == "json":
-        print(render_json(result, input_text=args.expr or ""))
+        print(render_json(report, input_text=args.expr or ""))
     elif args.format in ("numpy", "jax", "torch"):
         print(result.numpy(args.format))
     elif args.format == "latex":
-        from .latex import render_latex
-
-        print(render_latex(result, bold=args.bold, steps=args.steps))
+        print(render_latex(report, bold=args.bold, steps=args.steps))
     elif args.format == "sympy":
-        from .sympy_export import sympy_source
+        from .sympy_export import sympy_source  # sympy loads only for --format sympy
 
         print(sympy_source(result))
     else:
-        print(render_text(result, unicode=not args.ascii))
+        print(render_text(report, unicode=not args.ascii))
         if args.steps:
-            from .higher import render_derivative_steps
-            from .steps import render_steps_text
-
-            if result.gradients:
+            if report.gradients:
                 print()
-                print(render_steps_text(result, unicode=not args.ascii))
-            if result.derivatives:
+                print(render_steps_text(report, unicode=not args.ascii))
+            if report.derivatives:
                 print()
-                print(render_derivative_steps(result, unicode=not args.ascii))
+                print(render_derivative_steps(report, unicode=not args.ascii))
     if check is not None and check.status == "inconclusive":
         print("matcalc: the numeric check is inconclusive (see the check line): the result is not verified",
               file=sys.stderr)
@@ -191,13 +187,9 @@ def main(argv=None) -> int:
         print("matcalc: LimitError: the input is nested too deeply", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `matcalc ... | head`: the reader is gone, and so is our output
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 0
     except Exception as err:  # a bug of ours: say so plainly (MATCALC_DEBUG=1 shows the traceback)
-        import os
-
         if os.environ.get("MATCALC_DEBUG"):
             raise
         missing = (getattr(err, "name", None) or "").split(".")[0] if isinstance(err, ModuleNotFoundError) else ""

@@ -1,8 +1,8 @@
 """Jacobians, Hessians and Hessian-vector products as results: their
-derivation (forward mode over the objective, or over the gradient), what
-to print (with the layout and what each matrix maps).  Their numeric check
-is ``matcalc.check_higher``, their numpy functions (``jacobians``,
-``hessians``, ``hvp``) ``matcalc.codegen``.
+derivation (forward mode over the objective, or over the gradient) and
+their labels (what each output shows of them is ``matcalc.report``'s).
+Their numeric check is ``matcalc.check_higher``, their numpy functions
+(``jacobians``, ``hessians``, ``hvp``) ``matcalc.codegen``.
 
 Layouts: numerator (the default) puts the rows of the Jacobian along f and
 its columns along the variable, (∂f/∂x)ᵢⱼ = ∂fᵢ/∂xⱼ; denominator is its
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from .dag import name_nodes
 from .errors import MatcalcError
-from .expr import SCALAR, Expr, Num, Sym, Zero, format_shape
+from .expr import SCALAR, Expr, Num, Sym, Zero
 from .jacobian import book_form_rules, inline_gradient, jacobian, jvp, vec_size, zero_matrix
 from .naming import name_repeats
 from .rules import NO_CONTEXT
@@ -70,46 +70,6 @@ class Derivative:
 
     def spelled(self, templates: dict, objective: str, name) -> str:
         return templates[self.form].format(f=objective, x=name(self.wrt), y=name(self.wrt2 or self.wrt))
-
-    def maps(self, objective_shape, wrt_shapes, unicode: bool = True) -> str:
-        """What the matrix maps: ``∂vec(f)/∂vec(X): mn×pq``."""
-        if self.kind == "hvp":
-            return "Hessian-vector product, shaped like " + self.wrt
-        if self.kind == "hessian":
-            x, y = self.wrt, self.wrt2 or self.wrt
-            vx = f"vec({x})" if 1 not in wrt_shapes[x] and wrt_shapes[x] != SCALAR else x
-            vy = f"vec({y})" if 1 not in wrt_shapes[y] and wrt_shapes[y] != SCALAR else y
-            rows, cols = vec_size(wrt_shapes[x]), vec_size(wrt_shapes[y])
-            if self.layout == "denominator":
-                rows, cols = cols, rows
-            what = f"Hessian in {vx}" if x == y else f"∂/∂{vy} of the gradient in {vx}"
-            return f"{what}: {_dim(rows)}{'×' if unicode else 'x'}{_dim(cols)}"
-        f = "f"
-        outer = objective_shape if self.kind == "jacobian" else wrt_shapes[self.wrt]
-        inner = wrt_shapes[self.wrt] if self.kind == "jacobian" else wrt_shapes[self.wrt2 or self.wrt]
-        x = self.wrt if self.kind == "jacobian" else (self.wrt2 or self.wrt)
-        top = f"vec({f})" if 1 not in outer else f
-        bottom = f"vec({x})" if 1 not in inner else x
-        if inner == SCALAR:
-            bottom = x
-        rows, cols = vec_size(outer), vec_size(inner)
-        if self.layout == "denominator":
-            rows, cols = cols, rows
-        times = "×" if unicode else "x"
-        return f"∂{top}/∂{bottom}: {_dim(rows)}{times}{_dim(cols)}"
-
-
-def layout_note(result) -> str:
-    """The layout, said in every output: what it means for what was derived."""
-    if result.derivatives and any(d.kind in ("jacobian", "hessian") for d in result.derivatives):
-        if result.layout == "numerator":
-            return "numerator (∂f/∂x)ᵢⱼ = ∂fᵢ/∂xⱼ: rows follow f, columns the variable"
-        return "denominator (∂f/∂x)ᵢⱼ = ∂fⱼ/∂xᵢ: rows follow the variable, columns f (the transpose)"
-    return f"{result.layout} (a gradient has the shape of its variable in either layout)"
-
-
-def _dim(d) -> str:
-    return str(d).replace("*", "")
 
 
 def _oriented(e: Expr, layout: str, ctx, rules) -> Expr:
@@ -187,62 +147,3 @@ def hvp_derivatives(result, wrt: list[str], direction: str, ctx) -> list[Derivat
         out.append(Derivative("hvp", w, direction, _display(hv, ctx, program.names, program.rules),
                               _cheap(hv, ctx, program.rules), "numerator"))
     return out
-
-
-def render_derivatives(result, derivatives: list[Derivative], unicode: bool = True, width: int = 0) -> list[str]:
-    """Text lines: each derivative with its shape, what it maps, symmetry."""
-    from .printer import to_ascii, to_text
-
-    show = to_text if unicode else to_ascii
-    program = result.program
-    objective = show(Sym(result.objective_name)) if result.objective_name != "J" or program.objective.shape == SCALAR \
-        else "f"
-    shapes = program.typed.shapes
-    rows = []
-    for d in derivatives:
-        note = d.maps(program.objective.shape, shapes, unicode)
-        if d.symmetric:
-            note += ", symmetric"
-        rows.append((f"{d.label(objective, unicode)} = {show(d.expr)}", format_shape(d.shape, "×" if unicode else "x"),
-                     note))
-        for name, expr in d.where:
-            shape = format_shape(expr.shape, "×" if unicode else "x")
-            rows.append((f"    where {show(Sym(name))} = {show(expr)}", shape, ""))
-    width = min(max([len(t) for t, _, _ in rows] + [30, width]), 100)
-    return [f"{t}{' ' * max(2, width + 3 - len(t))}{s:<9} {n}".rstrip() for t, s, n in rows]
-
-
-def render_derivative_steps(result, unicode: bool = True) -> str:
-    """``--steps`` for Jacobians and Hessians: forward mode, node by node
-    (the program's names where it has them), with the rules used."""
-    from .printer import to_ascii, to_text
-    from .steps import with_rewrites
-
-    show = to_text if unicode else to_ascii
-    d_ = "∂" if unicode else "d"
-    names = result.program.names
-    objective = show(Sym(result.objective_name)) if result.program.objective in names else \
-        ("f" if result.program.objective.shape != SCALAR else "J")
-    blocks = []
-    for d in result.derivatives:
-        if d.kind == "hvp":
-            blocks.append(f"{d.label(objective, unicode)}: the derivative of the gradient ∂J/∂{show(Sym(d.wrt))} "
-                          f"along {show(Sym(d.wrt2))} (forward mode on the gradient; no Hessian is formed)")
-            continue
-        x = show(Sym(d.wrt2 or d.wrt))
-        head = ("forward mode, numerator layout: each step is M · (the Jacobian before it)"
-                if d.kind == "jacobian" else
-                f"the Hessian is the Jacobian of the gradient ∂J/∂{show(Sym(d.wrt))}, by forward mode")
-        lines = [f"{d.label(objective, unicode)}: {head}"]
-        shown = [s for s in d.steps if s.node in names or s.node is d.steps[-1].node]
-        for node, j, rules, rewrites in shown:
-            target = show(Sym(names[node])) if node in names else f"({show(name_nodes(node, names))})"
-            tail = format_shape(j.shape, "×" if unicode else "x")
-            if rules:
-                tail = f"{tail:<7}   [{', '.join(rules)}]"
-            lines.append(with_rewrites(f"  {d_}{target}/{d_}{x} = {show(name_nodes(j, names))}   {tail}",
-                                       rewrites, 6))
-        if d.layout == "denominator":
-            lines.append("  denominator layout: the transpose of the last line")
-        blocks.append("\n".join(lines))
-    return "\n\n".join(blocks)

@@ -8,10 +8,11 @@ rules, the numeric check) and, with ``steps=True``, the chain-rule steps of
 """
 from __future__ import annotations
 
+import math
+
 from .expr import SCALAR, Expr, Op, Sym
-from .dag import name_nodes
-from .higher import LABELS, layout_note
 from .latex_expr import escape_text, latex_name, latex_shape, to_latex
+from .report import as_report
 from .steps import simplified_note
 
 
@@ -28,22 +29,34 @@ def _rules(rules, rewrites=()) -> str:
 
 
 def _scientific(x: float) -> str:
+    if not math.isfinite(x):
+        return r"\infty" if x > 0 else r"\text{nan}"
     mantissa, exponent = f"{x:.1e}".split("e")
     return rf"{mantissa} \times 10^{{{int(exponent)}}}"
 
 
 def _check_row(check) -> str:
+    """ok, FAILED or inconclusive (with why), as the report says."""
+    if check.status == "inconclusive":
+        return rf"& \text{{check inconclusive: {escape_text(check.details)}}}"
     dims = ", ".join(f"{latex_name(k)} = {v}" for k, v in check.dims.items())
-    status = "ok" if check.ok else "FAILED"
+    status = "ok" if check.status == "ok" else "FAILED"
     return rf"& \text{{check {status}: max rel err }} {_scientific(check.max_rel_error)} \quad ({dims})"
 
 
-def derivation_rows(result, bold: bool = False, definitions: bool = True, layout: bool = True) -> list[str]:
+def _objective(report, bold: bool) -> str:
+    o = report.objective
+    return latex_name(o.label, bold, o.shape if o.named else None)
+
+
+def derivation_rows(result, bold: bool = False, layout: bool = True) -> list[str]:
     """The rows of a derivation for an ``align*`` / ``aligned`` block: the
-    variables' shapes, the definitions, assumptions, the layout, δ terms,
+    variables' shapes, the definitions, assumptions, the layout (when
+    ``layout``, or when it matters: Jacobians and Hessians), δ terms,
     gradients (each ``lhs &= rhs && (shape) && [rules]``), Jacobians and
     Hessians, and the check if it ran."""
-    shapes = {**result.shapes, **getattr(result, "directions", {})}
+    report = as_report(result)
+    shapes = report.all_shapes
 
     def tex(e):
         return to_latex(e, bold, shapes)
@@ -51,31 +64,28 @@ def derivation_rows(result, bold: bool = False, definitions: bool = True, layout
     def name(n):
         return latex_name(n, bold, shapes.get(n))
 
-    program = result.program
-    spaces = [rf"{name(n)} \in \mathbb{{R}}" + ("" if shapes[n] == SCALAR else f"^{{{latex_shape(shapes[n])}}}")
-              for n in program.variables]
+    spaces = [rf"{name(n)} \in \mathbb{{R}}" + ("" if s == SCALAR else f"^{{{latex_shape(s)}}}")
+              for n, s in report.variables]
     rows = [r"& " + r",\; ".join(spaces)]
-    if definitions:
-        rows += [rf"{name(s.name)} &= {tex(s.expr)} && ({latex_shape(s.shape)})" for s in result.definitions]
-    rows += [rf"& \text{{assume: {escape_text(str(a))}}}" for a in result.assumptions]
-    derivatives = getattr(result, "derivatives", [])
-    if layout or derivatives:
-        rows.append(rf"& \text{{layout: {escape_text(layout_note(result))}}}")
-    rows += [rf"{name(s.name)} &= {tex(s.expr)} && ({latex_shape(s.shape)}){_rules(s.rules)}"
-             for s in result.intermediates]
-    objective = name(result.objective_name)
-    for w, g in result.gradients.items():
-        rows.append(rf"{_partial(objective, name(w))} &= {tex(g)} && ({latex_shape(shapes[w])})"
-                    + _rules(result.gradient_rules.get(w, [])))
-    if derivatives:
-        unnamed = result.objective_name == "J" and program.objective.shape != SCALAR
-        f = "f" if unnamed else objective
-        for d in derivatives:
-            note = d.maps(program.objective.shape, program.typed.shapes) + (", symmetric" if d.symmetric else "")
-            rows.append(rf"{d.spelled(LABELS['latex'], f, name)} &= {tex(d.expr)} && ({latex_shape(d.shape)})"
-                        rf" && \text{{{escape_text(note)}}}")
-    if result.last_check is not None:
-        rows.append(_check_row(result.last_check))
+    objective = _objective(report, bold)
+    for row in report.rows:
+        if row.kind == "definition":
+            rows.append(rf"{name(row.name)} &= {tex(row.expr)} && ({latex_shape(row.shape)})")
+        elif row.kind == "assumption":
+            rows.append(rf"& \text{{assume: {escape_text(row.text)}}}")
+        elif row.kind == "layout":
+            if layout or row.essential:
+                rows.append(rf"& \text{{layout: {escape_text(row.text)}}}")
+        elif row.kind == "intermediate":
+            rows.append(rf"{name(row.name)} &= {tex(row.expr)} && ({latex_shape(row.shape)}){_rules(row.rules)}")
+        else:
+            rows.append(rf"{_partial(objective, name(row.name))} &= {tex(row.expr)} && ({latex_shape(row.shape)})"
+                        + _rules(row.rules))
+    for d in report.derivatives:
+        rows.append(rf"{d.label('latex', objective, name)} &= {tex(d.expr)} && ({latex_shape(d.shape)})"
+                    rf" && \text{{{escape_text(d.note())}}}")
+    if report.check is not None:
+        rows.append(_check_row(report.check))
     return rows
 
 
@@ -83,15 +93,14 @@ def steps_rows(result, wrt: str, bold: bool = False) -> list[str]:
     """One variable's ``--steps`` (matcalc.steps) as ``align*`` rows: the
     chain rule, one row per step (partial, shape, rules, δ name), the shape
     check."""
-    from .steps import derivation_steps
-
-    steps = derivation_steps(result, wrt)
-    shapes = result.shapes
+    report = as_report(result)
+    steps = report.steps_of(wrt)
+    shapes = report.shapes
 
     def tex(e):
         return to_latex(e, bold, shapes)
 
-    objective = latex_name(result.objective_name, bold, shapes.get(result.objective_name))
+    objective = _objective(report, bold)
     var = latex_name(wrt, bold, shapes.get(wrt))
 
     def label(target: Expr) -> str:
@@ -105,15 +114,16 @@ def steps_rows(result, wrt: str, bold: bool = False) -> list[str]:
         named = rf" =: {latex_name(line.delta, bold, line.shape)}" if line.delta else ""
         rows.append(rf"{_partial(objective, label(line.target))} &= {tex(line.expr)}{named} "
                     rf"&& ({latex_shape(line.shape)}){_rules(line.rules, line.rewrites)}")
-    rows.append(_shape_check_row(result, wrt, bold))
+    rows.append(_shape_check_row(report, wrt, bold))
     return rows
 
 
-def _shape_check_row(result, wrt: str, bold: bool) -> str:
+def _shape_check_row(report, wrt: str, bold: bool) -> str:
     """The shape check of matcalc.steps, in LaTeX: the factors of the final
     product and their shapes, or the gradient's shape against the variable's."""
-    shapes = result.shapes
-    g, shape = result.gradients[wrt], shapes[wrt]
+    shapes = report.shapes
+    g = next(r.expr for r in report.gradients if r.name == wrt)
+    shape = shapes[wrt]
     var = latex_name(wrt, bold, shape)
     if isinstance(g, Op) and g.op == "matmul":
         a, b = (to_latex(x, bold, shapes) for x in g.args)
@@ -121,7 +131,7 @@ def _shape_check_row(result, wrt: str, bold: bool) -> str:
                 rf"({latex_shape(g.args[1].shape)}) \text{{ is }} {latex_shape(g.shape)}"
                 rf"\text{{, the shape of }} {var} \;\checkmark")
     mark = r"\checkmark" if g.shape == shape else r"\times"
-    partial = _partial(latex_name(result.objective_name), var)
+    partial = _partial(latex_name(report.objective.label), var)
     return (rf"& \text{{shape check: }} {partial} \text{{ is }} {latex_shape(g.shape)}"
             rf"\text{{, the shape of }} {var}\ ({latex_shape(shape)}) \; {mark}")
 
@@ -137,41 +147,35 @@ def render_latex(result, bold: bool = False, steps: bool = False) -> str:
     For ``CE(y, softmax(relu(x W + b1) U + b2))`` the rows read
     ``\\delta_{1} &= \\hat{y} - y && (1 \\times C) && \\text{[softmax-CE]}``.
     """
-    objective = result.objective_name
-    if objective == "J" and result.program.objective.shape != SCALAR:
-        objective = "f"
-    about = f"% derivatives of {objective} with respect to {', '.join(result.wrt)} (matcalc)"
-    blocks = [about, _block(_read_as_row(result) + derivation_rows(result, bold), "align*")]
+    report = as_report(result)
+    about = f"% derivatives of {report.objective.label} with respect to {', '.join(report.wrt)} (matcalc)"
+    blocks = [about, _block(_read_as_row(report) + derivation_rows(report, bold), "align*")]
     if steps:
-        for w in result.gradients:
-            blocks.append(f"% steps for {w}")
-            blocks.append(_block(steps_rows(result, w, bold), "align*"))
-        for d in getattr(result, "derivatives", []):
-            rows = derivative_steps_rows(result, d, objective, bold)
+        for row in report.gradients:
+            blocks.append(f"% steps for {row.name}")
+            blocks.append(_block(steps_rows(report, row.name, bold), "align*"))
+        for d in report.derivatives:
+            rows = derivative_steps_rows(report, d, bold)
             if rows:
                 blocks.append(f"% forward-mode steps for the {d.kind} in {d.wrt2 or d.wrt}")
                 blocks.append(_block(rows, "align*"))
     return "\n".join(blocks)
 
 
-def derivative_steps_rows(result, d, objective: str, bold: bool = False) -> list[str]:
-    """A Jacobian's or Hessian's ``--steps`` (``matcalc.higher``) as
+def derivative_steps_rows(report, d, bold: bool = False) -> list[str]:
+    """A Jacobian's or Hessian's ``--steps`` (a ``report.DerivativeRow``) as
     ``align*`` rows: each named node's Jacobian, its shape and rules."""
-    names = result.program.names
-    program_shapes = result.program.typed.shapes
+    shapes = report.all_shapes
 
     def tex(e):
-        return to_latex(e, bold=bold, shapes=program_shapes)
+        return to_latex(e, bold=bold, shapes=shapes)
 
-    x = latex_name(d.wrt2 or d.wrt, bold, program_shapes.get(d.wrt2 or d.wrt))
+    x = latex_name(d.wrt2 or d.wrt, bold, shapes.get(d.wrt2 or d.wrt))
     rows = []
-    for node, j, rules, rewrites in d.steps:
-        if node not in names and node is not d.steps[-1].node:
-            continue
-        target = latex_name(names[node], bold, node.shape) if node in names else \
-            rf"\left({tex(name_nodes(node, names))}\right)"
-        rows.append(rf"{_partial(target, x)} &= {tex(name_nodes(j, names))} && ({latex_shape(j.shape)})"
-                    + _rules(rules, rewrites))
+    for step in d.steps:
+        target = tex(step.target) if step.named else rf"\left({tex(step.target)}\right)"
+        rows.append(rf"{_partial(target, x)} &= {tex(step.jacobian)} && ({latex_shape(step.jacobian.shape)})"
+                    + _rules(step.rules, step.rewrites))
     if rows and d.layout == "denominator":
         rows.append(r"& \text{denominator layout: the transpose of the last line}")
     return rows
@@ -181,12 +185,13 @@ def render_latex_display(result, bold: bool = False) -> str:
     """The derivation (definitions, δ terms, gradients, each with its shape)
     as display math, ``$$\\begin{aligned} ... \\end{aligned}$$``: what a
     ``Result`` shows in Jupyter."""
-    return "$$" + _block(_read_as_row(result) + derivation_rows(result, bold, layout=False), "aligned") + "$$"
+    report = as_report(result)
+    return "$$" + _block(_read_as_row(report) + derivation_rows(report, bold, layout=False), "aligned") + "$$"
 
 
-def _read_as_row(result) -> list[str]:
+def _read_as_row(report) -> list[str]:
     """The ``read as`` line (splits and default kinds), as a first row."""
-    reading = result.program.reading
+    reading = report.reading
     if reading is None:
         return []
     return [rf"& \text{{read as }} {reading.latex()} \quad \text{{({escape_text('; '.join(reading.notes))})}}"]
@@ -214,5 +219,6 @@ def program_table(program) -> str:
 def render_steps_display(result, wrt: str | None = None, bold: bool = False) -> str:
     """The ``--steps`` of one variable (or of each) as display math, for
     Jupyter: ``display(Latex(render_steps_display(result, "W")))``."""
-    names = [wrt] if wrt else list(result.gradients)
-    return "\n".join("$$" + _block(steps_rows(result, w, bold), "aligned") + "$$" for w in names)
+    report = as_report(result)
+    names = [wrt] if wrt else [row.name for row in report.gradients]
+    return "\n".join("$$" + _block(steps_rows(report, w, bold), "aligned") + "$$" for w in names)

@@ -1,19 +1,17 @@
-"""Render a derivation result: text (the layout of SPEC's opening example) and
-JSON (SPEC §6; other tools read it, so its keys are fixed)."""
+"""Render a derivation's report (``matcalc.report``): text (the layout of
+SPEC's opening example, and ``--steps``) and JSON (SPEC §6; other tools read
+it, so its keys are fixed).  Each function takes a ``Report`` or a result."""
 from __future__ import annotations
 
 import json
 
-from .expr import SCALAR, format_shape
+from .expr import SCALAR, Expr, Sym, format_shape
+from .latex_expr import to_latex
 from .printer import to_ascii, to_text
-from .dag import name_nodes
-from .higher import layout_note, render_derivatives
+from .report import CONVENTION, as_report
+from .steps import with_rewrites
 
-
-def _latex(e) -> str:
-    from .latex_expr import to_latex
-
-    return to_latex(e)
+JSON_KEYS = {"jacobian": "jacobians", "hessian": "hessians", "hvp": "hvp"}
 
 
 def shape_list(shape) -> list:
@@ -21,38 +19,34 @@ def shape_list(shape) -> list:
     return [] if shape == SCALAR else list(shape)
 
 
-def _display_name(name: str) -> str:
-    from .expr import Sym
-
-    return to_text(Sym(name))
-
-
 def render_text(result, unicode: bool = True) -> str:
     """The derivation the way a TA writes it: shapes, assumptions, δ terms,
     gradients, each with its shape and the rules used, then the check."""
+    report = as_report(result)
     show = to_text if unicode else to_ascii
     times = "×" if unicode else "x"
-    program = result.program
-    lines = []
-    variables = program.variables
-    lines.append("shapes   " + "   ".join(f"{show_name(n, unicode)}: {format_shape(program.shapes[n], times)}"
-                                         for n in variables))
-    if program.reading is not None:
-        lines.append(read_as_line(program.reading, unicode))
-    rows = []
-    for i, step in enumerate(result.definitions):
-        rows.append(("where    " if i == 0 else "         ", f"{show_name(step.name, unicode)} = {show(step.expr)}",
-                     step.shape, []))
-    for assumption in result.assumptions:
-        rows.append(("assume   ", str(assumption), None, None))
-    rows.append(("layout   ", layout_note(result), None, None))
-    for step in result.intermediates:
-        rows.append(("  ", f"{show_name(step.name, unicode)} = {show(step.expr)}", step.shape, step.rules))
+    lines = ["shapes   " + "   ".join(f"{show_name(n, unicode)}: {format_shape(s, times)}"
+                                      for n, s in report.variables)]
+    if report.reading is not None:
+        lines.append(read_as_line(report.reading, unicode))
     d = "∂" if unicode else "d"
-    objective = show_name(result.objective_name, unicode)
-    for w, g in result.gradients.items():
-        rows.append(("", f"{d}{objective}/{d}{show_name(w, unicode)} = {show(g)}", program.shapes[w],
-                     result.gradient_rules.get(w, [])))
+    objective = show_name(report.objective.label, unicode)
+    rows = []
+    definitions = 0
+    for row in report.rows:
+        if row.kind == "definition":
+            head = "where    " if definitions == 0 else "         "
+            definitions += 1
+            rows.append((head, f"{show_name(row.name, unicode)} = {show(row.expr)}", row.shape, ()))
+        elif row.kind == "assumption":
+            rows.append(("assume   ", row.text, None, None))
+        elif row.kind == "layout":
+            rows.append(("layout   ", row.text, None, None))
+        elif row.kind == "intermediate":
+            rows.append(("  ", f"{show_name(row.name, unicode)} = {show(row.expr)}", row.shape, row.rules))
+        else:
+            rows.append(("", f"{d}{objective}/{d}{show_name(row.name, unicode)} = {show(row.expr)}", row.shape,
+                         row.rules))
     width = max([len(head) + len(body) for head, body, shape, _ in rows if shape is not None] + [0])
     width = min(max(width, 40), 100)
     for head, body, shape, rules in rows:
@@ -65,13 +59,29 @@ def render_text(result, unicode: bool = True) -> str:
         if rules:
             tail = f"{tail:<7}   [{', '.join(rules)}]"
         lines.append(f"{text}{pad}{tail}".rstrip())
-    if result.derivatives:
-        lines.extend(render_derivatives(result, result.derivatives, unicode, width))
-    for note in result.conventions(unicode):
-        lines.append("note     " + note)
-    if result.last_check is not None:
-        lines.append(render_check(result.last_check))
+    if report.derivatives:
+        lines.extend(_derivative_lines(report, unicode, width))
+    for w in report.conventions:
+        lines.append("note     " + CONVENTION.format(x=show(Sym(w))))
+    if report.check is not None:
+        lines.append(render_check(report.check))
     return "\n".join(lines)
+
+
+def _derivative_lines(report, unicode: bool, width: int) -> list[str]:
+    """Each Jacobian, Hessian or HVP with its shape, what it maps, symmetry,
+    and its ``where`` lines."""
+    show = to_text if unicode else to_ascii
+    times = "×" if unicode else "x"
+    objective = show(Sym(report.objective.label))
+    rows = []
+    for d in report.derivatives:
+        label = d.label("unicode" if unicode else "ascii", objective, lambda n: show(Sym(n)))
+        rows.append((f"{label} = {show(d.expr)}", format_shape(d.shape, times), d.note(unicode)))
+        for name, expr in d.where:
+            rows.append((f"    where {show(Sym(name))} = {show(expr)}", format_shape(expr.shape, times), ""))
+    width = min(max([len(t) for t, _, _ in rows] + [30, width]), 100)
+    return [f"{t}{' ' * max(2, width + 3 - len(t))}{s:<9} {n}".rstrip() for t, s, n in rows]
 
 
 def read_as_line(reading, unicode: bool = True) -> str:
@@ -83,7 +93,7 @@ def read_as_line(reading, unicode: bool = True) -> str:
 
 
 def show_name(name: str, unicode: bool) -> str:
-    return _display_name(name) if unicode else name
+    return to_text(Sym(name)) if unicode else name
 
 
 def render_check(check) -> str:
@@ -99,51 +109,111 @@ def render_check(check) -> str:
     return line
 
 
+def render_steps_text(result, unicode: bool = True) -> str:
+    """``--steps`` of every gradient, as text: the chain rule, one line per
+    step with its shape, rules and δ name, the shape check."""
+    report = as_report(result)
+    show = to_text if unicode else to_ascii
+    d = "∂" if unicode else "d"
+    times = "×" if unicode else "x"
+    objective = show(Sym(report.objective.label))
+    blocks = []
+    for steps in report.gradient_steps:
+        lines = []
+        if steps.lines:
+            factors = [f"{d}{_label(a, show)}/{d}{_label(b, show)}" for a, b in zip(steps.chain, steps.chain[1:])]
+            lines.append(f"{d}{objective}/{d}{show(Sym(steps.wrt))} = " + " · ".join(factors) + "   (chain rule)")
+        rows = []
+        named = max([len(show(Sym(line.delta))) + 3 for line in steps.lines if line.delta] + [0])
+        for line in steps.lines:
+            text = f"  {d}{objective}/{d}{_label(line.target, show)} = {show(line.expr)}"
+            tail = format_shape(line.shape, times)
+            tail = f"{tail:<7}   {'[' + ', '.join(line.rules) + ']' if line.rules else '':<24}"
+            delta = f"=: {show(Sym(line.delta))}" if line.delta else ""
+            if named:
+                tail = f"{tail} {delta:<{named}}"
+            rows.append((text, tail, line.rewrites))
+        width = min(max([len(t) for t, _, _ in rows] + [30]), 90)
+        for t, tail, rewrites in rows:
+            gap = " " * max(2, width + 3 - len(t))
+            lines.append(with_rewrites(f"{t}{gap}{tail}".rstrip(), rewrites, len(t) + len(gap) + 10))
+        lines.append("  " + steps.check if unicode else "  " + steps.check.replace("✓", "ok").replace("✗", "MISMATCH"))
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def _label(target: Expr, show) -> str:
+    text = show(target)
+    return text if isinstance(target, Sym) else f"({text})"
+
+
+def render_derivative_steps(result, unicode: bool = True) -> str:
+    """``--steps`` for Jacobians and Hessians: forward mode, node by node
+    (the program's names where it has them), with the rules used."""
+    report = as_report(result)
+    show = to_text if unicode else to_ascii
+    d_ = "∂" if unicode else "d"
+    objective = show(Sym(report.objective.label))
+    notation = "unicode" if unicode else "ascii"
+    blocks = []
+    for d in report.derivatives:
+        label = d.label(notation, objective, lambda n: show(Sym(n)))
+        gradient = f"{d_}{objective}/{d_}{show(Sym(d.wrt))}"
+        if d.kind == "hvp":
+            blocks.append(f"{label}: the derivative of the gradient {gradient} along {show(Sym(d.wrt2))} "
+                          "(forward mode on the gradient; no Hessian is formed)")
+            continue
+        x = show(Sym(d.wrt2 or d.wrt))
+        head = ("forward mode, numerator layout: each step is M · (the Jacobian before it)"
+                if d.kind == "jacobian" else f"the Hessian is the Jacobian of the gradient {gradient}, by forward mode")
+        lines = [f"{label}: {head}"]
+        for step in d.steps:
+            target = show(step.target) if step.named else f"({show(step.target)})"
+            tail = format_shape(step.jacobian.shape, times=("×" if unicode else "x"))
+            if step.rules:
+                tail = f"{tail:<7}   [{', '.join(step.rules)}]"
+            lines.append(with_rewrites(f"  {d_}{target}/{d_}{x} = {show(step.jacobian)}   {tail}", step.rewrites, 6))
+        if d.layout == "denominator":
+            lines.append("  denominator layout: the transpose of the last line")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
 def render_json(result, input_text: str = "") -> str:
     """SPEC §6 JSON: input, objective, shapes, assumptions, intermediates,
     gradients, numpy, check."""
-    program = result.program
+    report = as_report(result)
+    objective = report.objective
+    check = report.check
     data = {
         "input": input_text,
-        "objective": to_ascii(program.objective) if result.objective_name == "J" and "J" not in program.nodes
-        else result.objective_name,
-        "shapes": {n: shape_list(s) for n, s in result.shapes.items()},
-        "read_as": None if program.reading is None else {
-            "expr": program.reading.text(unicode=False), "notes": list(program.reading.notes)},
-        "assumptions": [str(a) for a in result.assumptions],
+        "objective": objective.name if objective.name is not None else to_ascii(objective.expr),
+        "shapes": {n: shape_list(s) for n, s in report.shapes.items()},
+        "read_as": None if report.reading is None else {
+            "expr": report.reading.text(unicode=False), "notes": list(report.reading.notes)},
+        "assumptions": [r.text for r in report.rows_of("assumption")],
         "intermediates": [
-            {"name": s.name, "of": to_ascii(_named(result, s.of)), "expr": to_ascii(s.expr),
-             "latex": _latex(s.expr), "shape": shape_list(s.shape)}
-            for s in result.intermediates
+            {"name": r.name, "of": to_ascii(r.of), "expr": to_ascii(r.expr), "latex": to_latex(r.expr),
+             "shape": shape_list(r.shape)}
+            for r in report.rows_of("intermediate")
         ],
         "gradients": [
-            {"wrt": w, "expr": to_ascii(g), "latex": _latex(g), "shape": shape_list(program.shapes[w])}
-            for w, g in result.gradients.items()
+            {"wrt": r.name, "expr": to_ascii(r.expr), "latex": to_latex(r.expr), "shape": shape_list(r.shape)}
+            for r in report.gradients
         ],
-        "layout": result.layout,
-        **_derivatives_json(result),
-        "numpy": result.numpy(),
-        "check": None if result.last_check is None else {
-            "ok": bool(result.last_check.ok),
-            "status": result.last_check.status,
-            "max_rel_error": float(result.last_check.max_rel_error),
-            "dims": dict(result.last_check.dims),
-        },
+        "layout": report.layout,
+        **_derivatives_json(report),
+        "numpy": report.result.numpy(),
+        "check": None if check is None else {
+            "ok": check.ok, "status": check.status, "max_rel_error": check.max_rel_error, "dims": check.dims},
     }
     return json.dumps(data, indent=2, ensure_ascii=False)
 
 
-def _derivatives_json(result) -> dict:
+def _derivatives_json(report) -> dict:
     out: dict = {}
-    shapes = result.program.typed.shapes
-    for d in result.derivatives:
-        key = {"jacobian": "jacobians", "hessian": "hessians", "hvp": "hvp"}[d.kind]
-        out.setdefault(key, []).append({
-            "wrt": d.wrt, "wrt2": d.wrt2, "expr": to_ascii(d.expr), "latex": _latex(d.expr),
-            "shape": shape_list(d.shape), "maps": d.maps(result.program.objective.shape, shapes),
-            "symmetric": d.symmetric})
+    for d in report.derivatives:
+        out.setdefault(JSON_KEYS[d.kind], []).append({
+            "wrt": d.wrt, "wrt2": d.wrt2, "expr": to_ascii(d.expr), "latex": to_latex(d.expr),
+            "shape": shape_list(d.shape), "maps": d.maps.text(), "symmetric": d.symmetric})
     return out
-
-
-def _named(result, node):
-    return name_nodes(node, result.program.names)

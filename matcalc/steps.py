@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from .expr import Expr, Op, Sym, format_shape
 from .dag import name_nodes
+from .printer import to_text
 
 
 
@@ -96,8 +97,6 @@ def derivation_steps(result, wrt: str) -> Steps:
 
 
 def _shape_check(result, wrt: str) -> str:
-    from .printer import to_text
-
     g = result.gradients[wrt]
     shape = result.program.shapes[wrt]
     what = format_shape(shape)
@@ -109,40 +108,6 @@ def _shape_check(result, wrt: str) -> str:
     objective = to_text(Sym(result.objective_name))
     return (f"shape check: ∂{objective}/∂{to_text(Sym(wrt))} is {format_shape(g.shape)}, "
             f"the shape of {to_text(Sym(wrt))} ({what}) {ok}")
-
-
-def render_steps_text(result, unicode: bool = True) -> str:
-    """Every requested variable's steps, as text."""
-    from .printer import to_ascii, to_text
-
-    show = to_text if unicode else to_ascii
-    d = "∂" if unicode else "d"
-    times = "×" if unicode else "x"
-    objective = show(Sym(result.objective_name))
-    blocks = []
-    for wrt in result.wrt:
-        steps = derivation_steps(result, wrt)
-        lines = []
-        if steps.lines:
-            factors = [f"{d}{_label(a, show)}/{d}{_label(b, show)}" for a, b in zip(steps.chain, steps.chain[1:])]
-            lines.append(f"{d}{objective}/{d}{show(Sym(wrt))} = " + " · ".join(factors) + "   (chain rule)")
-        rows = []
-        named = max([len(show(Sym(line.delta))) + 3 for line in steps.lines if line.delta] + [0])
-        for line in steps.lines:
-            text = f"  {d}{objective}/{d}{_label(line.target, show)} = {show(line.expr)}"
-            tail = format_shape(line.shape, times)
-            tail = f"{tail:<7}   {'[' + ', '.join(line.rules) + ']' if line.rules else '':<24}"
-            delta = f"=: {show(Sym(line.delta))}" if line.delta else ""
-            if named:
-                tail = f"{tail} {delta:<{named}}"
-            rows.append((text, tail, line.rewrites))
-        width = min(max([len(t) for t, _, _ in rows] + [30]), 90)
-        for t, tail, rewrites in rows:
-            gap = " " * max(2, width + 3 - len(t))
-            lines.append(with_rewrites(f"{t}{gap}{tail}".rstrip(), rewrites, len(t) + len(gap) + 10))
-        lines.append("  " + steps.check if unicode else "  " + steps.check.replace("✓", "ok").replace("✗", "MISMATCH"))
-        blocks.append("\n".join(lines))
-    return "\n\n".join(blocks)
 
 
 NOTE_WIDTH = 110  # a line longer than this with its rewrites gets them on a line of their own
@@ -163,8 +128,3 @@ def with_rewrites(line: str, rewrites: list, indent: int) -> str:
     if len(line) + 3 + len(note) <= NOTE_WIDTH:
         return f"{line}   {note}"
     return f"{line}\n{' ' * indent}{note}"
-
-
-def _label(target: Expr, show) -> str:
-    text = show(target)
-    return text if isinstance(target, Sym) else f"({text})"

@@ -82,7 +82,7 @@ display(Latex(render_latex_display(result, bold=True)))'''),
     md("## The steps\nThe chain rule through the program's names, one line per step with the identity "
        "from `rules/` and the shape, and the shape check at the end (`--steps`)."),
     code('''
-from matcalc.steps import render_steps_text
+from matcalc.render import render_steps_text
 print(render_steps_text(result))'''),
     code('''
 from matcalc.latex import render_steps_display
@@ -171,7 +171,7 @@ result'''),
     md("The steps for $W_1$: the chain through $Z_2$, $H_1$, $Z_1$, and the two paths (data and "
        "penalty) meeting in $\\partial L/\\partial W_1$."),
     code('''
-from matcalc.steps import render_steps_text
+from matcalc.render import render_steps_text
 print(render_steps_text(result).split("\\n\\n")[0])'''),
     md("## Compiled against hand-written backprop\nThe usual numpy backward pass, written out by hand "
        "(CS231n style):"),
@@ -265,7 +265,7 @@ r = mc.derive("aᵀ X⁻¹ b", wrt="X")
 r.check()
 r'''),
     code('''
-from matcalc.steps import render_steps_text
+from matcalc.render import render_steps_text
 print(render_steps_text(r))'''),
     md("## Second order\nThe Hessian of $x^\\top A x$ (and of least squares) with `order=2`:"),
     code('''

@@ -10,13 +10,12 @@ from conftest import ROOT
 import matcalc as mc
 from matcalc.algebra import REWRITES
 from matcalc.expr import Sym
-from matcalc.higher import render_derivative_steps
 from matcalc.latex import render_latex
 from matcalc.parser import parse_program
-from matcalc.render import render_text
+from matcalc.render import render_derivative_steps, render_steps_text, render_text
 from matcalc.shape_inference import infer_shapes
 from matcalc.simplify import Simplifier
-from matcalc.steps import derivation_steps, render_steps_text
+from matcalc.steps import derivation_steps
 
 # z = A x, h = tanh(z), J = hᵀ B h: the cotangent of h is (hᵀ B)ᵀ + B h
 # before the simplifier pushes the transpose in and collects the terms (the

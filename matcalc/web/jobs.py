@@ -22,6 +22,7 @@ from ..answers import Problem as Homework
 from ..answers import check_answer, split_statements
 from ..api import Program
 from ..errors import MatcalcError, ParseError
+from ..latex import render_latex
 from ..latex_expr import latex_shape, to_latex
 from ..latex_input import latex_to_expr_text, looks_like_latex
 from ..parser import parse_expr, parse_program
@@ -235,7 +236,7 @@ def derived(fields: dict):
 def derive_document(fields: dict) -> dict:
     """``POST /api/derive``: the ``--format json`` document (SPEC §6)."""
     problem, result = derived(fields)
-    return json.loads(render_json(result, input_text=problem.f))
+    return json.loads(render_json(result.report(), input_text=problem.f))
 
 
 def derive_view(fields: dict) -> dict:
@@ -244,18 +245,20 @@ def derive_view(fields: dict) -> dict:
     each ``--steps`` block, the objective as parsed, the text output and
     the LaTeX download."""
     problem, result = derived(fields)
-    full = result.latex(steps=True)
+    report = result.report()
+    with result.program.rules.scope():  # a rule file's functions, in the LaTeX too
+        full = render_latex(report, steps=True)
     main, steps = _latex_blocks(full)
-    objective = result.program.objective
-    typed = result.program.typed.objective
+    written = report.objective.written
     return {
-        "document": json.loads(render_json(result, input_text=problem.f)),
-        "objective": {"latex": to_latex(typed), "text": to_text(typed), "shape": latex_shape(objective.shape),
+        "document": json.loads(render_json(report, input_text=problem.f)),
+        "objective": {"latex": to_latex(written), "text": to_text(written),
+                      "shape": latex_shape(report.objective.shape),
                       "expression": problem.objective is not None
                       and problem.objective.strip() not in result.program.typed.definitions},
         "latex": main,
         "steps": steps,
-        "text": render_text(result),
+        "text": render_text(report),
         "latex_document": full,
     }
 
