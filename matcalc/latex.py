@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from .expr import SCALAR, Expr, Op, Sym
+from .expr import SCALAR, Expr, Sym
 from .latex_expr import escape_text, latex_name, latex_shape, to_latex
 from .report import as_report
 from .steps import simplified_note
@@ -114,26 +114,25 @@ def steps_rows(result, wrt: str, bold: bool = False) -> list[str]:
         named = rf" =: {latex_name(line.delta, bold, line.shape)}" if line.delta else ""
         rows.append(rf"{_partial(objective, label(line.target))} &= {tex(line.expr)}{named} "
                     rf"&& ({latex_shape(line.shape)}){_rules(line.rules, line.rewrites)}")
-    rows.append(_shape_check_row(report, wrt, bold))
+    rows.append(_shape_check_row(report, steps, bold))
     return rows
 
 
-def _shape_check_row(report, wrt: str, bold: bool) -> str:
-    """The shape check of matcalc.steps, in LaTeX: the factors of the final
-    product and their shapes, or the gradient's shape against the variable's."""
-    shapes = report.shapes
-    g = next(r.expr for r in report.gradients if r.name == wrt)
-    shape = shapes[wrt]
-    var = latex_name(wrt, bold, shape)
-    if isinstance(g, Op) and g.op == "matmul":
-        a, b = (to_latex(x, bold, shapes) for x in g.args)
-        return (rf"& \text{{shape check: }} {a}\ ({latex_shape(g.args[0].shape)})\; {b}\ "
-                rf"({latex_shape(g.args[1].shape)}) \text{{ is }} {latex_shape(g.shape)}"
-                rf"\text{{, the shape of }} {var} \;\checkmark")
-    mark = r"\checkmark" if g.shape == shape else r"\times"
+def _shape_check_row(report, steps, bold: bool) -> str:
+    """The shape check of matcalc.steps (``steps.shape_check``), in LaTeX:
+    the factors of the final product and their shapes, or the gradient's
+    shape against the variable's."""
+    check = steps.shape_check
+    var = latex_name(steps.wrt, bold, check.expected)
+    mark = r"\checkmark" if check.ok else r"\times"
+    if check.factors:
+        a, b = (to_latex(x, bold, report.shapes) for x in check.factors)
+        return (rf"& \text{{shape check: }} {a}\ ({latex_shape(check.factors[0].shape)})\; {b}\ "
+                rf"({latex_shape(check.factors[1].shape)}) \text{{ is }} {latex_shape(check.shape)}"
+                rf"\text{{, the shape of }} {var} \;{mark}")
     partial = _partial(latex_name(report.objective.label), var)
-    return (rf"& \text{{shape check: }} {partial} \text{{ is }} {latex_shape(g.shape)}"
-            rf"\text{{, the shape of }} {var}\ ({latex_shape(shape)}) \; {mark}")
+    return (rf"& \text{{shape check: }} {partial} \text{{ is }} {latex_shape(check.shape)}"
+            rf"\text{{, the shape of }} {var}\ ({latex_shape(check.expected)}) \; {mark}")
 
 
 def _block(rows: list[str], environment: str) -> str:

@@ -33,12 +33,27 @@ class StepLine:
     rewrites: list = field(default_factory=list)  # the simplifier's, that gave expr its printed form
 
 
+@dataclass(frozen=True)
+class ShapeCheck:
+    """A gradient's shape against its variable's, with the two factors of
+    a final product ``a b`` (each shown with its shape) when it is one."""
+
+    factors: tuple  # (a, b), or () when the gradient is not a product
+    shape: tuple  # the gradient's
+    expected: tuple  # the variable's
+
+    @property
+    def ok(self) -> bool:
+        return self.shape == self.expected
+
+
 @dataclass
 class Steps:
     wrt: str
     chain: list  # targets along the way, objective first, the variable last
     lines: list  # StepLine
     check: str  # the shape check, in words
+    shape_check: ShapeCheck | None = None  # the same, as data (None: the variable does not affect J)
 
 
 def derivation_steps(result, wrt: str) -> Steps:
@@ -93,21 +108,23 @@ def derivation_steps(result, wrt: str) -> Steps:
         lines.append(StepLine(label, name_nodes(s.cotangent, names, memo=memo), s.node.shape,
                               rules, s.delta, rewrites))
     chain = [Sym(result.objective_name)] + [line.target for line in lines]
-    return Steps(wrt, chain, lines, _shape_check(result, wrt))
+    check = shape_check(result.gradients[wrt], result.program.shapes[wrt])
+    return Steps(wrt, chain, lines, _shape_check_text(check, result.objective_name, wrt), check)
 
 
-def _shape_check(result, wrt: str) -> str:
-    g = result.gradients[wrt]
-    shape = result.program.shapes[wrt]
-    what = format_shape(shape)
-    if isinstance(g, Op) and g.op == "matmul":
-        a, b = g.args
+def shape_check(g: Expr, expected: tuple) -> ShapeCheck:
+    factors = tuple(g.args) if isinstance(g, Op) and g.op == "matmul" else ()
+    return ShapeCheck(factors, g.shape, expected)
+
+
+def _shape_check_text(check: ShapeCheck, objective: str, wrt: str) -> str:
+    mark = "✓" if check.ok else "✗"
+    if check.factors:
+        a, b = check.factors
         return (f"shape check: {to_text(a)} ({format_shape(a.shape)}) {to_text(b)} ({format_shape(b.shape)}) "
-                f"is {format_shape(g.shape)}, the shape of {to_text(Sym(wrt))} ✓")
-    ok = "✓" if g.shape == shape else "✗"
-    objective = to_text(Sym(result.objective_name))
-    return (f"shape check: ∂{objective}/∂{to_text(Sym(wrt))} is {format_shape(g.shape)}, "
-            f"the shape of {to_text(Sym(wrt))} ({what}) {ok}")
+                f"is {format_shape(check.shape)}, the shape of {to_text(Sym(wrt))} {mark}")
+    return (f"shape check: ∂{to_text(Sym(objective))}/∂{to_text(Sym(wrt))} is {format_shape(check.shape)}, "
+            f"the shape of {to_text(Sym(wrt))} ({format_shape(check.expected)}) {mark}")
 
 
 NOTE_WIDTH = 110  # a line longer than this with its rewrites gets them on a line of their own

@@ -180,3 +180,16 @@ def test_report_of_is_what_result_report_returns():
     result = mc.derive("x^T A x", wrt="x", order=2)
     assert isinstance(result.report(), Report)
     assert result.report() == Report.of(result)
+
+
+def test_the_latex_shape_check_is_the_steps_data():
+    """LaTeX writes the shape check the steps decided (factors, shapes, ok),
+    it does not work it out again."""
+    report = mc.derive(program=CS224N, wrt="W").report()
+    (steps,) = report.gradient_steps
+    check = steps.shape_check
+    assert check.ok and len(check.factors) == 2 and "✓" in steps.check
+    assert render_latex(report, steps=True).count(r"\;\checkmark") == 1
+    steps.shape_check = dataclasses.replace(check, expected=("D", "K"))  # a mismatch, by hand
+    latex = render_latex(report, steps=True)
+    assert r"\;\times" in latex and r"\;\checkmark" not in latex
