@@ -94,7 +94,8 @@ def jacobian_derivatives(program, wrt: list[str], layout: str, ctx) -> list[Deri
     out = []
     for w in wrt:
         trace: list = []
-        j = jacobian(program.objective, Sym(w, program.typed.shapes[w]), ctx, program.rules, trace)
+        j = jacobian(program.objective, Sym(w, program.typed.shapes[w]), ctx, program.rules, trace,
+                     shown=program.names.__contains__)
         j = _oriented(j, layout, ctx, program.rules)
         shown, where = name_repeats(_display(j, ctx, program.names, program.rules), program.typed.shapes)
         out.append(Derivative("jacobian", w, None, shown, _cheap(j, ctx, program.rules), layout, where=where,
@@ -146,7 +147,7 @@ def hessian_derivatives(result, wrt: list[str], wrt2: str | None, layout: str, c
             h = zero_matrix(vec_size(program.typed.shapes[w]), vec_size(target.shape))
         else:
             trace: list = []
-            h = jacobian(g, target, NO_CONTEXT, program.rules, trace)
+            h = jacobian(g, target, NO_CONTEXT, program.rules, trace, shown=program.names.__contains__)
         h = _oriented(h, layout, ctx, program.rules)
         symmetric = other == w
         shown, where = name_repeats(_display(h, ctx, program.names, program.rules), program.typed.shapes)

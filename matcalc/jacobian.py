@@ -56,12 +56,14 @@ def vec_size(shape):
 
 
 def jacobian(f: Expr, wrt: Sym, ctx: Context = NO_CONTEXT, rules: RuleBase | None = None,
-             trace: list | None = None) -> Expr:
+             trace: list | None = None, shown=None) -> Expr:
     """∂vec(f)/∂vec(wrt), numerator layout: size(f) × size(wrt).
 
     ``jacobian(tanh(W x), x)`` is ``diag(1 − tanh(W x) ∘ tanh(W x)) W``.
     ``trace`` (a list) receives a ``ForwardStep`` for each node, in the
-    order computed, for ``--steps``.
+    order computed, for ``--steps``.  ``shown(node)``: the nodes --steps
+    prints (f always is); the Jacobian of a node not shown is written inside
+    the next shown one, so its rules and rewrites are that step's too.
     """
 
     rules = rules or default_rules()
@@ -78,21 +80,52 @@ def jacobian(f: Expr, wrt: Sym, ctx: Context = NO_CONTEXT, rules: RuleBase | Non
     simplifiers = (Simplifier(rules.of("simplify"), ctx, memo=memo, shaped=shaped),
                    Simplifier(book_form_rules(rules), ctx, memo=memo, shaped=shaped))
     jac: dict = {wrt: _identity(n)}
+    inputs: dict = {}  # node -> the nodes whose Jacobians its Jacobian is made of
     for node in f.walk(prune=lambda v: v not in active):
         if node not in active or node in jac:
             continue
         with simplifiers[0].recording() as fired:
             form, used, _ = linearise(node, active, rules, ctx, simplifiers[0])
-        for d in differentials(form, forward):
-            if d.args[0] not in jac:  # a fused rule reached below a node: go there first
-                jac[d.args[0]] = jacobian_of(d.args[0], wrt, ctx, rules, simplifiers, active, jac)
+        inputs[node] = [d.args[0] for d in differentials(form, forward)]
+        for v in inputs[node]:
+            if v not in jac:  # a fused rule reached below a node: go there first
+                jac[v] = jacobian_of(v, wrt, ctx, rules, simplifiers, active, jac)
         maps: list = []
         with simplifiers[1].recording() as simplified:
             jac[node] = simplifiers[1](_jacobian_of_form(form, jac, rules, ctx, forward, maps))
         if trace is not None:
             trace.append(ForwardStep(node, jac[node], used + maps,
                                      fired + [n for n in simplified if n not in fired]))
+    if trace is not None and shown is not None:
+        trace[:] = _folded(trace, inputs, lambda v: v is f or shown(v))
     return jac[f]
+
+
+def _folded(trace: list, inputs: dict, shown) -> list:
+    """The trace with each shown step's rules and rewrites preceded by those
+    of the steps not shown whose Jacobians it holds (through other steps
+    not shown), in the order computed, each once."""
+    by_node = {step.node: step for step in trace}
+    below: dict = {}  # node -> (rules, rewrites) of the steps not shown under it, itself included
+
+    def gathered(node) -> tuple:
+        rules, rewrites = {}, {}
+        for v in inputs.get(node, ()):
+            if v in by_node and not shown(v):
+                r, w = below[v]
+                rules.update(dict.fromkeys(r))
+                rewrites.update(dict.fromkeys(w))
+        step = by_node[node]
+        rules.update(dict.fromkeys(step.rules))
+        rewrites.update(dict.fromkeys(step.rewrites))
+        return list(rules), list(rewrites)
+
+    out = []
+    for step in trace:  # children before parents
+        below[step.node] = gathered(step.node)
+        out.append(step._replace(rules=below[step.node][0], rewrites=below[step.node][1])
+                   if shown(step.node) else step)
+    return out
 
 
 def jacobian_of(node, wrt, ctx, rules, simplifiers, active, jac):

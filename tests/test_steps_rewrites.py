@@ -114,6 +114,11 @@ def test_forward_mode_steps_name_the_rewrites_of_each_jacobian():
     last = d.steps[-1]
     assert last.rewrites and "softmax" in last.rules
     assert not set(last.rewrites) & set(last.rules)
+    # W x is not shown: its Jacobian is written inside the last one, with its rules and rewrites
+    hidden = [s for s in d.steps[:-1] if s.node not in result.program.names]
+    assert hidden
+    for step in hidden:
+        assert set(step.rules) <= set(last.rules) and set(step.rewrites) <= set(last.rewrites)
     text = render_derivative_steps(result)
     assert "simplified: " + ", ".join(last.rewrites) in text
     latex = render_latex(result, steps=True)
