@@ -297,7 +297,8 @@ def _transpose(form: Expr, g: Expr, rules: RuleBase, ctx: Context, forward: set)
         if isinstance(lin, Op) and lin.op == "add":
             stack.extend((a, g) for a in lin.args if contains_differential(a, has_d, forward))
             continue
-        found = match_linear_map(rules.matching("adjoint", lin), lin, ctx, lambda e: contains_differential(e, has_d, forward))
+        found = match_linear_map(rules.matching("adjoint", lin), lin, ctx,
+                                 lambda e: contains_differential(e, has_d, forward))
         if found is None:
             raise NotDifferentiableError(f"no adjoint rule passes a cotangent through {to_text(lin)}")
         rule, b = found

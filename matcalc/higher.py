@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .dag import name_nodes
+from .dag import name_nodes, name_repeats
 from .differentiate import differentiate
 from .errors import MatcalcError
 from .expr import SCALAR, Expr, Num, Sym, Zero
 from .jacobian import book_form_rules, inline_gradient, jacobian, jvp, vec_size, zero_matrix
-from .naming import name_repeats
 from .printer import to_ascii, to_text
 from .rules import NO_CONTEXT
 from .shapes import build

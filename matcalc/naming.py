@@ -1,15 +1,15 @@
 """The names a result is written in: the program's definitions, the
 forward values a deep result would otherwise repeat (``matcalc.sharing``),
-the δ terms and the gradients in those names (``name_derivation``); and
-the short names of subexpressions a Jacobian or Hessian writes more than
-once (``name_repeats``: ``p = σ(X w)``)."""
+the δ terms and the gradients in those names (``name_derivation``).  The
+short names of subexpressions a Jacobian or Hessian writes more than once
+(``p = σ(X w)``) are ``dag.name_repeats``: the engine gives them."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from .dag import name_nodes
-from .expr import SCALAR, Expr, Num, Op, Sym, Zero
-from .sharing import CUSTOMARY, shared_values
+from .expr import SCALAR, Expr, Num, Sym, Zero
+from .sharing import shared_values
 
 
 @dataclass
@@ -76,42 +76,6 @@ def _definitions_naming_shared(program, derivation, names: dict, memo: dict) -> 
         steps.append(Step(n, name_nodes(program.nodes[n], names, True, memo), program.nodes[n].shape))
     place_shared_below(program.objective)
     return steps
-
-
-_READING_NAMES = "pqrstuvabcdefgh"
-
-
-def name_repeats(e: Expr, taken) -> tuple[Expr, tuple]:
-    """Subexpressions written more than once get a short name, largest
-    first: ``Xᵀ diag(σ(X w) ∘ (1 − σ(X w))) X`` reads
-    ``Xᵀ diag(p ∘ (1 − p)) X`` with ``p = σ(X w)`` (the names the notes give
-    such values: ŷ = softmax(θ), h = tanh(z), p = σ(X w))."""
-    where = []
-    free = [n for n in ["yhat", "h"] + list(_READING_NAMES) if n not in taken]
-    plain = [n for n in free if n not in ("yhat", "h")]
-    while free:
-        counts: dict = {}
-        stack = [e]
-        while stack:  # occurrences in the written tree, not the shared DAG
-            node = stack.pop()
-            counts[node] = counts.get(node, 0) + 1
-            stack.extend(node.children)
-        repeated = [n for n, c in counts.items() if c > 1 and isinstance(n, Op) and _worth_a_name(n)]
-        if not repeated:
-            break
-        biggest = max(repeated, key=lambda n: sum(1 for _ in n.walk()))
-        customary = CUSTOMARY.get(biggest.op)
-        name = customary if customary in free else next((n for n in plain if n in free), None)
-        if name is None:
-            break
-        free.remove(name)
-        where.append((name, biggest))
-        e = name_nodes(e, {biggest: name})
-    return e, tuple(where)
-
-
-def _worth_a_name(n: Op) -> bool:
-    return n.op not in ("T", "scale", "inv") and sum(1 for _ in n.walk()) >= 2
 
 
 def needed_assignments(assignments: list, outputs) -> list:

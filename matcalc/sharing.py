@@ -14,14 +14,13 @@ how often each node would be written once its parents are named.
 """
 from __future__ import annotations
 
+from .dag import CUSTOMARY
 from .expr import Expr, Op
 
 # name repeats only when the written result is this many times its DAG
 # (and at least FLOOR nodes): the quadratic blow-up of deep expressions
 RATIO = 3
 FLOOR = 200
-# the letters the notes use for such values
-CUSTOMARY = {"tanh": "h", "relu": "h", "sigmoid": "p", "softmax": "yhat"}
 PLAIN = {"T", "scale", "inv"}  # cheap to read inline: never worth a name
 
 
