@@ -43,9 +43,9 @@ def tokens(text: str) -> list[str]:
 
 def answer_text(result, wrt: str, order: int) -> tuple[str, list[str]]:
     """The printed derivative and the δ (or ``where``) lines it uses."""
-    from matcalc.expr import Sym
-    from matcalc.names import unicode_spelling
-    from matcalc.printer import to_text
+    from matcalc.language.expr import Sym
+    from matcalc.language.names import unicode_spelling
+    from matcalc.language.printer import to_text
 
     if result.derivatives:
         d = next(d for d in result.derivatives if d.wrt == wrt)
@@ -67,8 +67,8 @@ def answer_text(result, wrt: str, order: int) -> tuple[str, list[str]]:
 
 def measure(case: dict) -> dict:
     import matcalc as mc
-    from matcalc.parser import parse_expr
-    from matcalc.printer import to_text
+    from matcalc.language.parser import parse_expr
+    from matcalc.language.printer import to_text
 
     order = case.get("order", 1)
     result = mc.derive(case["f"], wrt=case["wrt"], where=case["where"], order=order)

@@ -37,10 +37,10 @@ ANSWERS.append(("", "empty"))
 def _command() -> list[str]:
     """``python -m matcalc`` once cli.py knows ``grade``, else the module itself."""
     sys.path.insert(0, str(ROOT))
-    from matcalc.cli import build_parser
+    from matcalc.faces.cli import build_parser
 
     wired = any("grade" in (getattr(a, "choices", None) or {}) for a in build_parser()._actions)
-    return [sys.executable, "-m", "matcalc" if wired else "matcalc.cli_answers"]
+    return [sys.executable, "-m", "matcalc" if wired else "matcalc.faces.cli_answers"]
 
 
 def write_inputs(folder: Path, count: int) -> tuple[Path, Path]:

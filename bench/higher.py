@@ -192,7 +192,7 @@ def once(fn, repeat: int):
 
 def derive_module(case, **kw):
     import matcalc as mc
-    from matcalc.codegen import compile_module
+    from matcalc.outputs.codegen import compile_module
 
     t = time.perf_counter()
     r = mc.derive(case["objective"], wrt=case["wrt"], where=case["where"], **kw)

@@ -91,10 +91,11 @@ def import_costs(env, top: int = 10):
 PHASES = r"""
 import sys, time
 t0 = time.perf_counter()
-import matcalc, matcalc.api, matcalc.cli, matcalc.render, matcalc.parser as p, matcalc.rules as r
+import matcalc, matcalc.faces.api, matcalc.faces.cli, matcalc.outputs.render
+import matcalc.language.parser as p, matcalc.rewriting.rules as r
 t1 = time.perf_counter(); p.parse_expr("x"); t2 = time.perf_counter()   # first parse builds the lark grammar
 r.default_rules(); t3 = time.perf_counter()                               # reads and parses the rule files
-res = matcalc.derive(sys.argv[1], wrt="W"); matcalc.render.render_text(res); t4 = time.perf_counter()
+res = matcalc.derive(sys.argv[1], wrt="W"); matcalc.outputs.render.render_text(res); t4 = time.perf_counter()
 print(f"{(t1-t0)*1e3:.1f} {(t2-t1)*1e3:.1f} {(t3-t2)*1e3:.1f} {(t4-t3)*1e3:.1f}")
 """
 
@@ -206,7 +207,7 @@ def _nodes(exprs) -> int:
 
 def bench_scaling(args) -> str:
     import matcalc
-    from matcalc.render import render_text
+    from matcalc.outputs.render import render_text
 
     layers = [int(x) for x in args.layers.split(",")]
     matcalc.Program(mlp_program(2)).derive(wrt=["W1", "W2"])  # warm-up: rule loading, grammar

@@ -66,7 +66,7 @@ def deep_program(levels: int) -> tuple[str, list[str]]:
 def measure(text: str, wrt: list[str], repeat: int) -> tuple[float, float, int]:
     """(derive CPU s, print CPU s, characters printed): best of ``repeat``."""
     import matcalc
-    from matcalc.render import render_text
+    from matcalc.outputs.render import render_text
 
     best_derive = best_print = float("inf")
     chars = 0
@@ -135,7 +135,7 @@ def bench_derive(args) -> str:
         times[K] = d
         rows.append((K, f"{d:.3f}", f"{s:.3f}" + ("" if right else " (answers 0: wrong)"), f"{s / d:.1f}",
                      f"{s_terms:.3f}", chars))
-    from matcalc.parser import parse_expr
+    from matcalc.language.parser import parse_expr
 
     t = time.process_time()
     parse_expr(" + ".join(f"A{i}" for i in range(1, 10_001)))

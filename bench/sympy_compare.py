@@ -382,7 +382,7 @@ def run_matcalc(case):
     import numpy as np
 
     import matcalc as mc
-    from matcalc.codegen import compile_module
+    from matcalc.outputs.codegen import compile_module
 
     kw = dict(wrt=case["wrt"], where=case["where"], order=case["order"])
     try:

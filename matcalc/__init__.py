@@ -10,9 +10,9 @@ Importing matcalc is cheap: numpy, sympy and the parser load on first use.
 """
 from __future__ import annotations
 
-from . import printer  # noqa: F401 - installs str() of expressions (pure Python, no numpy)
-from .errors import (CheckFailedError, CheckInconclusiveError, LimitError, MatcalcError, NotDifferentiableError,
-                     ParseError, RuleError, ShapeError, UnknownFunctionError)
+from .language import printer  # noqa: F401 - installs str() of expressions (pure Python, no numpy)
+from .language.errors import (CheckFailedError, CheckInconclusiveError, LimitError, MatcalcError,
+                              NotDifferentiableError, ParseError, RuleError, ShapeError, UnknownFunctionError)
 from .version import __version__
 
 __all__ = [
@@ -25,19 +25,19 @@ __all__ = [
 def __getattr__(name):
     # the API loads lazily so that `matcalc --help` and `import matcalc` stay fast
     if name in ("derive", "Program"):
-        from . import api
+        from .faces import api
 
         return getattr(api, name)
     if name in ("check_answer", "Verdict", "Problem"):
-        from . import answers
+        from .faces import answers
 
         return getattr(answers, name)
     if name == "check_function":
-        from .student_code import check_function
+        from .faces.student_code import check_function
 
         return check_function
     if name == "load_rules":
-        from .rules import load_rules
+        from .rewriting.rules import load_rules
 
         return load_rules
     raise AttributeError(f"module 'matcalc' has no attribute {name!r}")

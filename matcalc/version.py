@@ -1,2 +1,2 @@
-"""The package version (its own module: ``matcalc.cache`` keys its files by it)."""
+"""The package version (its own module: ``matcalc.language.cache`` keys its files by it)."""
 __version__ = "0.1.0"

@@ -77,15 +77,15 @@ result'''),
     code("print(repr(result))"),
     md("In bold, as the notes typeset vectors and matrices (`result.latex(bold=True)` is the LaTeX source):"),
     code('''
-from matcalc.latex import render_latex_display
+from matcalc.outputs.latex import render_latex_display
 display(Latex(render_latex_display(result, bold=True)))'''),
     md("## The steps\nThe chain rule through the program's names, one line per step with the identity "
        "from `rules/` and the shape, and the shape check at the end (`--steps`)."),
     code('''
-from matcalc.render import render_steps_text
+from matcalc.outputs.render import render_steps_text
 print(render_steps_text(result))'''),
     code('''
-from matcalc.latex import render_steps_display
+from matcalc.outputs.latex import render_steps_display
 display(Latex(render_steps_display(result, "W")))'''),
     md("## The check\nCentral finite differences at random inputs, with distinct sizes for D, H and C so "
        "that a transposed answer cannot pass."),
@@ -171,7 +171,7 @@ result'''),
     md("The steps for $W_1$: the chain through $Z_2$, $H_1$, $Z_1$, and the two paths (data and "
        "penalty) meeting in $\\partial L/\\partial W_1$."),
     code('''
-from matcalc.render import render_steps_text
+from matcalc.outputs.render import render_steps_text
 print(render_steps_text(result).split("\\n\\n")[0])'''),
     md("## Compiled against hand-written backprop\nThe usual numpy backward pass, written out by hand "
        "(CS231n style):"),
@@ -228,7 +228,7 @@ of the variable (the layout of the notes): $\\partial\\, \\operatorname{tr}(A X 
 """),
     code(setup("Markdown", "display", numpy=False)),
     code('''
-from matcalc.latex_expr import latex_shape, to_latex
+from matcalc.language.latex_expr import latex_shape, to_latex
 
 identities = [
     # (objective, variable, declarations)
@@ -265,7 +265,7 @@ r = mc.derive("aᵀ X⁻¹ b", wrt="X")
 r.check()
 r'''),
     code('''
-from matcalc.render import render_steps_text
+from matcalc.outputs.render import render_steps_text
 print(render_steps_text(r))'''),
     md("## Second order\nThe Hessian of $x^\\top A x$ (and of least squares) with `order=2`:"),
     code('''
@@ -412,7 +412,7 @@ a transpose cannot hide in a square matrix), never by comparing strings.
 writes reports for Gradescope and Canvas.
 """),
     code(setup() + """
-from matcalc.answers import Problem, check_answer
+from matcalc.faces.answers import Problem, check_answer
 DATA = pathlib.Path.cwd().parent / "tests" / "data"
 
 def show(problem, answers, **kw):

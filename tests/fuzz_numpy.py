@@ -1,5 +1,5 @@
 """The reference semantics of the fuzzer's programs, in plain numpy, written
-from SPEC §2 independently of ``matcalc.evaluate`` and ``matcalc.runtime``.
+from SPEC §2 independently of ``matcalc.language.evaluate`` and ``matcalc.language.runtime``.
 
 Values: a scalar is a float; a vector or matrix a 2-D array (a row 1×n, a
 column n×1).  softmax, log_softmax and logsumexp act along a column vector,

@@ -2,11 +2,11 @@
 engine derived it?
 
 ``verify(text, wrt, draws, forward)`` derives the gradients, then, at inputs
-drawn here (not by ``matcalc.sampling``) at two assignments of distinct
+drawn here (not by ``matcalc.results.sampling``) at two assignments of distinct
 sizes, compares every gradient entry with central finite differences
 (Richardson-extrapolated) of the ORIGINAL objective: the generator's own
 numpy implementation (``forward``) when there is one, else the AST evaluator
-(``matcalc.evaluate``) on the program's objective, before any rule ran.  It
+(``matcalc.language.evaluate``) on the program's objective, before any rule ran.  It
 also asks that the engine's forward value agree with ``forward``, that the
 engine's own ``Result.check()`` agree with this verdict, and that the
 compiled numpy module agree with the evaluator.
@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from matcalc.api import Program, canonical_name
-from matcalc.errors import LimitError, MatcalcError, NotDifferentiableError
-from matcalc.evaluate import evaluate
+from matcalc.faces.api import Program, canonical_name
+from matcalc.language.errors import LimitError, MatcalcError, NotDifferentiableError
+from matcalc.language.evaluate import evaluate
 
 TOL = 1e-5
 STEP = 1e-4  # relative finite-difference step (Richardson: error O(h⁴))
@@ -48,7 +48,7 @@ class _Verdict(Exception):
         self.status, self.message = status, message
 
 
-# -- drawing inputs (independently of matcalc.sampling) -------------------------
+# -- drawing inputs (independently of matcalc.results.sampling) -------------------------
 def _sizes(dims: list, pool: int, rng, avoid: dict) -> dict:
     """Distinct sizes for the dimensions, each unlike its size in ``avoid``."""
     while True:

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, corpus_cases
-from matcalc.answers import Problem, Verdict, check_answer, prepare
-from matcalc.errors import MatcalcError, ParseError
-from matcalc.latex_expr import to_latex
-from matcalc.latex_input import latex_to_expr_text, looks_like_latex
-from matcalc.parser import parse_expr, parse_program
+from matcalc.faces.answers import Problem, Verdict, check_answer, prepare
+from matcalc.language.errors import MatcalcError, ParseError
+from matcalc.language.latex_expr import to_latex
+from matcalc.language.latex_input import latex_to_expr_text, looks_like_latex
+from matcalc.language.parser import parse_expr, parse_program
 
 DATA = Path(__file__).parent / "data"
 # the δ terms matcalc derives are usable here because the problems allow them
@@ -38,7 +38,7 @@ def gradient_is_symmetric(case) -> bool:
 
 
 def latex_spelling(case) -> str:
-    """The corpus's expected answer, printed as LaTeX by matcalc.latex_expr."""
+    """The corpus's expected answer, printed as LaTeX by matcalc.language.latex_expr."""
     names = parse_program("\n".join(case["where"])).names if case["where"] else frozenset()
     return to_latex(parse_expr(case["expected"], known_names=names))
 

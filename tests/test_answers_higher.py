@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from conftest import corpus_cases
-from matcalc.answers import Problem, check_answer, prepare
-from matcalc.latex_input import latex_to_expr_text
+from matcalc.faces.answers import Problem, check_answer, prepare
+from matcalc.language.latex_input import latex_to_expr_text
 
 
 def is_higher_case(case):

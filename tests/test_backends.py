@@ -11,7 +11,7 @@ import pytest
 
 import matcalc as mc
 from conftest import ROOT, corpus_cases
-from matcalc.codegen import compile_module
+from matcalc.outputs.codegen import compile_module
 
 BACKENDS = ["numpy", "jax", "torch"]
 
@@ -310,7 +310,7 @@ def test_modules_import_only_their_array_library(backend):
 
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_cli_writes_the_module_for_the_backend(backend, tmp_path):
-    from matcalc.cli import main
+    from matcalc.faces.cli import main
     import contextlib
     import io
 

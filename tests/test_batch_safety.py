@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import matcalc as mc
-from matcalc.workers import Limits, WorkerPool, usable_cores
+from matcalc.faces.workers import Limits, WorkerPool, usable_cores
 
 
 @pytest.mark.parametrize("objective, factor", [
@@ -27,7 +27,7 @@ def test_products_of_numbers_do_not_end_in_a_limit_error(objective, factor):
     assert r.check().ok
 
 
-# -- jobs in workers under limits (matcalc.workers) ---------------------------------
+# -- jobs in workers under limits (matcalc.faces.workers) ---------------------------------
 
 TESTS = Path(__file__).resolve().parent
 
@@ -176,7 +176,7 @@ def test_a_hostile_class_is_graded_whole_and_its_inputs_are_untouched(tmp_path):
 
 
 def test_an_unterminated_quote_drops_no_later_student(tmp_path):
-    from matcalc.grading import read_answers
+    from matcalc.faces.grading import read_answers
 
     text = ("student,p1\n" + "".join(f"s{i},Aᵀ\n" for i in range(5)) + 's5,"Aᵀ\n'
             + "".join(f"s{i},Aᵀ\n" for i in range(6, 12)) + 's12,"A\nᵀ"\n' + "s13,A,extra\n" + "s14,Aᵀ\n")
@@ -191,7 +191,7 @@ def test_an_unterminated_quote_drops_no_later_student(tmp_path):
 
 
 def test_a_problem_file_outside_its_folder_is_not_read(tmp_path):
-    from matcalc.grading import PROBLEM_ERROR, load_problems
+    from matcalc.faces.grading import PROBLEM_ERROR, load_problems
 
     outside = tmp_path / "secret.mc"
     outside.write_text("x: (n, 1)\nJ = sum(x)\n", encoding="utf-8")

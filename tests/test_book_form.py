@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 import matcalc as mc
-from matcalc.api import Program
-from matcalc.dag import dims_from_inputs
-from matcalc.evaluate import evaluate
-from matcalc.sampling import assign_sizes, sample_inputs
+from matcalc.faces.api import Program
+from matcalc.shapes.dag import dims_from_inputs
+from matcalc.language.evaluate import evaluate
+from matcalc.results.sampling import assign_sizes, sample_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = [json.loads(line) for line in (ROOT / "tests" / "data" / "book_forms.jsonl").read_text().splitlines()

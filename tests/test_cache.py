@@ -1,4 +1,4 @@
-"""The caches hold data, not code (issue 13): JSON that ``matcalc.cache``
+"""The caches hold data, not code (issue 13): JSON that ``matcalc.language.cache``
 reads back field by field, keyed by the package version and the hash of the
 grammar and every rule file.  A planted or tampered file is never executed
 (at worst it is ignored), and a changed grammar is a new cache file."""
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from matcalc import cache
-from matcalc.expr import Num, Op, Sym
-from matcalc.rules import _cache_key, _cached_classes, _rules_folder
-from matcalc.syntax import _grammar_path, grammar_cache_name
+from matcalc.language import cache
+from matcalc.language.expr import Num, Op, Sym
+from matcalc.rewriting.rules import _cache_key, _cached_classes, _rules_folder
+from matcalc.language.syntax import _grammar_path, grammar_cache_name
 
 ROOT = Path(__file__).resolve().parents[1]
 DERIVE = "import matcalc as mc; print(mc.derive('sum(tanh(W x))', wrt='W').gradients['W'])"

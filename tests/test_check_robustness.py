@@ -5,8 +5,8 @@ assignments must agree, and a wrong answer is not redrawn away."""
 import numpy as np
 
 import matcalc as mc
-from matcalc.check import check_gradients
-from matcalc.sampling import sample_inputs
+from matcalc.results.check import check_gradients
+from matcalc.results.sampling import sample_inputs
 
 X = {"x": ("n", 1)}
 

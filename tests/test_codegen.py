@@ -5,10 +5,10 @@ import re
 import numpy as np
 import pytest
 
-from matcalc import functions
-from matcalc.codegen import compile_module, emit_module, python_name
-from matcalc.evaluate import evaluate_program
-from matcalc.expr import SCALAR, DimSize, Identity, Num, Ones, Zero
+from matcalc.language import functions
+from matcalc.outputs.codegen import compile_module, emit_module, python_name
+from matcalc.language.evaluate import evaluate_program
+from matcalc.language.expr import SCALAR, DimSize, Identity, Num, Ones, Zero
 from test_evaluate import CASES, DIMS, ENV, T, mm, neg, num, op, sym
 
 

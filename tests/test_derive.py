@@ -10,7 +10,7 @@ import pytest
 
 import matcalc as mc
 from conftest import ROOT
-from matcalc.printer import to_text
+from matcalc.language.printer import to_text
 
 DATA = Path(__file__).parent / "data"
 
@@ -175,7 +175,7 @@ def test_wrt_must_be_a_variable():
 def test_derive_without_check_imports_neither_numpy_nor_sympy():
     # startup time is a product feature (bench/RESULTS.md): the main job
     # without --check must not pay for numpy's or sympy's import
-    code = ("import sys; from matcalc.cli import main; "
+    code = ("import sys; from matcalc.faces.cli import main; "
             "main(['derive', 'CE(y, softmax(relu(xW+b1)U+b2))', '--wrt', 'W', '--no-check']); "
             "print('numpy' in sys.modules, 'sympy' in sys.modules, file=sys.stderr)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
@@ -199,7 +199,7 @@ def test_output_into_a_closed_pipe_is_not_an_error(tmp_path):
 
 @pytest.mark.parametrize("missing,install", [("lark", 'pip install "."'), ("starlette", 'pip install ".[web]"')])
 def test_a_missing_dependency_is_named_not_called_a_bug(missing, install, monkeypatch, capsys):
-    from matcalc import cli
+    from matcalc.faces import cli
 
     def lacking(args):
         raise ModuleNotFoundError(f"No module named '{missing}'", name=missing)

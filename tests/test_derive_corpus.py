@@ -6,10 +6,10 @@ import pytest
 
 import matcalc as mc
 from conftest import corpus_cases
-from matcalc.api import Program
-from matcalc.dag import dims_from_inputs
-from matcalc.evaluate import evaluate
-from matcalc.sampling import assign_sizes, sample_inputs
+from matcalc.faces.api import Program
+from matcalc.shapes.dag import dims_from_inputs
+from matcalc.language.evaluate import evaluate
+from matcalc.results.sampling import assign_sizes, sample_inputs
 
 
 def is_gradient_case(case):

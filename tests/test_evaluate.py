@@ -8,10 +8,10 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from matcalc import runtime
-from matcalc.errors import MatcalcError
-from matcalc.evaluate import build_dag, evaluate, evaluate_program, size_of
-from matcalc.expr import SCALAR, DimSize, Identity, Num, Ones, Op, Sym, Zero
+from matcalc.language import runtime
+from matcalc.language.errors import MatcalcError
+from matcalc.language.evaluate import build_dag, evaluate, evaluate_program, size_of
+from matcalc.language.expr import SCALAR, DimSize, Identity, Num, Ones, Op, Sym, Zero
 
 
 # -- builders for typed trees ------------------------------------------------
@@ -144,7 +144,7 @@ def test_evaluate_matches_numpy(name, tree, oracle):
 
 
 def test_every_function_in_the_table_is_covered():
-    from matcalc.functions import FUNCTIONS
+    from matcalc.language.functions import FUNCTIONS
 
     covered = {n.op for _, tree, _ in CASES for n in tree.walk() if isinstance(n, Op)}
     covered.add("size")  # never evaluated: shapes.build writes size(X) as its count of entries
@@ -221,7 +221,7 @@ def test_non_finite_values_are_returned_not_raised():
 
 
 def test_registered_function_is_evaluated_by_its_numpy_spelling(monkeypatch):
-    from matcalc import functions
+    from matcalc.language import functions
 
     monkeypatch.setitem(functions.FUNCTIONS, "swish",
                         functions.Function("swish", 1, "elementwise", "a0 * sigmoid(a0)"))

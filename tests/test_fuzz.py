@@ -40,8 +40,8 @@ def test_programs_as_the_benchmark_draws_them(seed):
 
 def test_the_oracle_catches_a_wrong_derivative(monkeypatch):
     # a deliberately wrong tanh' (1 − tanh instead of 1 − tanh²) must be caught
-    from matcalc.rule_reader import parse_rule_line
-    from matcalc.rules import default_rules
+    from matcalc.rewriting.reader import parse_rule_line
+    from matcalc.rewriting.rules import default_rules
 
     wrong = parse_rule_line("tanh: tanh'(u) = 1 - tanh(u)", "test.rules:1")
     monkeypatch.setitem(default_rules().derivatives, "tanh", wrong)

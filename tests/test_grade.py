@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from matcalc.grading import read_answers, terminal_progress
+from matcalc.faces.grading import read_answers, terminal_progress
 from test_answers import cli
 
 DATA = Path(__file__).parent / "data"
@@ -192,7 +192,7 @@ def test_toml_problems_without_tomllib(tmp_path, monkeypatch):
     import sys
 
     pytest.importorskip("tomli", reason="tomli is not installed (a dependency on Python 3.10)")
-    from matcalc.grading import load_problems, toml_module
+    from matcalc.faces.grading import load_problems, toml_module
 
     monkeypatch.setitem(sys.modules, "tomllib", None)  # import tomllib -> ImportError
     assert toml_module().__name__ == "tomli"

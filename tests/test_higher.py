@@ -9,12 +9,12 @@ import pytest
 
 import matcalc as mc
 from conftest import corpus_cases
-from matcalc.api import Program
-from matcalc.dag import dims_from_inputs
-from matcalc.evaluate import evaluate
-from matcalc.expr import Sym
-from matcalc.printer import to_text
-from matcalc.sampling import assign_sizes, sample_inputs
+from matcalc.faces.api import Program
+from matcalc.shapes.dag import dims_from_inputs
+from matcalc.language.evaluate import evaluate
+from matcalc.language.expr import Sym
+from matcalc.language.printer import to_text
+from matcalc.results.sampling import assign_sizes, sample_inputs
 
 
 def is_higher_case(case):

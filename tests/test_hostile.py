@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 import matcalc as mc
-from matcalc.cli import main
-from matcalc.errors import LimitError, MatcalcError
-from matcalc.expr import Num
+from matcalc.faces.cli import main
+from matcalc.language.errors import LimitError, MatcalcError
+from matcalc.language.expr import Num
 
 ROOT = Path(__file__).resolve().parents[1]
 # the CLI's last resort for a RecursionError: never reached if the stages bound their depth
@@ -34,7 +34,7 @@ ALPHABETS = ["xyzWAUθλσ", "()[]{}‖|^ᵀ'.,;:=", "+-−*/∘⊙⊗@·", "012
 
 
 def run_cli(*argv):
-    """(exit status, stdout, stderr) of matcalc.cli.main, in process.  No
+    """(exit status, stdout, stderr) of matcalc.faces.cli.main, in process.  No
     wall-clock bound: the engine bounds its own work by steps and sizes
     (LimitError), which these tests reach."""
     out, err = io.StringIO(), io.StringIO()
@@ -190,9 +190,9 @@ def test_code_in_the_input_is_never_run(text, tmp_path):
 
 def test_only_matcalc_generated_code_is_ever_evaluated():
     # every eval/exec/pickle load, and where its text comes from (read each one when this fails)
-    allowed = {("evaluate.py", "eval"): "the function table's numpy spellings (matcalc.functions)",
+    allowed = {("evaluate.py", "eval"): "the function table's numpy spellings (matcalc.language.functions)",
                ("codegen.py", "exec"): "the module emit_module wrote from a typed tree",
-               }  # no pickle: the caches are JSON data (matcalc.cache)
+               }  # no pickle: the caches are JSON data (matcalc.language.cache)
     found = set()
     for path in (ROOT / "matcalc").glob("*.py"):
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -205,7 +205,7 @@ def test_only_matcalc_generated_code_is_ever_evaluated():
 
 
 def test_caches_live_in_a_folder_only_the_user_can_write(tmp_path, monkeypatch):
-    from matcalc.cache import cache_file
+    from matcalc.language.cache import cache_file
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     path = cache_file("rules-0.pickle")

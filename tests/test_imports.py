@@ -1,10 +1,14 @@
-"""Imports run one way (STYLE.md; issue 14): language (expr, syntax, parser,
-printer, names, functions, errors) -> shapes -> rules and simplification
--> linearisation -> reverse and forward mode -> results -> outputs -> faces.
+"""Imports run one way (STYLE.md; issue 14).  The package is cut into layers,
+one subpackage each, lowest first: language (expressions, grammar, printers,
+numbers) -> shapes -> rewriting (rule files and the simplifier) -> engine
+(linearisation, reverse and forward mode) -> results (what a derivation
+shows, its numeric check) -> outputs (text, LaTeX, JSON, code) -> faces (the
+API, the command line, answers, grading, the web page).
 
-Read from the source, over whatever modules exist (subpackages included),
-counting imports inside functions too: no cycle between modules, and no
-module importing another's private name."""
+Read from the source, over whatever modules exist, counting imports inside
+functions too: every module lives in a layer, imports only from its own layer
+or below, no cycle between modules, and no module imports another's private
+name."""
 import ast
 import functools
 from pathlib import Path
@@ -106,6 +110,57 @@ def cycles(edges: dict) -> list[list[str]]:
     return found
 
 
+# the layers, lowest first; a module imports only from its own layer or below
+LAYERS = ("language", "shapes", "rewriting", "engine", "results", "outputs", "faces")
+LEAVES = {"version"}  # read by every layer, imports nothing
+FACE = {"matcalc", "__main__"}  # the package itself: it may load any layer
+
+
+def layer(module: str) -> int:
+    """The index of a module's layer in LAYERS (-1 a leaf, len(LAYERS) the
+    package's own face); a KeyError for a module outside every layer."""
+    head = module.split(".")[0]
+    if module in FACE:
+        return len(LAYERS)
+    if head in LEAVES:
+        return -1
+    if head not in LAYERS:
+        raise KeyError(f"{module} is in no layer: move it into one of {', '.join(LAYERS)}")
+    return LAYERS.index(head)
+
+
+def upward(edges: dict) -> list[str]:
+    """Every import of a module from a higher layer, as readable lines."""
+    def name(m):
+        i = layer(m)
+        return "the package" if i == len(LAYERS) else "a leaf" if i < 0 else LAYERS[i]
+
+    return [f"{module} ({name(module)}) imports {target} ({name(target)})"
+            for module, targets in sorted(edges.items()) for target in sorted(targets)
+            if layer(target) > layer(module)]
+
+
+def test_every_module_lives_in_a_layer():
+    outside = []
+    for module in sorted(all_modules()):
+        try:
+            layer(module)
+        except KeyError as err:
+            outside.append(str(err))
+    assert outside == []
+
+
+def test_imports_run_downward_through_the_layers():
+    assert upward(graph()) == []
+
+
+def test_the_layer_checker_sees_an_upward_import():
+    assert upward({"language.expr": {"faces.api"}, "faces.api": {"language.expr"}}) == [
+        "language.expr (language) imports faces.api (faces)"]
+    assert upward({"faces.cli": {"faces.api", "version"}, "matcalc": {"faces.api"}}) == []
+    assert "faces.api" in graph()["faces.cli"]  # the graph is of the real modules
+
+
 def test_no_import_cycles_between_modules():
     assert cycles(graph()) == []
 
@@ -123,5 +178,5 @@ def test_the_checker_sees_a_cycle_and_a_private_import(tmp_path):
     edges = {"a": {"b"}, "b": {"a", "c"}, "c": set()}
     assert cycles(edges) == [["a", "b"]]
     assert cycles({"a": {"b"}, "b": {"c"}, "c": set()}) == []
-    assert graph()["linearise"] >= {"rules", "simplify"}  # reads function-level and module-level imports
-    assert "api" in graph()["cli"]
+    # reads function-level and module-level imports
+    assert graph()["engine.linearise"] >= {"rewriting.rules", "rewriting.simplify"}

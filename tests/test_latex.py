@@ -7,10 +7,10 @@ import pytest
 
 import matcalc as mc
 from conftest import ROOT, corpus_cases
-from matcalc.errors import LimitError
-from matcalc.expr import Num, Op, Sym
-from matcalc.latex import render_latex
-from matcalc.latex_expr import latex_name, to_latex
+from matcalc.language.errors import LimitError
+from matcalc.language.expr import Num, Op, Sym
+from matcalc.outputs.latex import render_latex
+from matcalc.language.latex_expr import latex_name, to_latex
 
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
@@ -165,7 +165,7 @@ def test_moderately_deep_trees_print():
 
 
 def test_cli_format_latex_with_bold_and_steps(capsys):
-    from matcalc.cli import main
+    from matcalc.faces.cli import main
 
     status = main(["derive", "-f", str(ROOT / "tests" / "data" / "cs224n.mc"), "--wrt", "W",
                    "--format", "latex", "--bold", "--steps"])

@@ -7,8 +7,8 @@ import sys
 import pytest
 
 import matcalc as mc
-from matcalc.latex import render_latex
-from matcalc.render import render_json, render_text
+from matcalc.outputs.latex import render_latex
+from matcalc.outputs.render import render_json, render_text
 
 
 def run(*args):

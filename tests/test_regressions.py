@@ -4,7 +4,7 @@ the fuzzer's oracle (finite differences of the original objective, at inputs
 drawn independently of the engine).  The fix is named beside each."""
 import matcalc as mc
 from fuzz_oracle import verify
-from matcalc.expr import Sym
+from matcalc.language.expr import Sym
 
 
 def assert_correct(text, wrt, draws=None):
@@ -27,26 +27,26 @@ def test_cross_entropy_against_a_softmax_target_keeps_the_fused_rule():
 
 def test_definition_that_is_an_alias_of_an_input():
     # h2 = s1 named the input s1 "h2" everywhere, so "h2 = h2" could not be
-    # evaluated (matcalc/api.py: only computed nodes take a program's name)
+    # evaluated (matcalc/faces/api.py: only computed nodes take a program's name)
     assert_correct("s1 : ()\na3 : (n, 1)\na4 : (N, 1)\nh2 = s1\nJ = h2 + s1", ["s1"])
 
 
 def test_function_whose_derivative_is_zero():
     # d sgn(s1) = 0 ∘ d(s1) simplifies to 0, and 0 has no adjoint rule: a constant
-    # form passes nothing back (matcalc/differentiate.py, _transpose)
+    # form passes nothing back (matcalc/engine/reverse.py, _transpose)
     assert_correct("s1 : ()\na2 : (n, 1)\na3 : (N, 1)\nJ = sgn(s1)", ["s1"])
     assert_correct("x : (n, 1)\nW : (n, n)\nJ = sum(step(W x) ∘ (W x))", ["W", "x"])
 
 
 def test_wrt_names_a_greek_variable_as_it_is_written():
-    # --wrt μ6 named nothing: the program spells it mu6 (matcalc/api.py, canonical_name)
+    # --wrt μ6 named nothing: the program spells it mu6 (matcalc/faces/api.py, canonical_name)
     assert_correct("t5 : ()\nμ6 : ()\nJ = μ6 log(t5)", ["μ6", "t5"], {"t5": "positive"})
     assert set(mc.derive("sum(θ x)", wrt="θ").gradients) == {"theta"}
 
 
 def test_check_redraws_where_a_norm_of_a_relu_is_zero():
     # relu(z2) = 0 at a draw makes ‖·‖'s gradient 0/0: the engine's check failed
-    # a right answer instead of drawing again (matcalc/check.py: redraw, reported)
+    # a right answer instead of drawing again (matcalc/results/check.py: redraw, reported)
     program = mc.Program("w1 : (1, k)\nz2 : (1, k)\nJ = ‖softplus(w1) .* relu(z2)‖_F")
     check = program.derive(["w1", "z2"]).check(seed=2)
     assert check.ok and "redrew" in check.details and "not finite" in check.details
@@ -55,7 +55,7 @@ def test_check_redraws_where_a_norm_of_a_relu_is_zero():
 
 def test_check_draws_the_argument_of_a_log_positive():
     # sum(log(x)) failed its check on every normal draw (nan); x is now drawn
-    # positive, as a declared kind would be (matcalc/sampling.py, domain_draws)
+    # positive, as a declared kind would be (matcalc/results/sampling.py, domain_draws)
     r = mc.derive("sum(log(x)) + sqrt(s)", wrt="x,s", where=["s: ()"])
     check = r.check()
     assert check.ok and "redrew" not in check.details, check.details
@@ -65,7 +65,7 @@ def test_check_of_a_large_objective_with_modest_slopes():
     # J ~ 1e6 next to slopes ~ 1: round-off of f over the step (eps |J| / h) failed
     # right gradients at 1e-6 (bench seed 105767, ‖U − (A − log(det(C Cᵀ + I))³ √V)‖²);
     # a mismatch now gets a second opinion from wider, extrapolated differences
-    # (matcalc/check.py, _extrapolated_difference)
+    # (matcalc/results/check.py, _extrapolated_difference)
     check = mc.derive("100000 sum(x ∘ x) + sum(sin(y))", wrt="y,x").check()
     assert check.ok, check.details
     assert_correct("U : (N, m)\nA : (N, m)\nV : (N, m)\nC : (k, m)\n"
@@ -99,10 +99,10 @@ SEED_3_OBJECTIVE = "tan(tanh(arccos(tanh(softmax(z1 ./ b2) * a3) / 2) - CE(σ(ta
 
 
 def test_the_objective_repeated_in_a_delta_is_defined_once_under_its_own_name():
-    # fuzz seed 3 again: the value the sharing pass names (matcalc/sharing.py) was
+    # fuzz seed 3 again: the value the sharing pass names (matcalc/results/sharing.py) was
     # the objective itself, printed twice (u2 = tan(h3 / 2) and J = tan(h3 / 2));
     # a named node keeps its name (shared_values), an unnamed objective is J
-    # (matcalc/naming.py); with a definition J and with the objective as an expression
+    # (matcalc/results/naming.py); with a definition J and with the objective as an expression
     for where, objective in ((SEED_3_INPUTS + [f"J = {SEED_3_OBJECTIVE}"], None), (SEED_3_INPUTS, SEED_3_OBJECTIVE)):
         result = mc.derive(objective, wrt="λ7,z1,x6,W5", where=where)
         tops = [s.name for s in result.definitions if s.expr.op == "tan"]

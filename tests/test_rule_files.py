@@ -3,9 +3,9 @@ kind, names are unique, behaviour comes from tags, mistakes are located."""
 import pytest
 
 from conftest import ROOT
-from matcalc.errors import RuleError
-from matcalc.rule_reader import KINDS, TAGS, RuleFile
-from matcalc.rules import RuleBase, default_rules
+from matcalc.language.errors import RuleError
+from matcalc.rewriting.reader import KINDS, TAGS, RuleFile
+from matcalc.rewriting.rules import RuleBase, default_rules
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "rules").glob("*.rules")), ids=lambda p: p.name)
@@ -70,6 +70,6 @@ def test_a_file_defines_a_function_and_its_derivative_without_a_header():
 
 
 def test_rule_keywords_stay_names_in_expressions():
-    from matcalc.parser import parse_expr
+    from matcalc.language.parser import parse_expr
 
     assert str(parse_expr("tag + when + assume", frozenset({"tag", "when", "assume"}))) == "tag + when + assume"

@@ -11,8 +11,8 @@ import pytest
 from conftest import ROOT, corpus_cases
 
 import matcalc as mc
-from matcalc.answers import Problem, check_answer, prepare
-from matcalc.sampling import COND_BOUND, Sampler, size_assignments
+from matcalc.faces.answers import Problem, check_answer, prepare
+from matcalc.results.sampling import COND_BOUND, Sampler, size_assignments
 
 
 def run(*args, **kw):
@@ -111,8 +111,8 @@ def test_a_singular_point_never_counts_as_ok():
 
 def test_failed_names_the_sizes_of_the_point():
     result = mc.derive("log(det(X^T X))", wrt="X", where=["X: (n, m)"])
-    from matcalc.expr import Num
-    from matcalc.shapes import build
+    from matcalc.language.expr import Num
+    from matcalc.shapes.core import build
 
     result.gradients["X"] = build("scale", (Num(3), result.gradients["X"]))
     check = result.check()
@@ -148,7 +148,7 @@ def test_the_check_of_a_large_input_fits_in_a_gigabyte():
     # issue 13: directional derivatives, O(size of the inputs) memory; W has 90,000 entries
     code = ("import resource, sys\n"
             "resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
-            "from matcalc.cli import main\n"
+            "from matcalc.faces.cli import main\n"
             "sys.exit(main(['derive', 'sum(tanh(W x))', '--wrt', 'W', '--where', 'W: (300, 300)']))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False)
     assert out.returncode == 0, out.stdout + out.stderr

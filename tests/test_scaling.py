@@ -3,7 +3,7 @@ expression prints about as much as the same net written as a program (the
 values it would repeat are named), and a transformer stack's gradients are
 in terms of the values the program named (X1ᵀ, never X1 spelt out)."""
 import matcalc as mc
-from matcalc.render import render_text
+from matcalc.outputs.render import render_text
 
 
 def deep(levels: int) -> tuple[str, list[str]]:

@@ -6,11 +6,11 @@ from fractions import Fraction
 import pytest
 
 from conftest import corpus_cases, python_calls
-from matcalc.errors import ShapeError, UnknownFunctionError
-from matcalc.expr import DimSize, Identity, Num, Ones, Op, Sym
-from matcalc.parser import Declaration, Definition, SurfaceProgram, parse_expr, parse_program
-from matcalc.shape_inference import infer_shapes
-from matcalc.shapes import build, shape_of
+from matcalc.language.errors import ShapeError, UnknownFunctionError
+from matcalc.language.expr import DimSize, Identity, Num, Ones, Op, Sym
+from matcalc.language.parser import Declaration, Definition, SurfaceProgram, parse_expr, parse_program
+from matcalc.shapes.inference import infer_shapes
+from matcalc.shapes.core import build, shape_of
 
 
 def typed(text: str, *where: str, **options):

@@ -4,10 +4,10 @@ names that the trace records beside the rule files' names."""
 import numpy as np
 import pytest
 
-from matcalc.api import Program
-from matcalc.errors import LimitError
-from matcalc.evaluate import evaluate
-from matcalc.simplify import Limits, Simplifier
+from matcalc.faces.api import Program
+from matcalc.language.errors import LimitError
+from matcalc.language.evaluate import evaluate
+from matcalc.rewriting.simplify import Limits, Simplifier
 
 WHERE = ["A: (n, m)", "B: (m, n)", "x: (n, 1)"]
 SIZES = {"n": 3, "m": 4}

@@ -1,5 +1,5 @@
 """``--steps`` names, beside each line, the simplifier's rewrites (the
-algebra of matcalc/algebra.py and the rules of rules/simplify.rules or the
+algebra of matcalc/rewriting/algebra.py and the rules of rules/simplify.rules or the
 user's file) that turned what the derivative rules made into the form
 printed, apart from the derivative rules; those tagged quiet stay out, and
 the main output does not change.  Every derivation here is also checked
@@ -8,14 +8,15 @@ import pytest
 from conftest import ROOT
 
 import matcalc as mc
-from matcalc.algebra import REWRITES
-from matcalc.expr import Sym
-from matcalc.latex import render_latex
-from matcalc.parser import parse_program
-from matcalc.render import render_derivative_steps, render_steps_text, render_text
-from matcalc.shape_inference import infer_shapes
-from matcalc.simplify import Simplifier
-from matcalc.steps import derivation_steps
+from matcalc.rewriting.algebra import REWRITES
+from matcalc.language.expr import Sym
+from matcalc.outputs.latex import render_latex
+from matcalc.language.parser import parse_program
+from matcalc.language.printer import to_text
+from matcalc.outputs.render import render_derivative_steps, render_steps_text, render_text
+from matcalc.shapes.inference import infer_shapes
+from matcalc.rewriting.simplify import Simplifier
+from matcalc.results.steps import derivation_steps
 
 # z = A x, h = tanh(z), J = hᵀ B h: the cotangent of h is (hᵀ B)ᵀ + B h
 # before the simplifier pushes the transpose in and collects the terms (the
@@ -60,7 +61,7 @@ def layer():
 def test_the_line_the_rewrites_shaped_names_them(layer):
     steps = derivation_steps(layer, "x")
     h, z, x = line_of(steps, "h"), line_of(steps, "z"), line_of(steps, "x")
-    assert "(B + Bᵀ) h" == mc.printer.to_text(h.expr)
+    assert "(B + Bᵀ) h" == to_text(h.expr)
     assert {"transpose-of-product", "collect-terms"} <= set(h.rewrites)
     assert "transpose-of-product" not in z.rewrites + x.rewrites
     assert h.rules == ["product", "transpose"]  # the derivative rules stay apart
@@ -135,7 +136,7 @@ def test_a_rewrite_tagged_quiet_is_not_named(tmp_path):
     results = [mc.derive("(aᵀ x) (bᵀ x)", wrt="x", where=where, rules=str(path)) for path in (loud, hushed)]
     lines = [line_of(derivation_steps(r, "x"), "x") for r in results]
     assert all(r.check().ok for r in results)
-    assert mc.printer.to_text(lines[0].expr) == mc.printer.to_text(lines[1].expr)
+    assert to_text(lines[0].expr) == to_text(lines[1].expr)
     assert "scalar-transpose-named" in lines[0].rewrites
     assert "scalar-transpose-hushed" not in lines[1].rewrites
     assert "scalar-transpose-hushed" not in render_steps_text(results[1])
@@ -158,7 +159,7 @@ def test_a_user_rule_is_named_as_its_file_names_it(tmp_path, layer):
     known, _ = names_in(result)
     assert "my-transpose-of-product" in known
     assert "my-transpose-of-product" in text_block(render_steps_text(result), "∂J/∂h")
-    assert mc.printer.to_text(h.expr) == mc.printer.to_text(line_of(derivation_steps(layer, "x"), "h").expr)
+    assert to_text(h.expr) == to_text(line_of(derivation_steps(layer, "x"), "h").expr)
 
 
 def test_a_node_the_memo_simplified_earlier_still_names_its_rewrites():
@@ -191,5 +192,5 @@ def test_a_step_names_only_the_deltas_the_derivation_keeps(objective, where, wrt
     steps = derivation_steps(result, wrt)
     for line in steps.lines:
         used = {n.name for n in line.expr.walk() if isinstance(n, Sym) and n.name.startswith("delta")}
-        assert used <= kept, (mc.printer.to_text(line.expr), kept)
-    assert mc.printer.to_text(steps.lines[-1].expr) == mc.printer.to_text(result.gradients[wrt])
+        assert used <= kept, (to_text(line.expr), kept)
+    assert to_text(steps.lines[-1].expr) == to_text(result.gradients[wrt])

@@ -8,7 +8,7 @@ import pytest
 from conftest import corpus_cases
 
 import matcalc as mc
-from matcalc.codegen import compile_module
+from matcalc.outputs.codegen import compile_module
 
 
 def module(result):
@@ -111,8 +111,8 @@ def test_mixed_second_derivative_with_a_symmetric_matrix():
 
 def test_the_old_wrong_hessian_fails_the_check():
     # A ⊗ Bᵀ + B ⊗ Aᵀ (S = Sᵀ used inside the differential) is what the check must reject
-    from matcalc.check import CheckResult
-    from matcalc.check_higher import check_derivatives
+    from matcalc.results.check import CheckResult
+    from matcalc.results.check_higher import check_derivatives
 
     result = mc.derive("tr(A S B S)", wrt="S", order=2, where=["S: (n, n) symmetric"])
     (d,) = result.derivatives

@@ -7,8 +7,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from matcalc.answers import Problem
-from matcalc.student_code import check_function
+from matcalc.faces.answers import Problem
+from matcalc.faces.student_code import check_function
 from test_answers import cli
 
 PROGRAM = """\
@@ -108,7 +108,7 @@ def test_the_student_cannot_change_the_cached_inputs():
         return A
 
     check_function({"f": "A x", "wrt": "x"}, vandal)
-    from matcalc.answers import check_answer
+    from matcalc.faces.answers import check_answer
 
     assert check_answer({"f": "A x", "wrt": "x"}, "A").correct
 
@@ -142,7 +142,7 @@ def test_cli_check_code_survives_a_file_that_does_not_load(tmp_path):
 
 
 def test_a_function_that_never_returns_is_a_verdict(tmp_path):
-    from matcalc.student_code import check_code
+    from matcalc.faces.student_code import check_code
 
     path = tmp_path / "loop.py"
     path.write_text("def f(A, x):\n    while True:\n        pass\n")
@@ -151,7 +151,7 @@ def test_a_function_that_never_returns_is_a_verdict(tmp_path):
 
 
 def test_a_function_that_allocates_too_much_is_a_verdict(tmp_path):
-    from matcalc.student_code import check_code
+    from matcalc.faces.student_code import check_code
 
     path = tmp_path / "hog.py"
     path.write_text("import numpy as np\ndef f(A, x):\n    return np.ones((1 << 20, 1 << 12))\n")  # 32 GiB

@@ -9,7 +9,7 @@ import pytest
 
 import matcalc as mc
 from conftest import ROOT
-from matcalc.sampling import assign_sizes, sample_inputs
+from matcalc.results.sampling import assign_sizes, sample_inputs
 
 sympy = pytest.importorskip("sympy")
 

@@ -153,7 +153,7 @@ def test_a_power_of_a_matrix_by_a_symbolic_exponent_needs_the_trace():
     """Cookbook 122, tr(A X^k), needs indices (SymPy leaves it open): refused,
     never a wrong closed form."""
     import matcalc as mc
-    from matcalc.errors import MatcalcError
+    from matcalc.language.errors import MatcalcError
 
     with pytest.raises(MatcalcError):
         mc.derive("tr(A X^k)", wrt="X", where=WHERE)

@@ -21,7 +21,7 @@ DATA = Path(__file__).resolve().parent / "data"
 THREADS = textwrap.dedent(r"""
     import sys, threading
     import matcalc as mc
-    from matcalc.render import render_text
+    from matcalc.outputs.render import render_text
 
     DATA = sys.argv[1]
     PROBLEMS = [

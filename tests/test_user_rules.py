@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import matcalc as mc
-from matcalc.printer import to_text
+from matcalc.language.printer import to_text
 
 WHERE = ["W: (m, n)", "x: (n, 1)"]
 

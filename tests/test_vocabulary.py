@@ -10,7 +10,7 @@ import pytest
 from vocabulary_oracle import assert_matches_oracle, finite_difference
 
 import matcalc as mc
-from matcalc.errors import MatcalcError, NotDifferentiableError, UnknownFunctionError
+from matcalc.language.errors import MatcalcError, NotDifferentiableError, UnknownFunctionError
 
 V = ["x: (3, 1)", "a: (3, 1)", "z: (3, 1)", "W: (2, 3)", "X: (3, 3)", "A: (3, 3)", "k: () integer",
      "p: ()"]
@@ -234,6 +234,6 @@ def test_an_integer_exponent_is_no_variable():
 
 @pytest.mark.parametrize("text, meant", [("A^-1.T", "A^-T"), ("2.*x", "2 ∘ x"), ("x^2.T", "(x^2)ᵀ")])
 def test_a_dot_after_a_number_belongs_to_the_operator(text, meant):
-    from matcalc.parser import parse_expr
+    from matcalc.language.parser import parse_expr
 
     assert parse_expr(text) == parse_expr(meant)

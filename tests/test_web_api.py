@@ -17,7 +17,7 @@ with warnings.catch_warnings():  # Starlette 1.x prefers httpx2; httpx works the
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from matcalc.web.app import create_app
+from matcalc.faces.web.app import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 CS224N = (ROOT / "tests" / "data" / "cs224n.mc").read_text()

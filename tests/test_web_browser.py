@@ -17,7 +17,7 @@ pytest.importorskip("starlette", reason="the web extra is not installed (pip ins
 uvicorn = pytest.importorskip("uvicorn", reason="the web extra is not installed (pip install '.[web]')")
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
 
-from matcalc.web.app import create_app  # noqa: E402 - after the importorskips of the web extra and Playwright
+from matcalc.faces.web.app import create_app  # noqa: E402 - after the importorskips of the web extra and Playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 CS224N = (ROOT / "tests" / "data" / "cs224n.mc").read_text()

@@ -60,15 +60,15 @@ def assert_matches_oracle(objective: str, wrt: str, where: list, oracle, signed=
     declared names (no word split into letters)."""
     result = mc.derive(objective, wrt=wrt, where=where)
     declared = {line.split(":")[0].strip() for line in where if ":" in line}
-    declared = {mc.api.canonical_name(n) for n in declared}
+    declared = {mc.faces.api.canonical_name(n) for n in declared}
     assert set(result.program.variables) <= declared, \
         f"{objective!r} read names it was not given: {set(result.program.variables) - declared}"
     kinds = {**result.program.kinds, "signed": set(signed)}
     compiled = result.compile()
     for seed in seeds:
         env = inputs(result, kinds, seed)
-        ours = np.asarray(compiled(**env)[mc.api.canonical_name(wrt)], float)
-        theirs = np.asarray(finite_difference(oracle, env, mc.api.canonical_name(wrt)), float)
+        ours = np.asarray(compiled(**env)[mc.faces.api.canonical_name(wrt)], float)
+        theirs = np.asarray(finite_difference(oracle, env, mc.faces.api.canonical_name(wrt)), float)
         theirs = theirs.reshape(ours.shape) if theirs.size == ours.size else theirs
         np.testing.assert_allclose(ours, theirs, rtol=2e-5, atol=1e-6, err_msg=objective)
     return result

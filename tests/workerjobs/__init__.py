@@ -1,5 +1,5 @@
 """Jobs for the worker-pool tests (tests/test_batch_safety.py), run in
-``matcalc.workers`` processes."""
+``matcalc.faces.workers`` processes."""
 import os
 import time
 
