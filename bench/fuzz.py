@@ -28,9 +28,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from run import machine  # noqa: E402  (bench/run.py: CPU, cores, Python, numpy, date)
+
 from fuzz_oracle import structured_wrt, verify, verify_hessian  # noqa: E402 - after the path (tests/)
 from fuzz_programs import generate_case  # noqa: E402 - after the path (tests/)
-from run import machine  # noqa: E402  (bench/run.py: CPU, cores, Python, numpy, date)
 
 STATUSES = ("correct", "refused", "unverifiable", "wrong", "crashed")
 TIMEOUT = 60  # seconds a case may take before it counts as a crash (a hang)

@@ -26,7 +26,6 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from run import machine, mlp_program, set_threads, table  # noqa: E402  (after the path)
 
-
 # ---------------------------------------------------------------------------
 # the families
 

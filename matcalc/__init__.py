@@ -11,8 +11,17 @@ Importing matcalc is cheap: numpy, sympy and the parser load on first use.
 from __future__ import annotations
 
 from .language import printer  # noqa: F401 - installs str() of expressions (pure Python, no numpy)
-from .language.errors import (CheckFailedError, CheckInconclusiveError, LimitError, MatcalcError,
-                              NotDifferentiableError, ParseError, RuleError, ShapeError, UnknownFunctionError)
+from .language.errors import (
+    CheckFailedError,
+    CheckInconclusiveError,
+    LimitError,
+    MatcalcError,
+    NotDifferentiableError,
+    ParseError,
+    RuleError,
+    ShapeError,
+    UnknownFunctionError,
+)
 from .version import __version__
 
 __all__ = [

@@ -8,12 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT, corpus_cases
 from matcalc.faces.answers import Problem, Verdict, check_answer, prepare
 from matcalc.language.errors import MatcalcError, ParseError
 from matcalc.language.latex_expr import to_latex
 from matcalc.language.latex_input import latex_to_expr_text, looks_like_latex
 from matcalc.language.parser import parse_expr, parse_program
+
+from conftest import ROOT, corpus_cases
 
 DATA = Path(__file__).parent / "data"
 # the δ terms matcalc derives are usable here because the problems allow them

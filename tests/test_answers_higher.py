@@ -4,9 +4,10 @@
 import numpy as np
 import pytest
 
-from conftest import corpus_cases
 from matcalc.faces.answers import Problem, check_answer, prepare
 from matcalc.language.latex_input import latex_to_expr_text
+
+from conftest import corpus_cases
 
 
 def is_higher_case(case):

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 import matcalc as mc
-from conftest import ROOT, corpus_cases
 from matcalc.outputs.codegen import compile_module
+
+from conftest import ROOT, corpus_cases
 
 BACKENDS = ["numpy", "jax", "torch"]
 
@@ -310,9 +311,10 @@ def test_modules_import_only_their_array_library(backend):
 
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_cli_writes_the_module_for_the_backend(backend, tmp_path):
-    from matcalc.faces.cli import main
     import contextlib
     import io
+
+    from matcalc.faces.cli import main
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):

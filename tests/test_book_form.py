@@ -13,9 +13,9 @@ import pytest
 
 import matcalc as mc
 from matcalc.faces.api import Program
-from matcalc.shapes.dag import dims_from_inputs
 from matcalc.language.evaluate import evaluate
 from matcalc.results.sampling import assign_sizes, sample_inputs
+from matcalc.shapes.dag import dims_from_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = [json.loads(line) for line in (ROOT / "tests" / "data" / "book_forms.jsonl").read_text().splitlines()

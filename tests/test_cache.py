@@ -13,8 +13,8 @@ import pytest
 
 from matcalc.language import cache
 from matcalc.language.expr import Num, Op, Sym
-from matcalc.rewriting.rules import _cache_key, _cached_classes, _rules_folder
 from matcalc.language.syntax import _grammar_path, grammar_cache_name
+from matcalc.rewriting.rules import _cache_key, _cached_classes, _rules_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 DERIVE = "import matcalc as mc; print(mc.derive('sum(tanh(W x))', wrt='W').gradients['W'])"

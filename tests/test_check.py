@@ -2,12 +2,12 @@
 accept a right gradient and reject a wrong one."""
 import numpy as np
 import pytest
+from test_evaluate import T, mm, neg, num, op, sym
 
-from matcalc.results.check import check_gradients, check_program
 from matcalc.language.errors import MatcalcError
 from matcalc.language.expr import SCALAR, Ones
+from matcalc.results.check import check_gradients, check_program
 from matcalc.results.sampling import assign_sizes, sample_inputs
-from test_evaluate import T, mm, neg, num, op, sym
 
 W_, x_ = sym("W", ("m", "n")), sym("x", ("n", 1))
 SHAPES = {"W": ("m", "n"), "x": ("n", 1)}

@@ -4,12 +4,12 @@ import re
 
 import numpy as np
 import pytest
+from test_evaluate import CASES, DIMS, ENV, T, mm, neg, num, op, sym
 
 from matcalc.language import functions
-from matcalc.outputs.codegen import compile_module, emit_module, python_name
 from matcalc.language.evaluate import evaluate_program
 from matcalc.language.expr import SCALAR, DimSize, Identity, Num, Ones, Zero
-from test_evaluate import CASES, DIMS, ENV, T, mm, neg, num, op, sym
+from matcalc.outputs.codegen import compile_module, emit_module, python_name
 
 
 def run(assignments, outputs, inputs, env, sizes=None, **kw):

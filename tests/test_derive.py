@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 import matcalc as mc
-from conftest import ROOT
 from matcalc.language.printer import to_text
+
+from conftest import ROOT
 
 DATA = Path(__file__).parent / "data"
 

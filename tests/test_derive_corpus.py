@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 
 import matcalc as mc
-from conftest import corpus_cases
 from matcalc.faces.api import Program
-from matcalc.shapes.dag import dims_from_inputs
 from matcalc.language.evaluate import evaluate
 from matcalc.results.sampling import assign_sizes, sample_inputs
+from matcalc.shapes.dag import dims_from_inputs
+
+from conftest import corpus_cases
 
 
 def is_gradient_case(case):

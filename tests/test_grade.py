@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
+from test_answers import cli
 
 from matcalc.faces.grading import read_answers, terminal_progress
-from test_answers import cli
 
 DATA = Path(__file__).parent / "data"
 

@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from test_answers import cli
 
 DATA = Path(__file__).parent / "data"

@@ -6,11 +6,12 @@ import io
 import pytest
 
 import matcalc as mc
-from conftest import ROOT, corpus_cases
 from matcalc.language.errors import LimitError
 from matcalc.language.expr import Num, Op, Sym
-from matcalc.outputs.latex import render_latex
 from matcalc.language.latex_expr import latex_name, to_latex
+from matcalc.outputs.latex import render_latex
+
+from conftest import ROOT, corpus_cases
 
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")

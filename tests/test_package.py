@@ -3,6 +3,7 @@ pyproject names."""
 import pytest
 
 import matcalc
+
 from conftest import ROOT
 
 

@@ -8,12 +8,13 @@ from fractions import Fraction
 import pytest
 from lark import Lark
 
-from conftest import corpus_cases
 from matcalc.language.errors import LimitError, MatcalcError, ParseError, UnknownFunctionError
 from matcalc.language.expr import Identity, Ones, Op, Sym, num
 from matcalc.language.parser import Declaration, parse_expr, parse_program
 from matcalc.language.printer import to_ascii, to_text
 from matcalc.language.syntax import MAX_TOKENS, Postlexer, _grammar_path
+
+from conftest import corpus_cases
 
 a, b, c, x, y, z, n = (Sym(s) for s in "abcxyzn")
 A, B, U, W = (Sym(s) for s in "ABUW")

@@ -6,11 +6,12 @@ from fractions import Fraction
 
 import pytest
 
-from conftest import python_calls
 from matcalc.language.errors import LimitError, MatcalcError
 from matcalc.language.expr import Identity, Num, Ones, Op, Sym, Zero, num
 from matcalc.language.parser import parse_expr
 from matcalc.language.printer import to_ascii, to_text
+
+from conftest import python_calls
 
 x, y, W = Sym("x"), Sym("y"), Sym("W")
 

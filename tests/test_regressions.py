@@ -3,8 +3,9 @@ exercises; each holds the program hypothesis shrank the failure to, judged by
 the fuzzer's oracle (finite differences of the original objective, at inputs
 drawn independently of the engine).  The fix is named beside each."""
 import matcalc as mc
-from fuzz_oracle import verify
 from matcalc.language.expr import Sym
+
+from fuzz_oracle import verify
 
 
 def assert_correct(text, wrt, draws=None):

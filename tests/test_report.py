@@ -7,16 +7,17 @@ import json
 import re
 
 import pytest
+from test_imports import imports
 
 import matcalc as mc
-from conftest import ROOT
 from matcalc.language.expr import Sym
-from matcalc.outputs.latex import render_latex, render_latex_display
 from matcalc.language.latex_expr import latex_name
 from matcalc.language.printer import to_text
+from matcalc.outputs.latex import render_latex, render_latex_display
 from matcalc.outputs.render import render_derivative_steps, render_json, render_steps_text, render_text
 from matcalc.results.report import Report
-from test_imports import imports
+
+from conftest import ROOT
 
 CS224N = (ROOT / "tests" / "data" / "cs224n.mc").read_text()
 

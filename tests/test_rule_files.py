@@ -2,10 +2,11 @@
 kind, names are unique, behaviour comes from tags, mistakes are located."""
 import pytest
 
-from conftest import ROOT
 from matcalc.language.errors import RuleError
 from matcalc.rewriting.reader import KINDS, TAGS, RuleFile
 from matcalc.rewriting.rules import RuleBase, default_rules
+
+from conftest import ROOT
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "rules").glob("*.rules")), ids=lambda p: p.name)

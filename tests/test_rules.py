@@ -5,14 +5,14 @@ import numpy as np
 import pytest
 
 from matcalc.faces.api import Program
-from matcalc.shapes.dag import dims_from_inputs
 from matcalc.language.errors import RuleError
 from matcalc.language.evaluate import evaluate
 from matcalc.language.expr import Op, PatternVar, Sym
 from matcalc.language.printer import to_ascii
+from matcalc.results.sampling import assign_sizes, sample_inputs
 from matcalc.rewriting.reader import parse_rule_line
 from matcalc.rewriting.rules import Context, conditions_hold, default_rules, instantiate, match
-from matcalc.results.sampling import assign_sizes, sample_inputs
+from matcalc.shapes.dag import dims_from_inputs
 
 DECLARE = {"scalar": "{}: ()", "column": "{}: (n, 1)", "row": "{}: (1, n)",
            "symmetric": "{}: (n, n) symmetric", "matrix": "{}: (n, m)", "vector": "{}: (n, 1)",

@@ -15,15 +15,15 @@ satisfy its ``when`` conditions) and checked at random inputs.
 import numpy as np
 import pytest
 
-from matcalc.faces.api import Program
-from matcalc.shapes.dag import dims_from_inputs
-from matcalc.language.evaluate import evaluate
-from matcalc.language.expr import SCALAR, Identity, Num, Op, PatternVar, Sym, Zero
 from matcalc.engine.forward import vec_size
 from matcalc.engine.linearise import match_linear_map
+from matcalc.faces.api import Program
+from matcalc.language.evaluate import evaluate
+from matcalc.language.expr import SCALAR, Identity, Num, Op, PatternVar, Sym, Zero
 from matcalc.language.printer import to_ascii
-from matcalc.rewriting.rules import Context, conditions_hold, default_rules, instantiate, match
 from matcalc.results.sampling import assign_sizes, sample_inputs
+from matcalc.rewriting.rules import Context, conditions_hold, default_rules, instantiate, match
+from matcalc.shapes.dag import dims_from_inputs
 
 # how a condition is met by a declaration
 DECLARE = {"scalar": "{}: ()", "column": "{}: (n, 1)", "row": "{}: (1, n)", "vector": "{}: (n, 1)",

@@ -8,11 +8,12 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import ROOT, corpus_cases
 
 import matcalc as mc
 from matcalc.faces.answers import Problem, check_answer, prepare
 from matcalc.results.sampling import COND_BOUND, Sampler, size_assignments
+
+from conftest import ROOT, corpus_cases
 
 
 def run(*args, **kw):

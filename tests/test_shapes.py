@@ -5,12 +5,13 @@ from fractions import Fraction
 
 import pytest
 
-from conftest import corpus_cases, python_calls
 from matcalc.language.errors import ShapeError, UnknownFunctionError
 from matcalc.language.expr import DimSize, Identity, Num, Ones, Op, Sym
 from matcalc.language.parser import Declaration, Definition, SurfaceProgram, parse_expr, parse_program
-from matcalc.shapes.inference import infer_shapes
 from matcalc.shapes.core import build, shape_of
+from matcalc.shapes.inference import infer_shapes
+
+from conftest import corpus_cases, python_calls
 
 
 def typed(text: str, *where: str, **options):

@@ -5,18 +5,19 @@ printed, apart from the derivative rules; those tagged quiet stay out, and
 the main output does not change.  Every derivation here is also checked
 numerically."""
 import pytest
-from conftest import ROOT
 
 import matcalc as mc
-from matcalc.rewriting.algebra import REWRITES
 from matcalc.language.expr import Sym
-from matcalc.outputs.latex import render_latex
 from matcalc.language.parser import parse_program
 from matcalc.language.printer import to_text
+from matcalc.outputs.latex import render_latex
 from matcalc.outputs.render import render_derivative_steps, render_steps_text, render_text
-from matcalc.shapes.inference import infer_shapes
-from matcalc.rewriting.simplify import Simplifier
 from matcalc.results.steps import derivation_steps
+from matcalc.rewriting.algebra import REWRITES
+from matcalc.rewriting.simplify import Simplifier
+from matcalc.shapes.inference import infer_shapes
+
+from conftest import ROOT
 
 # z = A x, h = tanh(z), J = hᵀ B h: the cotangent of h is (hᵀ B)ᵀ + B h
 # before the simplifier pushes the transpose in and collects the terms (the

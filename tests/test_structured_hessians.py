@@ -5,10 +5,11 @@ printed so.  Oracles are plain numpy: each objective written again with numpy
 and differentiated twice by central differences, independent of the engine."""
 import numpy as np
 import pytest
-from conftest import corpus_cases
 
 import matcalc as mc
 from matcalc.outputs.codegen import compile_module
+
+from conftest import corpus_cases
 
 
 def module(result):

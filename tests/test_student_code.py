@@ -6,10 +6,10 @@ import textwrap
 
 import numpy as np
 import pytest
+from test_answers import cli
 
 from matcalc.faces.answers import Problem
 from matcalc.faces.student_code import check_function
-from test_answers import cli
 
 PROGRAM = """\
 X : (N, D)

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 import matcalc as mc
-from conftest import ROOT
 from matcalc.results.sampling import assign_sizes, sample_inputs
+
+from conftest import ROOT
 
 sympy = pytest.importorskip("sympy")
 

@@ -5,6 +5,7 @@ numpy oracles written here — including tr(X^k), x .^ i with respect to i,
 cube roots and the Kronecker cases SymPy leaves as TODO."""
 import numpy as np
 import pytest
+
 from vocabulary_oracle import assert_matches_oracle
 
 K = 3  # SymPy's k×k matrices and k×1 vectors, at k = 3

@@ -7,10 +7,11 @@ import sys
 
 import numpy as np
 import pytest
-from vocabulary_oracle import assert_matches_oracle, finite_difference
 
 import matcalc as mc
 from matcalc.language.errors import MatcalcError, NotDifferentiableError, UnknownFunctionError
+
+from vocabulary_oracle import assert_matches_oracle, finite_difference
 
 V = ["x: (3, 1)", "a: (3, 1)", "z: (3, 1)", "W: (2, 3)", "X: (3, 3)", "A: (3, 3)", "k: () integer",
      "p: ()"]

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..shapes.dag import name_nodes, name_repeats
-from .reverse import differentiate
 from ..language.errors import MatcalcError
 from ..language.expr import SCALAR, Expr, Num, Sym, Zero
-from .forward import book_form_rules, inline_gradient, jacobian, jvp, vec_size, zero_matrix
 from ..language.printer import to_ascii, to_text
 from ..rewriting.rules import NO_CONTEXT
-from ..shapes.core import build
 from ..rewriting.simplify import simplify
+from ..shapes.core import build
+from ..shapes.dag import name_nodes, name_repeats
+from .forward import book_form_rules, inline_gradient, jacobian, jvp, vec_size, zero_matrix
+from .reverse import differentiate
 
 LAYOUTS = ("numerator", "denominator")
 

@@ -22,10 +22,11 @@ from typing import NamedTuple
 
 from ..language.errors import NotDifferentiableError
 from ..language.expr import SCALAR, Expr, Identity, Num, Ones, Op, Sym, Zero, cols_of, format_shape
+from ..language.printer import to_text
 from ..rewriting.rules import NO_CONTEXT, Context, RuleBase, default_rules, instantiate
 from ..rewriting.simplify import Simplifier
+from ..shapes.core import build, dim_product, substitute
 from .linearise import active_nodes, contains_differential, differentials, linearise, match_linear_map
-from ..shapes.core import substitute
 
 
 class ForwardStep(NamedTuple):
@@ -50,8 +51,6 @@ def book_form_rules(rules: RuleBase) -> list:
 
 def vec_size(shape):
     """The length of vec of a shape: ``(m, n)`` -> ``"m*n"``; a scalar -> 1."""
-    from ..shapes.core import dim_product
-
     return 1 if shape == SCALAR else dim_product(shape[0], shape[1])
 
 
@@ -155,8 +154,6 @@ def zero_matrix(rows, cols):
 def _jacobian_of_form(form: Expr, jac: dict, rules: RuleBase, ctx: Context, forward: set,
                       used: list | None = None) -> Expr:
     """J(form): the Jacobian of a linear form whose d(v) have Jacobians ``jac``."""
-    from ..shapes.core import build
-
     has_d: dict = {}
     results: dict = {}
     for lin in form.walk(prune=lambda n: n in forward):
@@ -176,8 +173,6 @@ def _jacobian_of_form(form: Expr, jac: dict, rules: RuleBase, ctx: Context, forw
         found = match_linear_map(rules.matching("jacobian", lin), lin, ctx,
                                  lambda e: contains_differential(e, has_d, forward))
         if found is None:
-            from ..language.printer import to_text
-
             raise NotDifferentiableError(f"no Jacobian rule for the linear map {to_text(lin)}")
         rule, b = found
         b["J"] = results[b["L"]]
@@ -199,8 +194,6 @@ def _jacobian_of_form(form: Expr, jac: dict, rules: RuleBase, ctx: Context, forw
 def broadcast_jacobian(j: Expr, shape, target):
     """The Jacobian of an operand of ``shape`` that numpy broadcast to
     ``target``: vec(1 b) = (I ⊗ 1) vec(b) for a row b, and so on."""
-    from ..shapes.core import build
-
     if shape == target:
         return j
     if shape == SCALAR:
@@ -239,8 +232,6 @@ def jvp(f: Expr, tangents: dict, ctx: Context = NO_CONTEXT, rules: RuleBase | No
 
 
 def _substitute_differentials(form, tangent, active, rules, ctx, simplifier, forward):
-    from ..shapes.core import build
-
     out: dict = {}
     for n in form.walk(prune=lambda v: v in forward):
         if isinstance(n, Op) and n.op == "d":

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from ..language.errors import NotDifferentiableError
 from ..language.expr import SCALAR, Expr, Num, Op, Sym, Zero, format_shape
 from ..language.functions import FUNCTIONS
-from ..rewriting.predicates import ASSUMPTIONS
 from ..language.printer import to_text
+from ..rewriting.predicates import ASSUMPTIONS
 from ..rewriting.rules import Context, RuleBase, conditions_hold, instantiate, match
-from ..shapes.core import build, expand_matrix_power
 from ..rewriting.simplify import Simplifier
+from ..shapes.core import build, expand_matrix_power
 
 
 def shown_names(rule) -> list[str]:

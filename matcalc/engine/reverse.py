@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 
 from ..language.errors import NotDifferentiableError
 from ..language.expr import SCALAR, Expr, Num, Ones, Op, Sym, format_shape
-from .linearise import active_nodes, contains_differential, differentials, linearise, match_linear_map
 from ..language.printer import to_text
 from ..rewriting.rules import NO_CONTEXT, Context, RuleBase, default_rules, instantiate
-from ..shapes.core import substitute
 from ..rewriting.simplify import Simplifier
+from ..shapes.core import build, substitute
+from .linearise import active_nodes, contains_differential, differentials, linearise, match_linear_map
 
 
 @dataclass
@@ -248,8 +248,6 @@ def _reverse_topological(objective: Expr, linear: dict, forward: set) -> list[Ex
 
 
 def _simplify_sum(parts: list[Expr], simplifier: Simplifier) -> Expr:
-    from ..shapes.core import build
-
     total = parts[0]
     for p in parts[1:]:
         total = build("add", (total, p))
@@ -309,8 +307,6 @@ def _transpose(form: Expr, g: Expr, rules: RuleBase, ctx: Context, forward: set)
 def unbroadcast(g: Expr, shape) -> Expr:
     """The cotangent of an operand of ``shape`` that numpy broadcast to
     ``g.shape``: summed over the broadcast axes (``onesᵀ G`` for a row bias)."""
-    from ..shapes.core import build
-
     if g.shape == shape:
         return g
     if shape == SCALAR:

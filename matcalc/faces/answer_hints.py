@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .answer_diagnosis import same_values
-from ..shapes.dag import name_nodes
+from ..engine.forward import inline_gradient
 from ..language.errors import MatcalcError
 from ..language.evaluate import evaluate_program
 from ..language.expr import Num, Ones, Op, Sym
 from ..language.functions import FUNCTIONS
-from ..engine.forward import inline_gradient
 from ..language.names import unicode_spelling
 from ..language.printer import to_text
 from ..shapes.core import substitute
+from ..shapes.dag import name_nodes
+from .answer_diagnosis import same_values
 
 # operators an activation's derivative is built with around its elementwise functions
 _ELEMENTWISE_GLUE = {"had", "add", "scale", "neg", "sub", "div"}

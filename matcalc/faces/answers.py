@@ -39,9 +39,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .answer_diagnosis import Sample, diagnose, same_values
-from .answer_hints import explain
-from .api import Program
 from ..language.errors import CheckInconclusiveError, MatcalcError, ParseError, ShapeError
 from ..language.evaluate import evaluate_program
 from ..language.expr import SCALAR, Sym, format_shape, free_symbols
@@ -51,6 +48,9 @@ from ..language.parser import Declaration, SurfaceProgram, parse_expr, parse_pro
 from ..language.printer import to_text
 from ..results.report import maps_note
 from ..shapes.inference import infer_shapes
+from .answer_diagnosis import Sample, diagnose, same_values
+from .answer_hints import explain
+from .api import Program
 
 POINTS = 3                # random points per size assignment
 SIZE_ROUNDS = ((), (2,))  # sizes 2, 3, 5, ... then 3, 5, 7, ...

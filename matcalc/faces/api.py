@@ -15,21 +15,21 @@ from __future__ import annotations
 
 import functools
 
+from ..engine.derivatives import LAYOUTS, jacobian_derivatives, second_derivatives
 from ..engine.reverse import Derivation, differentiate
 from ..language.errors import MatcalcError, ParseError
 from ..language.expr import SCALAR, Expr, Op, format_shape, free_symbols
-from ..engine.derivatives import LAYOUTS, jacobian_derivatives, second_derivatives
-from ..outputs.latex import program_table, render_latex, render_latex_display
 from ..language.latex_input import latex_to_expr_text, looks_like_latex
 from ..language.names import canonical_name
-from ..results.naming import assignments, name_derivation, needed_assignments
 from ..language.parser import Declaration, SurfaceProgram, parse_expr, parse_program
-from ..shapes.reading import Reading, reading_of
+from ..outputs.latex import program_table, render_latex, render_latex_display
 from ..outputs.render import render_text
+from ..results.naming import assignments, name_derivation, needed_assignments
 from ..results.report import Report, objective_of
 from ..rewriting.rules import Context, RuleBase, default_rules, load_rules
-from ..shapes.inference import infer_shapes
 from ..shapes.core import substitute
+from ..shapes.inference import infer_shapes
+from ..shapes.reading import Reading, reading_of
 
 
 def _lines(where) -> list[str]:

@@ -11,11 +11,11 @@ import json
 import os
 import sys
 
-from ..version import __version__
-from .cli_answers import add_commands, read_file
 from ..language.errors import MatcalcError
 from ..language.expr import Sym, format_shape
 from ..language.printer import to_text
+from ..version import __version__
+from .cli_answers import add_commands, read_file
 from .web.command import add_command as add_serve
 
 EPILOG = """examples:
@@ -92,8 +92,8 @@ def _rules(files):
 
 def cmd_parse(args) -> int:
     # the engine and the renderers load here, not at import: `matcalc --help` stays fast
-    from .api import Program
     from ..outputs.render import shape_list
+    from .api import Program
 
     if args.expr is None and not args.file and not args.where:
         raise MatcalcError("parse: give an expression")
@@ -118,9 +118,9 @@ def to_text_name(name: str) -> str:
 
 def cmd_derive(args) -> int:
     # the engine and the renderers load here, not at import: `matcalc --help` stays fast
-    from .api import Program
     from ..outputs.latex import render_latex
     from ..outputs.render import render_derivative_steps, render_json, render_steps_text, render_text
+    from .api import Program
 
     wrt = [w for item in args.wrt for w in item.split(",") if w.strip()]
     if not wrt:

@@ -184,8 +184,18 @@ def cmd_grade(args) -> int:
         print(f"matcalc: --jobs {jobs}: this machine has {cores} cores; using {cores}", file=sys.stderr)
         jobs = cores
     # answers and numpy: only when grade runs
-    from .grading import (LIMITS, grade, input_files, load_problems, read_answers, refuse_overwriting, summarize,
-                          summary_text, terminal_progress, write_report)
+    from .grading import (
+        LIMITS,
+        grade,
+        input_files,
+        load_problems,
+        read_answers,
+        refuse_overwriting,
+        summarize,
+        summary_text,
+        terminal_progress,
+        write_report,
+    )
 
     seconds = LIMITS.seconds if args.time_limit is None else args.time_limit
     memory = LIMITS.memory_mb if args.memory_limit is None else args.memory_limit

@@ -30,8 +30,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .answers import Problem, prepare
 from ..language.errors import MatcalcError
+from .answers import Problem, prepare
 from .reports import render, report_format, rows_csv
 from .rubric import Rubric
 from .workers import Limits, WorkerPool

@@ -29,8 +29,8 @@ import sys
 
 import numpy as np
 
-from .answers import Reading, Verdict, as_problem, prepare
 from ..language.errors import MatcalcError
+from .answers import Reading, Verdict, as_problem, prepare
 
 TIME_LIMIT = 60.0          # seconds for all the calls of one check
 MEMORY_LIMIT = 2 << 30     # bytes of address space for the worker

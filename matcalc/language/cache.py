@@ -21,9 +21,11 @@ import dataclasses
 import hashlib
 import json
 import os
-from fractions import Fraction
 import stat
+from fractions import Fraction
 from pathlib import Path
+
+from ..version import __version__
 
 
 def cache_file(name: str) -> Path | None:
@@ -43,8 +45,6 @@ def cache_file(name: str) -> Path | None:
 
 def key(*parts) -> str:
     """A short hash of the package version and ``parts`` (paths are read: their bytes count)."""
-    from ..version import __version__
-
     digest = hashlib.sha256(__version__.encode())
     for part in parts:
         data = part.read_bytes() if isinstance(part, Path) else str(part).encode()

@@ -20,8 +20,7 @@ from lark.exceptions import VisitError
 
 from .errors import LimitError, MatcalcError, ParseError, UnknownFunctionError
 from .expr import Expr, Identity, Num, Ones, Op, Sym, free_symbols, make_shape, num
-from .functions import (CALLABLE_OPERATORS, RULE_ONLY, SPELLINGS, UNSUPPORTED, canonical_function,
-                        function_names, lookup)
+from .functions import CALLABLE_OPERATORS, RULE_ONLY, SPELLINGS, UNSUPPORTED, canonical_function, function_names, lookup
 from .names import is_letter_name, split_word, word_units
 from .syntax import syntax_tree
 

@@ -24,9 +24,10 @@ from typing import NamedTuple
 from ..language.errors import MatcalcError
 from ..language.evaluate import NUMBER_ARGUMENTS, SCALAR_SIGNATURES, Dag, build_dag
 from ..language.expr import SCALAR, DimSize, Expr, Identity, Num, Ones, Op, Shape, Sym, Zero
-from .backends import BACKENDS, NUMPY, Backend, backend as find_backend
 from ..language.functions import lookup
 from ..language.names import unicode_spelling
+from .backends import BACKENDS, NUMPY, Backend
+from .backends import backend as find_backend
 
 # Python precedence, loosest first; an operand binds at least as tightly as
 # its position needs or gets parentheses.

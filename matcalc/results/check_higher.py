@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .check import CheckResult, inconclusive
-from ..shapes.dag import dims_from_inputs
+from ..engine.derivatives import Derivative
 from ..language.errors import MatcalcError
 from ..language.evaluate import evaluate, shape_sizes
 from ..language.expr import SCALAR
-from ..engine.derivatives import Derivative
+from ..shapes.dag import dims_from_inputs
+from .check import CheckResult, inconclusive
 from .sampling import sizes_text
 
 CURVATURE_TOL = 1e-5  # tolerance of the second-difference cross-check (error O(h⁴) + eps |f| / h²)

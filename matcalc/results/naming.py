@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..shapes.dag import name_nodes
 from ..language.expr import SCALAR, Expr, Num, Sym, Zero
+from ..shapes.dag import name_nodes
 from .sharing import shared_values
 
 

@@ -21,10 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from ..shapes.dag import name_nodes
-from ..language.expr import SCALAR, Expr, Sym
 from ..engine.derivatives import LABELS, Derivative
 from ..engine.forward import vec_size
+from ..language.expr import SCALAR, Expr, Sym
+from ..shapes.dag import name_nodes
 from ..shapes.reading import Reading
 from .steps import Steps, derivation_steps
 

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .check import CheckResult, check_gradients
-from .check_higher import check_derivatives
-from ..shapes.dag import dims_from_inputs, name_nodes
+from ..engine.forward import inline_gradient
 from ..language.errors import CheckFailedError, CheckInconclusiveError
 from ..language.evaluate import evaluate
-from ..engine.forward import inline_gradient
 from ..language.names import canonical_name
-from .naming import assignments
 from ..language.printer import to_text
+from ..shapes.dag import dims_from_inputs, name_nodes
+from .check import CheckResult, check_gradients
+from .check_higher import check_derivatives
+from .naming import assignments
 from .sampling import Sampler, domain_draws
 
 

@@ -14,8 +14,8 @@ how often each node would be written once its parents are named.
 """
 from __future__ import annotations
 
-from ..shapes.dag import CUSTOMARY
 from ..language.expr import Expr, Op
+from ..shapes.dag import CUSTOMARY
 
 # name repeats only when the written result is this many times its DAG
 # (and at least FLOOR nodes): the quadratic blow-up of deep expressions

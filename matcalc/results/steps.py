@@ -16,9 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..language.expr import Expr, Op, Sym, format_shape
-from ..shapes.dag import name_nodes
 from ..language.printer import to_text
-
+from ..shapes.dag import name_nodes
 
 
 @dataclass

@@ -7,8 +7,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..language.expr import (SCALAR, Expr, Identity, Num, Ones, Op, Sym, Zero, chain_factors, cols_of,
-                             is_vector_shape, rows_of)
+from ..language.expr import (
+    SCALAR,
+    Expr,
+    Identity,
+    Num,
+    Ones,
+    Op,
+    Sym,
+    Zero,
+    chain_factors,
+    cols_of,
+    is_vector_shape,
+    rows_of,
+)
 from ..language.functions import lookup
 
 

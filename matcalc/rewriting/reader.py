@@ -27,9 +27,9 @@ from ..language import functions
 from ..language.errors import MatcalcError, RuleError
 from ..language.expr import Expr, Op, PatternVar, Sym
 from ..language.parser import build_surface
-from .predicates import ASSUMPTIONS, PREDICATES
 from ..language.printer import to_text
 from ..language.syntax import syntax_tree
+from .predicates import ASSUMPTIONS, PREDICATES
 
 KINDS = ("differential", "derivative", "definition", "simplify", "adjoint", "jacobian")
 

@@ -19,12 +19,12 @@ from pathlib import Path
 from ..language import cache, functions
 from ..language import expr as nodes
 from ..language.errors import RuleError
-from ..language.expr import (SCALAR, DimSize, Expr, Identity, Num, Ones, Op, PatternVar,
-                             Sym, Zero, cols_of, rows_of)
+from ..language.expr import SCALAR, DimSize, Expr, Identity, Num, Ones, Op, PatternVar, Sym, Zero, cols_of, rows_of
+from ..language.syntax import grammar_path
+from ..shapes.core import build, dim_product
 from .predicates import NO_CONTEXT, PREDICATES, Context
 from .reader import KINDS, Rule, RuleFile
-from ..shapes.core import build, dim_product
-from ..language.syntax import grammar_path
+
 
 @dataclass
 class RuleBase:

@@ -29,11 +29,11 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from .algebra import REWRITES, flatten, sum_of
 from ..language.errors import LimitError, ShapeError
 from ..language.expr import Expr, Num, Op
-from .rules import NO_CONTEXT, Context, conditions_hold, default_rules, head_operators, instantiate, match
 from ..shapes.core import build
+from .algebra import REWRITES, flatten, sum_of
+from .rules import NO_CONTEXT, Context, conditions_hold, default_rules, head_operators, instantiate, match
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,21 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from ..language.errors import ShapeError, UnknownFunctionError
-from ..language.expr import (SCALAR, DimSize, Expr, Identity, Num, Op, Shape, Sym, cols_of, format_shape, make_shape,
-                             rows_of, transpose_shape)
+from ..language.expr import (
+    SCALAR,
+    DimSize,
+    Expr,
+    Identity,
+    Num,
+    Op,
+    Shape,
+    Sym,
+    cols_of,
+    format_shape,
+    make_shape,
+    rows_of,
+    transpose_shape,
+)
 from ..language.functions import lookup
 from ..language.printer import to_text
 

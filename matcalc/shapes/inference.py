@@ -12,11 +12,25 @@ from itertools import chain, count
 from typing import TYPE_CHECKING
 
 from ..language.errors import ShapeError
-from ..language.expr import (SCALAR, DimSize, Expr, Identity, Num, Ones, Op, PatternVar, Shape, Sym, Zero,
-                             cols_of, format_shape, make_shape, rows_of)
+from ..language.expr import (
+    SCALAR,
+    DimSize,
+    Expr,
+    Identity,
+    Num,
+    Ones,
+    Op,
+    PatternVar,
+    Shape,
+    Sym,
+    Zero,
+    cols_of,
+    format_shape,
+    make_shape,
+    rows_of,
+)
 from ..language.names import GREEK_NAMES, canonical_letter
-from .core import (TypedProgram, build, dim_argument, dim_product, integer_value, mismatch_message, short_text,
-                   signature)
+from .core import TypedProgram, build, dim_argument, dim_product, integer_value, mismatch_message, short_text, signature
 
 if TYPE_CHECKING:  # the parser is the stage before this one
     from ..language.parser import SurfaceProgram

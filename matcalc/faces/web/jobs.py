@@ -18,16 +18,16 @@ from __future__ import annotations
 import json
 import re
 
-from ..answers import Problem as Homework
-from ..answers import check_answer, split_statements
-from ..api import Program
 from ...language.errors import MatcalcError, ParseError
-from ...outputs.latex import render_latex
 from ...language.latex_expr import latex_shape, to_latex
 from ...language.latex_input import latex_to_expr_text, looks_like_latex
 from ...language.parser import parse_expr, parse_program
 from ...language.printer import to_text
+from ...outputs.latex import render_latex
 from ...outputs.render import render_json, render_text
+from ..answers import Problem as Homework
+from ..answers import check_answer, split_statements
+from ..api import Program
 
 MAX_TEXT = 20_000     # characters in all text fields of one request
 MAX_LIST = 200        # items in a list field (where lines, wrt names)
