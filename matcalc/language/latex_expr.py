@@ -110,6 +110,17 @@ def to_latex(e: Expr, bold: bool = False, shapes: dict | None = None) -> str:
     ``\\mathbf{x}^\\top \\boldsymbol{\\delta}_{2}``.  Iterative: a tree nested
     deeper than ``MAX_DEPTH`` is a LimitError, never a RecursionError.
     """
+    return _latex_part(e, bold, shapes)[0]
+
+
+def factor_latex(e: Expr, bold: bool = False, shapes: dict | None = None) -> str:
+    """``e`` written as one factor of a product: ``\\left(A + A^\\top\\right)``,
+    ``X^\\top``; bracketed when it binds more loosely than a product."""
+    return _wrap(_latex_part(e, bold, shapes), _PRODUCT)
+
+
+def _latex_part(e: Expr, bold: bool = False, shapes: dict | None = None) -> tuple[str, int]:
+    """(text, binding strength) of ``e``'s LaTeX (``to_latex``)."""
     done: dict[int, tuple[str, int, int]] = {}  # id -> (text, strength, depth)
     stack = [e]
     while stack:
@@ -132,7 +143,7 @@ def to_latex(e: Expr, bold: bool = False, shapes: dict | None = None) -> str:
         if depth > MAX_DEPTH:
             raise LimitError(f"the expression is nested too deeply to write as LaTeX (more than {MAX_DEPTH} levels)")
         done[id(node)] = (text, strength, depth)
-    return done[id(e)][0]
+    return done[id(e)][:2]
 
 
 def _wrap(part: tuple[str, int], level: int) -> str:

@@ -65,7 +65,16 @@ MAX_CHARS = 10_000_000  # a DAG with much sharing can spell out exponentially
 
 def to_text(expr: Expr, unicode: bool = True) -> str:
     """``mul(mul(T(x), A), x)`` -> ``xᵀ A x`` (``x^T A x`` with unicode=False)."""
-    style = UNICODE if unicode else ASCII
+    return _flatten(_spelled(expr, UNICODE if unicode else ASCII))
+
+
+def factor_text(expr: Expr, unicode: bool = True) -> str:
+    """``expr`` written as one factor of a product: ``(A + Aᵀ)``, ``Xᵀ``,
+    ``A B``; bracketed when it binds more loosely than a product."""
+    return _flatten(_wrap(_spelled(expr, UNICODE if unicode else ASCII), PRODUCT))
+
+
+def _spelled(expr: Expr, style: Spelling) -> Fragment:
     done: dict[int, Fragment] = {}  # by id: hashing a deep tree would recurse
     stack = [expr]
     while stack:
@@ -77,7 +86,7 @@ def to_text(expr: Expr, unicode: bool = True) -> str:
         stack.pop()
         if id(node) not in done:
             done[id(node)] = _fragment(node, lambda child: done[id(child)], style)
-    return _flatten(done[id(expr)])
+    return done[id(expr)]
 
 
 def to_ascii(expr: Expr) -> str:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 
 from ..language.expr import SCALAR, Expr, Sym
-from ..language.latex_expr import escape_text, latex_name, latex_shape, to_latex
+from ..language.latex_expr import escape_text, factor_latex, latex_name, latex_shape, to_latex
 from ..results.report import as_report
-from ..results.steps import simplified_note
+from .render import simplified_note
 
 
 def _partial(of: str, target: str) -> str:
@@ -108,8 +108,10 @@ def steps_rows(result, wrt: str, bold: bool = False) -> list[str]:
 
     if not steps.lines:
         return [rf"{_partial(objective, var)} &= 0 && \text{{({escape_text(wrt)} does not affect the objective)}}"]
-    chain = r" \cdot ".join(_partial(label(a), label(b)) for a, b in zip(steps.chain, steps.chain[1:]))
-    rows = [rf"{_partial(objective, var)} &= {chain} && \text{{(chain rule)}}"]
+    rows = []
+    if len(steps.chain) > 2:  # ∂J/∂x = ∂J/∂x says nothing
+        chain = r" \cdot ".join(_partial(label(a), label(b)) for a, b in zip(steps.chain, steps.chain[1:]))
+        rows.append(rf"{_partial(objective, var)} &= {chain} && \text{{(chain rule)}}")
     for line in steps.lines:
         named = rf" =: {latex_name(line.delta, bold, line.shape)}" if line.delta else ""
         rows.append(rf"{_partial(objective, label(line.target))} &= {tex(line.expr)}{named} "
@@ -126,7 +128,7 @@ def _shape_check_row(report, steps, bold: bool) -> str:
     var = latex_name(steps.wrt, bold, check.expected)
     mark = r"\checkmark" if check.ok else r"\times"
     if check.factors:
-        a, b = (to_latex(x, bold, report.shapes) for x in check.factors)
+        a, b = (factor_latex(x, bold, report.shapes) for x in check.factors)
         return (rf"& \text{{shape check: }} {a}\ ({latex_shape(check.factors[0].shape)})\; {b}\ "
                 rf"({latex_shape(check.factors[1].shape)}) \text{{ is }} {latex_shape(check.shape)}"
                 rf"\text{{, the shape of }} {var} \;{mark}")

@@ -7,9 +7,8 @@ import json
 
 from ..language.expr import SCALAR, Expr, Sym, format_shape
 from ..language.latex_expr import to_latex
-from ..language.printer import to_ascii, to_text
+from ..language.printer import factor_text, to_ascii, to_text
 from ..results.report import CONVENTION, as_report
-from ..results.steps import with_rewrites
 
 JSON_KEYS = {"jacobian": "jacobians", "hessian": "hessians", "hvp": "hvp"}
 
@@ -109,6 +108,47 @@ def render_check(check) -> str:
     return line
 
 
+NOTE_WIDTH = 110  # a line longer than this with its rewrites gets them on a line of their own
+
+
+def simplified_note(rewrites: list) -> str:
+    """How ``--steps`` names the simplifier's rewrites beside a line, apart
+    from the derivative rules: ``simplified: transpose-of-product, collect-terms``."""
+    return "simplified: " + ", ".join(rewrites) if rewrites else ""
+
+
+def with_rewrites(line: str, rewrites: list, indent: int) -> str:
+    """``line`` with its ``simplified:`` note after it, or, when that would
+    be too long to read, on the next line indented by ``indent``."""
+    if not rewrites:
+        return line
+    note = simplified_note(rewrites)
+    if len(line) + 3 + len(note) <= NOTE_WIDTH:
+        return f"{line}   {note}"
+    return f"{line}\n{' ' * indent}{note}"
+
+
+def shape_check_line(steps, objective: str, unicode: bool = True) -> str:
+    """The last line of a variable's steps: ``shape check: xᵀ (D×1) δ2 (1×H)
+    is D×H, the shape of W ✓`` (a final product's factors with their shapes),
+    else the gradient's shape against the variable's."""
+    show = to_text if unicode else to_ascii
+    times = "×" if unicode else "x"
+    wrt = show(Sym(steps.wrt))
+    check = steps.shape_check
+    if check is None:
+        return f"{wrt} does not affect the objective: the gradient is 0"
+    mark = ("✓" if check.ok else "✗") if unicode else ("ok" if check.ok else "MISMATCH")
+    if check.factors:
+        a, b = check.factors
+        return (f"shape check: {factor_text(a, unicode)} ({format_shape(a.shape, times)}) "
+                f"{factor_text(b, unicode)} ({format_shape(b.shape, times)}) is {format_shape(check.shape, times)}, "
+                f"the shape of {wrt} {mark}")
+    d = "∂" if unicode else "d"
+    return (f"shape check: {d}{objective}/{d}{wrt} is {format_shape(check.shape, times)}, "
+            f"the shape of {wrt} ({format_shape(check.expected, times)}) {mark}")
+
+
 def render_steps_text(result, unicode: bool = True) -> str:
     """``--steps`` of every gradient, as text: the chain rule, one line per
     step with its shape, rules and δ name, the shape check."""
@@ -120,7 +160,7 @@ def render_steps_text(result, unicode: bool = True) -> str:
     blocks = []
     for steps in report.gradient_steps:
         lines = []
-        if steps.lines:
+        if len(steps.chain) > 2:  # ∂J/∂x = ∂J/∂x says nothing
             factors = [f"{d}{_label(a, show)}/{d}{_label(b, show)}" for a, b in zip(steps.chain, steps.chain[1:])]
             lines.append(f"{d}{objective}/{d}{show(Sym(steps.wrt))} = " + " · ".join(factors) + "   (chain rule)")
         rows = []
@@ -137,7 +177,7 @@ def render_steps_text(result, unicode: bool = True) -> str:
         for t, tail, rewrites in rows:
             gap = " " * max(2, width + 3 - len(t))
             lines.append(with_rewrites(f"{t}{gap}{tail}".rstrip(), rewrites, len(t) + len(gap) + 10))
-        lines.append("  " + steps.check if unicode else "  " + steps.check.replace("✓", "ok").replace("✗", "MISMATCH"))
+        lines.append("  " + shape_check_line(steps, objective, unicode))
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 

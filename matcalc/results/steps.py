@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..language.expr import Expr, Op, Sym, format_shape
-from ..language.printer import to_text
+from ..language.expr import Expr, Op, Sym
 from ..shapes.dag import name_nodes
 
 
@@ -51,8 +50,7 @@ class Steps:
     wrt: str
     chain: list  # targets along the way, objective first, the variable last
     lines: list  # StepLine
-    check: str  # the shape check, in words
-    shape_check: ShapeCheck | None = None  # the same, as data (None: the variable does not affect J)
+    shape_check: ShapeCheck | None = None  # None: the variable does not affect the objective
 
 
 def derivation_steps(result, wrt: str) -> Steps:
@@ -63,7 +61,7 @@ def derivation_steps(result, wrt: str) -> Steps:
     by_node = {s.node: s for s in derivation.trace}
     target = next((s for s in derivation.trace if isinstance(s.node, Sym) and s.node.name == wrt), None)
     if target is None:
-        return Steps(wrt, [], [], f"{wrt} does not affect the objective: the gradient is 0")
+        return Steps(wrt, [], [])
 
     # the nodes the variable's gradient came through
     wanted, stack = set(), [target]
@@ -107,40 +105,10 @@ def derivation_steps(result, wrt: str) -> Steps:
         lines.append(StepLine(label, name_nodes(s.cotangent, names, memo=memo), s.node.shape,
                               rules, s.delta, rewrites))
     chain = [Sym(result.objective_name)] + [line.target for line in lines]
-    check = shape_check(result.gradients[wrt], result.program.shapes[wrt])
-    return Steps(wrt, chain, lines, _shape_check_text(check, result.objective_name, wrt), check)
+    return Steps(wrt, chain, lines, shape_check(result.gradients[wrt], result.program.shapes[wrt]))
 
 
 def shape_check(g: Expr, expected: tuple) -> ShapeCheck:
+    """The gradient ``g`` against the variable's shape ``expected``."""
     factors = tuple(g.args) if isinstance(g, Op) and g.op == "matmul" else ()
     return ShapeCheck(factors, g.shape, expected)
-
-
-def _shape_check_text(check: ShapeCheck, objective: str, wrt: str) -> str:
-    mark = "✓" if check.ok else "✗"
-    if check.factors:
-        a, b = check.factors
-        return (f"shape check: {to_text(a)} ({format_shape(a.shape)}) {to_text(b)} ({format_shape(b.shape)}) "
-                f"is {format_shape(check.shape)}, the shape of {to_text(Sym(wrt))} {mark}")
-    return (f"shape check: ∂{to_text(Sym(objective))}/∂{to_text(Sym(wrt))} is {format_shape(check.shape)}, "
-            f"the shape of {to_text(Sym(wrt))} ({format_shape(check.expected)}) {mark}")
-
-
-NOTE_WIDTH = 110  # a line longer than this with its rewrites gets them on a line of their own
-
-
-def simplified_note(rewrites: list) -> str:
-    """How ``--steps`` names the simplifier's rewrites beside a line, apart
-    from the derivative rules: ``simplified: transpose-of-product, collect-terms``."""
-    return "simplified: " + ", ".join(rewrites) if rewrites else ""
-
-
-def with_rewrites(line: str, rewrites: list, indent: int) -> str:
-    """``line`` with its ``simplified:`` note after it, or, when that would
-    be too long to read, on the next line indented by ``indent``."""
-    if not rewrites:
-        return line
-    note = simplified_note(rewrites)
-    if len(line) + 3 + len(note) <= NOTE_WIDTH:
-        return f"{line}   {note}"
-    return f"{line}\n{' ' * indent}{note}"
