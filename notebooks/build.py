@@ -5,10 +5,11 @@
 
 Each notebook is a list of cells here (markdown strings and code strings),
 so a change to matcalc's output is one rerun away from the committed
-notebooks.  Needs nbformat, nbclient and ipykernel (the `test` extra).
+notebooks.  Needs nbformat, nbclient, ipykernel and ruff (the `test` extra).
 """
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -633,6 +634,9 @@ def build(name: str, cells: list) -> None:
     NotebookClient(nb, timeout=120, kernel_name="python3", record_timing=False,
                    resources={"metadata": {"path": str(HERE)}}).execute()
     nbformat.write(nb, HERE / name)
+    # imports sorted as ruff sorts the package's (the notebooks are linted as code)
+    subprocess.run([sys.executable, "-m", "ruff", "check", "--quiet", "--select", "I", "--fix", str(HERE / name)],
+                   check=True)
     print(f"wrote {HERE / name}")
 
 

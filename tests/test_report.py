@@ -200,3 +200,21 @@ def test_the_latex_shape_check_is_the_steps_data():
     steps.shape_check = dataclasses.replace(check, expected=("D", "K"))  # a mismatch, by hand
     latex = render_latex(report, steps=True)
     assert r"\;\times" in latex and r"\;\checkmark" not in latex
+
+
+@pytest.mark.parametrize("problem, answer, derived", [
+    ({"f": "x^T A x", "wrt": "x", "where": ["x: (n, 1)"], "order": 2}, "2 A", "∂²J/∂x²"),
+    ({"f": "A x", "wrt": "x", "where": ["x: (n, 1)"]}, "A^T", "∂f/∂x"),
+    ({"f": "L", "wrt": "x", "where": ["x: (n, 1)", "L = x^T A x"], "order": 2}, "2 A", "∂²L/∂x²"),
+])
+def test_answer_feedback_names_the_objective_as_derive_does(problem, answer, derived):
+    """The checker's feedback and derive's output use the report's label:
+    a scalar objective is J (not f) in both."""
+    verdict = mc.check_answer(problem, answer)
+    assert not verdict.correct
+    report = mc.Program("\n".join(problem["where"]), objective=problem["f"]).derive(
+        problem["wrt"], order=problem.get("order", 1)).report()
+    shown = [d.label("unicode", to_text(Sym(report.objective.label)), lambda n: to_text(Sym(n)))
+             for d in report.derivatives]
+    assert shown == [derived]
+    assert derived in verdict.diagnosis

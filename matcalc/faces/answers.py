@@ -7,7 +7,7 @@ or the problem's ``layout``), or a Hessian (``order=2``).
 >>> v.kind
 'transpose'
 >>> v.diagnosis
-'your answer is n×m but ∂f/∂X is m×n: you wrote the transpose — a layout mistake ...'
+'your answer is n×m but ∂J/∂X is m×n: you wrote the transpose — a layout mistake ...'
 
 How an answer is judged:
 
@@ -46,7 +46,7 @@ from ..language.latex_input import latex_to_expr_text, looks_like_latex
 from ..language.names import canonical_name, unicode_spelling
 from ..language.parser import Declaration, SurfaceProgram, parse_expr, parse_program
 from ..language.printer import to_text
-from ..results.report import maps_note
+from ..results.report import maps_note, objective_of
 from ..shapes.inference import infer_shapes
 from .answer_diagnosis import Sample, diagnose, same_values
 from .answer_hints import explain
@@ -247,7 +247,7 @@ class PreparedProblem:
         self.wrt = problem.wrt
         self.order = problem.order
         self.layout = problem.layout
-        objective_name = self.program.names.get(self.program.objective, "f")
+        objective_name = objective_of(self.program).label  # as derive writes it: J, f or the program's name
         if self.program.objective.shape == SCALAR and problem.order == 1:
             self.result = self.program.derive(problem.wrt)
             truth = self.result.gradients[self.wrt]
