@@ -283,3 +283,17 @@ def test_cli_check_exit_codes_and_json():
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     bad_problem = cli("check", "tr(A X", "--wrt", "X", "--answer", "I")
     assert bad_problem.returncode == 2 and "ParseError" in bad_problem.stderr
+
+
+def test_check_json_is_json_when_the_answer_is_not_finite():
+    done = cli("check", "x^T x", "--where", "x: (n, 1)", "--wrt", "x", "--answer", "x / 0", "--format", "json")
+    assert done.returncode == 1, done.stderr  # wrong, not a crash
+    verdict = json.loads(done.stdout, parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
+    assert verdict["kind"] == "counterexample" and verdict["counterexample"]["given"] == "inf"
+
+
+def test_derive_json_is_json_when_the_check_is_inconclusive():
+    done = cli("derive", "tr(inv(x x^T) A)", "--where", "x: (n, 1)", "--wrt", "x", "--format", "json")
+    assert done.returncode == 2  # inconclusive: not verified
+    check = json.loads(done.stdout, parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))["check"]
+    assert check["status"] == "inconclusive" and check["max_rel_error"] is None

@@ -3,6 +3,7 @@
 input is HTTP 400 {"error", "position"}, and a problem that runs past the
 time limit costs only its own request.  (Skips where the web extra is
 missing.)"""
+import json
 import threading
 import warnings
 from pathlib import Path
@@ -175,3 +176,20 @@ def test_a_request_past_the_time_limit_fails_alone():
         assert "time limit" in slow["r"].json()["error"]
         after = c.post("/api/check", json={"f": "tr(A X B)", "wrt": "X", "answer": "A^T B^T"})
         assert after.status_code == 200 and after.json()["correct"] is True
+
+
+def test_an_inconclusive_check_is_valid_json_and_says_so(client):
+    # no valid point (x xᵀ is singular): no error to report, so null, never NaN (which no JSON reader takes)
+    r = client.post("/api/derive", json={"f": "tr(inv(x x^T) A)", "wrt": "x", "where": ["x: (n, 1)"]})
+    assert r.status_code == 200, r.text
+    check = json.loads(r.text, parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))["check"]
+    assert check["status"] == "inconclusive" and check["ok"] is False and check["max_rel_error"] is None
+
+
+@pytest.mark.parametrize("answer", ["x / 0", "log(0 x)", "x / (x - x)"])
+def test_an_answer_that_is_not_finite_gets_a_verdict_in_valid_json(client, answer):
+    r = client.post("/api/check", json={"f": "x^T x", "wrt": "x", "where": ["x: (n, 1)"], "answer": answer})
+    assert r.status_code == 200, r.text  # was a 500: NaN and inf are not JSON
+    verdict = json.loads(r.text, parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
+    assert verdict["correct"] is False and verdict["kind"] == "counterexample"
+    assert verdict["counterexample"]["given"] in ("inf", "-inf", "nan")

@@ -143,7 +143,10 @@ class Verdict:
 
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The verdict as JSON data: a value that is not finite (an answer
+        that divides by zero) is the string "inf", "-inf" or "nan", since
+        JSON has no such numbers."""
+        return _json_safe(asdict(self))
 
     def __str__(self) -> str:
         return ("correct: " if self.correct else f"wrong ({self.kind}): ") + self.diagnosis
@@ -500,3 +503,12 @@ def to_text_name(name: str) -> str:
     """``yhat`` -> ``ŷ``, ``delta2`` -> ``δ2``."""
     return unicode_spelling(name)
 
+
+def _json_safe(value):
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
+        return str(float(value))  # "inf", "-inf", "nan"
+    return value

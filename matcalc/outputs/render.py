@@ -4,6 +4,7 @@ it, so its keys are fixed).  Each function takes a ``Report`` or a result."""
 from __future__ import annotations
 
 import json
+import math
 
 from ..language.expr import SCALAR, Expr, Sym, format_shape
 from ..language.latex_expr import to_latex
@@ -245,9 +246,12 @@ def render_json(result, input_text: str = "") -> str:
         **_derivatives_json(report),
         "numpy": report.result.numpy(),
         "check": None if check is None else {
-            "ok": check.ok, "status": check.status, "max_rel_error": check.max_rel_error, "dims": check.dims},
+            "ok": check.ok, "status": check.status,
+            # an inconclusive check has no error to report: null, never NaN (not JSON)
+            "max_rel_error": check.max_rel_error if math.isfinite(check.max_rel_error) else None,
+            "dims": check.dims},
     }
-    return json.dumps(data, indent=2, ensure_ascii=False)
+    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)
 
 
 def _derivatives_json(report) -> dict:

@@ -151,8 +151,9 @@ function showResult(view) {
   line.className = "check " + String(status).toLowerCase();
   if (check) {
     const dims = Object.entries(check.dims || {}).map(([k, v]) => `${k}=${v}`).join(", ");
-    line.textContent = `check ${status}: max rel err ${Number(check.max_rel_error).toExponential(1)}` +
-      (dims ? ` (${dims})` : "");
+    const error = check.max_rel_error === null ? "no valid point to compare at"
+      : `max rel err ${Number(check.max_rel_error).toExponential(1)}`;
+    line.textContent = `check ${status}: ${error}` + (dims ? ` (${dims})` : "");
   } else {
     line.textContent = "check not run";
   }
