@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from matcalc.language.expr import Op, PatternVar, Sym
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -44,3 +46,15 @@ def python_calls(fn, *args) -> int:
     finally:
         sys.setprofile(None)
     return calls
+
+
+def as_symbols(e):
+    """A rule's pattern with its pattern variables as plain symbols, so it
+    can be written out and read back as a program (``A B`` from ``?A ?B``)."""
+    memo = {}
+    for node in e.walk():
+        if isinstance(node, PatternVar):
+            memo[node] = Sym(node.name)
+        elif isinstance(node, Op):
+            memo[node] = Op(node.op, tuple(memo.get(a, a) for a in node.args))
+    return memo.get(e, e)

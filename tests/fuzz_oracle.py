@@ -164,9 +164,15 @@ def _agree(a, b, rtol=1e-8) -> bool:
 def verify(text: str, wrt, draws: dict | None = None, forward=None, seed: int = 0,
            engine_check: bool = True, compiled: bool = True) -> Outcome:
     """Derive ``wrt`` of the program ``text`` and judge the result (see the module doc)."""
+    return _judged(_verify, text, list(wrt), dict(draws or {}), forward, seed, engine_check, compiled)
+
+
+def _judged(judge, *args) -> Outcome:
+    """``judge(*args)``'s outcome, timed: a verdict it raises is the outcome,
+    any other exception a crash of the engine."""
     start = time.perf_counter()
     try:
-        outcome = _verify(text, list(wrt), dict(draws or {}), forward, seed, engine_check, compiled)
+        outcome = judge(*args)
     except _Verdict as v:
         outcome = Outcome(v.status, v.message)
     except Exception as exc:  # noqa: BLE001 - anything else is a crash of the engine
@@ -282,15 +288,7 @@ def verify_hessian(text: str, wrt: str, draws: dict | None = None, forward=None,
     second differences of the original objective (``forward``, numpy) along
     random u, v; H v against the Hessian-vector product; H symmetric; and the
     engine's own check not failed."""
-    start = time.perf_counter()
-    try:
-        outcome = _verify_hessian(text, canonical_name(wrt), dict(draws or {}), forward, seed)
-    except _Verdict as v:
-        outcome = Outcome(v.status, v.message)
-    except Exception as exc:  # noqa: BLE001 - anything else is a crash of the engine
-        outcome = Outcome("crashed", "".join(traceback.format_exception(exc)[-6:]))
-    outcome.seconds = time.perf_counter() - start
-    return outcome
+    return _judged(_verify_hessian, text, canonical_name(wrt), dict(draws or {}), forward, seed)
 
 
 def _vec(a):

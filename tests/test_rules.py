@@ -7,12 +7,13 @@ import pytest
 from matcalc.faces.api import Program
 from matcalc.language.errors import RuleError
 from matcalc.language.evaluate import evaluate
-from matcalc.language.expr import Op, PatternVar, Sym
 from matcalc.language.printer import to_ascii
 from matcalc.results.sampling import assign_sizes, sample_inputs
 from matcalc.rewriting.reader import parse_rule_line
 from matcalc.rewriting.rules import Context, conditions_hold, default_rules, instantiate, match
 from matcalc.shapes.dag import dims_from_inputs
+
+from conftest import as_symbols
 
 DECLARE = {"scalar": "{}: ()", "column": "{}: (n, 1)", "row": "{}: (1, n)",
            "symmetric": "{}: (n, n) symmetric", "matrix": "{}: (n, m)", "vector": "{}: (n, 1)",
@@ -32,16 +33,6 @@ INSTANCES = {"weighted-gram": ("A^T (exp(u) ∘ A)", ["u: (n, 1)"]),
                                        ["A: (m, n)", "B: (p, q)", "D: (r, m)", "E: (s, p)"]),
              "reshape-of-vec": ("reshape(vec(A), n, m)", ["A: (m, n)"]),
              "ones-outer-hadamard": ("(ones r) ∘ A", ["r: (1, m)", "A: (n, m)"])}
-
-
-def as_symbols(e):
-    memo = {}
-    for node in e.walk():
-        if isinstance(node, PatternVar):
-            memo[node] = Sym(node.name)
-        elif isinstance(node, Op):
-            memo[node] = Op(node.op, tuple(memo.get(a, a) for a in node.args))
-    return memo.get(e, e)
 
 
 def simplification_rules():

@@ -19,11 +19,13 @@ from matcalc.engine.forward import vec_size
 from matcalc.engine.linearise import match_linear_map
 from matcalc.faces.api import Program
 from matcalc.language.evaluate import evaluate
-from matcalc.language.expr import SCALAR, Identity, Num, Op, PatternVar, Sym, Zero
+from matcalc.language.expr import SCALAR, Identity, Num, Op, Sym, Zero
 from matcalc.language.printer import to_ascii
 from matcalc.results.sampling import assign_sizes, sample_inputs
 from matcalc.rewriting.rules import Context, conditions_hold, default_rules, instantiate, match
 from matcalc.shapes.dag import dims_from_inputs
+
+from conftest import as_symbols
 
 # how a condition is met by a declaration
 DECLARE = {"scalar": "{}: ()", "column": "{}: (n, 1)", "row": "{}: (1, n)", "vector": "{}: (n, 1)",
@@ -49,16 +51,6 @@ STEP = 1e-6
 
 def rules_of(kind):
     return [pytest.param(r, id=r.name) for r in default_rules().of(kind)]
-
-
-def as_symbols(e):
-    memo = {}
-    for node in e.walk():
-        if isinstance(node, PatternVar):
-            memo[node] = Sym(node.name)
-        elif isinstance(node, Op):
-            memo[node] = Op(node.op, tuple(memo.get(a, a) for a in node.args))
-    return memo.get(e, e)
 
 
 class Instance:
